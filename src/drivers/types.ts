@@ -1,0 +1,93 @@
+// The one interface through which the control plane makes a cluster real. Every
+// driver (sim, agent, kubernetes) implements it and passes the shared driver
+// conformance suite. Calls may fail with the typed errors of model/errors.ts:
+// TooManyRequestsError (throttled, retry after the given delay) and
+// UnavailableError (cluster unreachable) are retryable; the rest are not.
+import type { Arch } from '../model/schema.ts';
+
+/** Identifies one component of one application inside a cluster. */
+export interface WorkloadKey {
+  namespace: string;
+  app: string;
+  component: string;
+}
+
+export interface WorkloadPort {
+  name?: string;
+  port: number;
+  protocol: 'TCP' | 'UDP';
+}
+
+/** A component as it should run in one cluster, after overrides are applied. */
+export interface WorkloadSpec {
+  key: WorkloadKey;
+  /** Changes whenever anything below changes; drivers use it to skip no-op updates. */
+  hash: string;
+  image: string;
+  replicas: number;
+  /** Architectures the image exists for; the driver only uses nodes of these. */
+  architectures: Arch[];
+  cpuMillis: number;
+  memoryBytes: number;
+  gpu: number;
+  gpuModel?: string;
+  ports: WorkloadPort[];
+  env: Record<string, string>;
+  command: string[];
+  args: string[];
+  healthCheck?: {
+    http?: { path: string; port?: number; scheme?: 'HTTP' | 'HTTPS' };
+    tcp?: { port?: number };
+    intervalSeconds: number;
+    timeoutSeconds: number;
+    failureThreshold: number;
+  };
+}
+
+export interface WorkloadStatus {
+  key: WorkloadKey;
+  hash: string;
+  desired: number;
+  /** Replicas placed on a node (running or starting). */
+  scheduled: number;
+  ready: number;
+  /** Why replicas are not ready, e.g. "3 replicas unschedulable: insufficient cpu". */
+  message?: string;
+}
+
+export interface ResourceTotals {
+  /** Cores. */
+  cpu: number;
+  /** Bytes. */
+  memory: number;
+  gpu: number;
+  pods: number;
+}
+
+export interface ClusterInventory {
+  /** False when the cluster cannot be reached or reports itself failed. */
+  reachable: boolean;
+  /** Why it is unreachable or degraded. */
+  message?: string;
+  capacity: ResourceTotals;
+  allocatable: ResourceTotals;
+  allocated: ResourceTotals;
+  nodeCount: number;
+  readyNodeCount: number;
+  nodesByArch: Record<Arch, number>;
+  gpuModels: Record<string, number>;
+}
+
+export interface ClusterDriver {
+  readonly type: 'sim' | 'agent' | 'kubernetes';
+  /** Capacity, allocation and health as the cluster reports them now. */
+  inventory(): Promise<ClusterInventory>;
+  /** Creates or updates the workload to match `spec`; idempotent. */
+  applyWorkload(spec: WorkloadSpec): Promise<void>;
+  /** Removes the workload and its replicas; succeeds if it is already gone. */
+  deleteWorkload(key: WorkloadKey): Promise<void>;
+  /** Every workload this control plane created in the cluster, with status. */
+  listWorkloads(): Promise<WorkloadStatus[]>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,49 @@
+// The registry of resource kinds: how each is named in URLs and the CLI, whether
+// it lives in a namespace, and its schema. Adding a kind means adding one entry.
+import type { TSchema } from 'typebox';
+import {
+  ApplicationResource,
+  ClusterResource,
+  CloudResource,
+  SiteResource,
+  type KindName,
+} from './schema.ts';
+
+export interface KindInfo {
+  kind: KindName;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+  namespaced: boolean;
+  schema: TSchema;
+}
+
+export const KINDS: readonly KindInfo[] = [
+  { kind: 'Cloud', plural: 'clouds', singular: 'cloud', shortNames: [], namespaced: false, schema: CloudResource },
+  { kind: 'Site', plural: 'sites', singular: 'site', shortNames: [], namespaced: false, schema: SiteResource },
+  { kind: 'Cluster', plural: 'clusters', singular: 'cluster', shortNames: ['cl'], namespaced: false, schema: ClusterResource },
+  {
+    kind: 'Application',
+    plural: 'applications',
+    singular: 'application',
+    shortNames: ['app', 'apps'],
+    namespaced: true,
+    schema: ApplicationResource,
+  },
+];
+
+export const DEFAULT_NAMESPACE = 'default';
+
+const byAnyName = new Map<string, KindInfo>();
+for (const k of KINDS) {
+  for (const n of [k.kind.toLowerCase(), k.plural, k.singular, ...k.shortNames]) byAnyName.set(n, k);
+}
+
+/** Resolves "clusters", "cluster", "Cluster" or a short name such as "app". */
+export function lookupKind(name: string): KindInfo | undefined {
+  return byAnyName.get(name.toLowerCase());
+}
+
+export function kindNames(): string[] {
+  return KINDS.map((k) => k.plural);
+}

@@ -1,0 +1,420 @@
+// The one schema source for every resource kind: TypeBox builds JSON Schema that
+// is at the same time the runtime validator (validate.ts), the OpenAPI document
+// (api/openapi.ts) and, through `Static`, the TypeScript types.
+//
+// Conventions: every object is closed (`additionalProperties: false`) so an
+// unknown or misspelt field is an error, never silently dropped. `x-expected`
+// carries the words shown to a user when a value does not match.
+import Type, { type Static, type TSchema } from 'typebox';
+import { CPU_PATTERN, MEMORY_PATTERN } from './quantity.ts';
+
+export const API_VERSION = 'yunjian.io/v1alpha1';
+
+const closed = { additionalProperties: false } as const;
+
+function Obj<P extends Type.TProperties>(properties: P, description?: string) {
+  return Type.Object(properties, description === undefined ? closed : { ...closed, description });
+}
+
+function Enum<const V extends string[]>(values: [...V], description?: string) {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { 'x-expected': `one of ${values.join(', ')}`, ...(description ? { description } : {}) },
+  ) as unknown as Type.TUnion<{ [K in keyof V]: Type.TLiteral<V[K]> }>;
+}
+
+export const Name = Type.String({
+  pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
+  'x-expected': 'a lower-case DNS name (a-z, 0-9, "-" and "."; starts and ends alphanumeric; at most 253 characters)',
+});
+
+const StringMap = Type.Record(Type.String(), Type.String(), {
+  'x-expected': 'a map of string keys to string values',
+});
+
+const Cpu = Type.Union([Type.String({ pattern: CPU_PATTERN }), Type.Number({ minimum: 0 })], {
+  'x-expected': 'a CPU quantity such as "500m", "2" or 1.5',
+});
+const Memory = Type.Union([Type.String({ pattern: MEMORY_PATTERN }), Type.Integer({ minimum: 0 })], {
+  'x-expected': 'a memory quantity such as "512Mi", "4Gi" or a number of bytes',
+});
+const NonNegative = Type.Number({ minimum: 0, 'x-expected': 'a number >= 0' });
+const Count = Type.Integer({ minimum: 0, 'x-expected': 'an integer >= 0' });
+const Port = Type.Integer({ minimum: 1, maximum: 65535, 'x-expected': 'a port number from 1 to 65535' });
+const Seconds = Type.Number({ minimum: 0, 'x-expected': 'a number of seconds >= 0' });
+
+export const Arch = Enum(['amd64', 'arm64', 'riscv64'], 'CPU architecture');
+export type Arch = Static<typeof Arch>;
+export const ARCHES: readonly Arch[] = ['amd64', 'arm64', 'riscv64'];
+
+export const Platform = Type.String({
+  pattern: '^linux/(amd64|arm64|riscv64)$',
+  'x-expected': 'an image platform: linux/amd64, linux/arm64 or linux/riscv64',
+});
+
+// ---------------------------------------------------------------- metadata
+
+export const ObjectMeta = Obj({
+  name: Name,
+  namespace: Type.Optional(Name),
+  labels: Type.Optional(StringMap),
+  annotations: Type.Optional(StringMap),
+  uid: Type.Optional(Type.String()),
+  resourceVersion: Type.Optional(Type.String({ pattern: '^[0-9]+$', 'x-expected': 'a resourceVersion as returned by the server' })),
+  generation: Type.Optional(Type.Integer()),
+  creationTimestamp: Type.Optional(Type.String()),
+});
+export type ObjectMeta = Static<typeof ObjectMeta>;
+
+export const Condition = Obj({
+  type: Type.String(),
+  status: Enum(['True', 'False', 'Unknown']),
+  reason: Type.Optional(Type.String()),
+  message: Type.Optional(Type.String()),
+  lastTransitionTime: Type.Optional(Type.String()),
+});
+export type Condition = Static<typeof Condition>;
+
+export const Prices = Obj(
+  {
+    cpuCoreHour: Type.Optional(NonNegative),
+    memoryGiBHour: Type.Optional(NonNegative),
+    gpuHour: Type.Optional(NonNegative),
+    currency: Type.Optional(Type.String()),
+  },
+  'On-demand list prices (default currency USD).',
+);
+export type Prices = Static<typeof Prices>;
+
+// ---------------------------------------------------------------- Cloud
+
+export const CloudSpec = Obj({
+  vendor: Enum([
+    'aws', 'azure', 'gcp', 'aliyun', 'huawei', 'tencent', 'jdcloud', 'oracle', 'ibm', 'baidu',
+    'openstack', 'vmware', 'baremetal', 'edge', 'other',
+  ]),
+  type: Enum(['public', 'private', 'edge']),
+  displayName: Type.Optional(Type.String()),
+  prices: Type.Optional(Prices),
+});
+export type CloudSpec = Static<typeof CloudSpec>;
+
+export const CloudStatus = Obj({
+  conditions: Type.Optional(Type.Array(Condition)),
+});
+
+// ---------------------------------------------------------------- Site
+
+export const SiteSpec = Obj({
+  cloud: Name,
+  kind: Enum(['region', 'datacenter', 'edge']),
+  region: Type.Optional(Type.String({ description: 'Provider region code, e.g. us-east-1' })),
+  country: Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code such as CN or DE' }),
+  city: Type.String({ minLength: 1 }),
+  latitude: Type.Number({ minimum: -90, maximum: 90, 'x-expected': 'a latitude from -90 to 90' }),
+  longitude: Type.Number({ minimum: -180, maximum: 180, 'x-expected': 'a longitude from -180 to 180' }),
+  zones: Type.Optional(Type.Array(Name)),
+});
+export type SiteSpec = Static<typeof SiteSpec>;
+
+export const SiteStatus = Obj({
+  conditions: Type.Optional(Type.Array(Condition)),
+});
+
+// ---------------------------------------------------------------- Cluster
+
+export const Taint = Obj({
+  key: Type.String({ minLength: 1 }),
+  value: Type.Optional(Type.String()),
+  effect: Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
+});
+export type Taint = Static<typeof Taint>;
+
+export const SimNodePool = Obj({
+  name: Name,
+  count: Count,
+  arch: Arch,
+  cpu: Cpu,
+  memory: Memory,
+  gpu: Type.Optional(Count),
+  gpuModel: Type.Optional(Type.String()),
+  maxPods: Type.Optional(Count),
+  labels: Type.Optional(StringMap),
+});
+export type SimNodePool = Static<typeof SimNodePool>;
+
+export const SimDriverConfig = Obj(
+  {
+    nodePools: Type.Array(SimNodePool),
+    startupSeconds: Type.Optional(Seconds),
+    apiQps: Type.Optional(Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a rate > 0 requests per second' })),
+    apiBurst: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+  },
+  'The digital twin: nodes generated from pools, replicas with start-up delay and API throttling.',
+);
+export type SimDriverConfig = Static<typeof SimDriverConfig>;
+
+export const AgentDriverConfig = Obj({
+  address: Type.Optional(Type.String({ description: 'Loopback or host address the agent serves on' })),
+});
+
+export const KubernetesDriverConfig = Obj({
+  kubeconfigSecret: Type.Optional(Type.String()),
+  kubeconfigPath: Type.Optional(Type.String()),
+  context: Type.Optional(Type.String()),
+});
+
+export const ClusterDriver = Obj({
+  type: Enum(['sim', 'agent', 'kubernetes']),
+  sim: Type.Optional(SimDriverConfig),
+  agent: Type.Optional(AgentDriverConfig),
+  kubernetes: Type.Optional(KubernetesDriverConfig),
+});
+export type ClusterDriver = Static<typeof ClusterDriver>;
+
+export const ClusterSpec = Obj({
+  cloud: Name,
+  site: Name,
+  zone: Type.Optional(Name),
+  driver: ClusterDriver,
+  taints: Type.Optional(Type.Array(Taint)),
+  prices: Type.Optional(Prices),
+});
+export type ClusterSpec = Static<typeof ClusterSpec>;
+
+/** Resource amounts in status: cpu in cores, memory in bytes, gpu in devices, pods as a count. */
+export const ResourceAmounts = Obj({
+  cpu: NonNegative,
+  memory: NonNegative,
+  gpu: NonNegative,
+  pods: NonNegative,
+});
+export type ResourceAmounts = Static<typeof ResourceAmounts>;
+
+export const ClusterStatus = Obj({
+  conditions: Type.Optional(Type.Array(Condition)),
+  capacity: Type.Optional(ResourceAmounts),
+  allocatable: Type.Optional(ResourceAmounts),
+  allocated: Type.Optional(ResourceAmounts),
+  nodeCount: Type.Optional(Count),
+  nodesByArch: Type.Optional(Obj({ amd64: Count, arm64: Count, riscv64: Count })),
+  gpuModels: Type.Optional(Type.Record(Type.String(), Count)),
+  lastHeartbeatTime: Type.Optional(Type.String()),
+});
+export type ClusterStatus = Static<typeof ClusterStatus>;
+
+// ---------------------------------------------------------------- Application
+
+export const ResourceRequests = Obj({
+  cpu: Type.Optional(Cpu),
+  memory: Type.Optional(Memory),
+  gpu: Type.Optional(Type.Number({ minimum: 0, 'x-expected': 'a GPU count >= 0 (fractions share a GPU)' })),
+  gpuModel: Type.Optional(Type.String()),
+});
+export type ResourceRequests = Static<typeof ResourceRequests>;
+
+export const ContainerPort = Obj({
+  name: Type.Optional(Name),
+  port: Port,
+  protocol: Type.Optional(Enum(['TCP', 'UDP'])),
+});
+
+export const HealthCheck = Obj({
+  http: Type.Optional(Obj({ path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }), port: Type.Optional(Port), scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])) })),
+  tcp: Type.Optional(Obj({ port: Type.Optional(Port) })),
+  intervalSeconds: Type.Optional(Seconds),
+  timeoutSeconds: Type.Optional(Seconds),
+  failureThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+  successThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+});
+
+export const Component = Obj({
+  name: Name,
+  image: Type.String({ minLength: 1, 'x-expected': 'a container image reference' }),
+  platforms: Type.Optional(Type.Array(Platform, { minItems: 1 })),
+  replicas: Count,
+  resources: Type.Optional(ResourceRequests),
+  ports: Type.Optional(Type.Array(ContainerPort)),
+  env: Type.Optional(StringMap),
+  command: Type.Optional(Type.Array(Type.String())),
+  args: Type.Optional(Type.Array(Type.String())),
+  healthCheck: Type.Optional(HealthCheck),
+  dependsOn: Type.Optional(Type.Array(Name)),
+});
+export type Component = Static<typeof Component>;
+
+const NameList = Type.Array(Name);
+
+export const ClusterTarget = Obj({
+  clouds: Type.Optional(NameList),
+  sites: Type.Optional(NameList),
+  clusters: Type.Optional(NameList),
+  components: Type.Optional(NameList),
+});
+
+export const LabelSelector = Obj({
+  matchLabels: Type.Optional(StringMap),
+  matchExpressions: Type.Optional(
+    Type.Array(
+      Obj({
+        key: Type.String({ minLength: 1 }),
+        operator: Enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+        values: Type.Optional(Type.Array(Type.String())),
+      }),
+    ),
+  ),
+});
+export type LabelSelector = Static<typeof LabelSelector>;
+
+export const Placement = Obj({
+  clusterAffinity: Type.Optional(
+    Obj({
+      clouds: Type.Optional(NameList),
+      sites: Type.Optional(NameList),
+      clusters: Type.Optional(NameList),
+      labelSelector: Type.Optional(LabelSelector),
+      exclude: Type.Optional(Obj({ clouds: Type.Optional(NameList), sites: Type.Optional(NameList), clusters: Type.Optional(NameList) })),
+    }),
+  ),
+  residency: Type.Optional(
+    Obj({ countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code' })) }),
+  ),
+  spread: Type.Optional(
+    Type.Array(
+      Obj({
+        by: Enum(['cloud', 'site', 'zone', 'cluster']),
+        min: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+        max: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+      }),
+    ),
+  ),
+  tolerations: Type.Optional(
+    Type.Array(
+      Obj({
+        key: Type.Optional(Type.String()),
+        operator: Type.Optional(Enum(['Exists', 'Equal'])),
+        value: Type.Optional(Type.String()),
+        effect: Type.Optional(Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
+      }),
+    ),
+  ),
+  replicaScheduling: Type.Optional(
+    Obj({
+      type: Enum(['Duplicated', 'Divided']),
+      weighting: Type.Optional(Enum(['Static', 'AvailableCapacity', 'Cost'])),
+      staticWeights: Type.Optional(
+        Type.Array(Obj({ clusters: NameList, weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }) })),
+      ),
+    }),
+  ),
+  preferences: Type.Optional(
+    Obj({
+      cost: Type.Optional(NonNegative),
+      packing: Type.Optional(NonNegative),
+      balance: Type.Optional(NonNegative),
+      userRegions: Type.Optional(Type.Array(Type.String())),
+    }),
+  ),
+});
+export type Placement = Static<typeof Placement>;
+
+export const Override = Obj({
+  target: ClusterTarget,
+  patches: Obj({
+    image: Type.Optional(Type.String({ minLength: 1 })),
+    replicas: Type.Optional(Count),
+    env: Type.Optional(StringMap),
+    resources: Type.Optional(ResourceRequests),
+  }),
+});
+export type Override = Static<typeof Override>;
+
+const CloudOrSite = Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name) });
+
+export const Traffic = Obj({
+  host: Type.String({
+    pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$',
+    'x-expected': 'a fully qualified lower-case host name such as shop.example.com',
+  }),
+  strategy: Enum(['failover', 'weighted', 'geo', 'roundRobin', 'unit']),
+  ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, 'x-expected': 'a TTL from 0 to 86400 seconds' })),
+  port: Type.Optional(Type.String({ description: 'Name of the component port that serves the host' })),
+  component: Type.Optional(Name),
+  failover: Type.Optional(Obj({ order: Type.Array(CloudOrSite) })),
+  weights: Type.Optional(Type.Array(Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name), weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }) }))),
+  units: Type.Optional(
+    Obj({
+      key: Type.String({ pattern: '^(header|cookie|query):.+$', 'x-expected': 'header:NAME, cookie:NAME or query:NAME' }),
+      cells: Type.Array(Obj({ name: Name, cloud: Type.Optional(Name), site: Type.Optional(Name) })),
+    }),
+  ),
+  healthCheck: Type.Optional(
+    Obj({
+      http: Type.Optional(Obj({ path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }), scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])) })),
+      tcp: Type.Optional(Obj({})),
+      intervalSeconds: Type.Optional(Seconds),
+      timeoutSeconds: Type.Optional(Seconds),
+      unhealthyThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+      healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+    }),
+  ),
+  whenAllDown: Type.Optional(Enum(['failOpen', 'failClosed'])),
+});
+
+export const FailoverPolicy = Obj({
+  enabled: Type.Optional(Type.Boolean()),
+  gracePeriodSeconds: Type.Optional(Seconds),
+  failback: Type.Optional(Obj({ enabled: Type.Optional(Type.Boolean()), stabilizationSeconds: Type.Optional(Seconds) })),
+});
+
+export const ApplicationSpec = Obj({
+  components: Type.Array(Component, { minItems: 1, 'x-expected': 'at least one component' }),
+  placement: Type.Optional(Placement),
+  overrides: Type.Optional(Type.Array(Override)),
+  traffic: Type.Optional(Traffic),
+  failover: Type.Optional(FailoverPolicy),
+});
+export type ApplicationSpec = Static<typeof ApplicationSpec>;
+
+export const PlacementStatus = Obj({
+  component: Name,
+  cluster: Name,
+  cloud: Name,
+  site: Type.Optional(Name),
+  desired: Count,
+  ready: Count,
+});
+export type PlacementStatus = Static<typeof PlacementStatus>;
+
+export const ApplicationStatus = Obj({
+  observedGeneration: Type.Optional(Type.Integer()),
+  placements: Type.Optional(Type.Array(PlacementStatus)),
+  replicas: Type.Optional(Obj({ desired: Count, ready: Count })),
+  conditions: Type.Optional(Type.Array(Condition)),
+  reasons: Type.Optional(Type.Array(Obj({ component: Type.Optional(Name), count: Count, reason: Type.String() }))),
+});
+export type ApplicationStatus = Static<typeof ApplicationStatus>;
+
+// ---------------------------------------------------------------- kinds
+
+function ResourceSchema<K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St) {
+  return Obj({
+    apiVersion: Type.Literal(API_VERSION, { 'x-expected': `"${API_VERSION}"` }),
+    kind: Type.Literal(kind),
+    metadata: ObjectMeta,
+    spec,
+    status: Type.Optional(status),
+  });
+}
+
+export const CloudResource = ResourceSchema('Cloud', CloudSpec, CloudStatus);
+export const SiteResource = ResourceSchema('Site', SiteSpec, SiteStatus);
+export const ClusterResource = ResourceSchema('Cluster', ClusterSpec, ClusterStatus);
+export const ApplicationResource = ResourceSchema('Application', ApplicationSpec, ApplicationStatus);
+
+export type Cloud = Static<typeof CloudResource>;
+export type Site = Static<typeof SiteResource>;
+export type Cluster = Static<typeof ClusterResource>;
+export type Application = Static<typeof ApplicationResource>;
+export type AnyResource = Cloud | Site | Cluster | Application;
+export type KindName = AnyResource['kind'];

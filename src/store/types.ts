@@ -1,0 +1,110 @@
+// The store contract every backend (SQLite embedded, etcd for HA) implements and
+// the conformance suite (store/conformance.ts) checks. Documents are opaque to
+// the store apart from `kind` and `metadata`; validation happens above it.
+//
+// Invariants every backend keeps:
+// - One global, strictly increasing revision. Every successful create, update,
+//   updateStatus or delete gets the next revision, which becomes the object's
+//   `metadata.resourceVersion` (a decimal string).
+// - A write is durable before its promise resolves (a crash after resolve never
+//   loses it).
+// - Watch delivers every change after the requested revision exactly once, in
+//   revision order, with no gaps, until closed.
+
+export interface StoredObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+  };
+  spec?: unknown;
+  status?: unknown;
+}
+
+export interface ObjectKey {
+  kind: string;
+  /** Absent for cluster-scoped kinds. */
+  namespace?: string | undefined;
+  name: string;
+}
+
+export interface ListOptions {
+  /** Only this namespace; absent lists every namespace. */
+  namespace?: string | undefined;
+  /** Kubernetes label selector syntax: `a=b,c!=d,e in (x,y),!f,g`. */
+  labelSelector?: string | undefined;
+  /** Page size; absent or 0 returns everything. */
+  limit?: number | undefined;
+  /** Opaque token from a previous page's `continue`. */
+  continue?: string | undefined;
+}
+
+export interface ListResult<T extends StoredObject = StoredObject> {
+  items: T[];
+  /** The store revision the list reflects; watch from here to follow changes. */
+  resourceVersion: string;
+  /** Present when more items remain. */
+  continue?: string;
+}
+
+export interface WriteOptions {
+  /**
+   * Compare-and-set: fail with ConflictError unless the stored object's
+   * resourceVersion equals this. Defaults to `metadata.resourceVersion` of the
+   * object passed in; pass `null` to write unconditionally.
+   */
+  expectedResourceVersion?: string | null;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+export interface WatchEvent<T extends StoredObject = StoredObject> {
+  type: WatchEventType;
+  /** For DELETED, the last state with the deletion's revision as resourceVersion. */
+  object: T;
+}
+
+export interface WatchOptions {
+  /** Kind to follow; absent follows every kind. */
+  kind?: string | undefined;
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  /**
+   * Deliver changes with revision strictly greater than this. Absent means
+   * "from now". A revision older than the oldest retained change throws ExpiredError.
+   */
+  fromRevision?: string | undefined;
+}
+
+export interface Watch<T extends StoredObject = StoredObject> extends AsyncIterable<WatchEvent<T>> {
+  /** Stops delivery; the iterator then ends. Idempotent. */
+  close(): void;
+}
+
+export interface Store {
+  /** Throws NotFoundError. */
+  get(key: ObjectKey): Promise<StoredObject>;
+  list(kind: string, options?: ListOptions): Promise<ListResult>;
+  /** Sets uid, resourceVersion, generation 1 and creationTimestamp. Throws AlreadyExistsError. */
+  create(obj: StoredObject): Promise<StoredObject>;
+  /**
+   * Replaces metadata (labels, annotations) and spec; the stored status is kept.
+   * `generation` increments when spec changes. Throws NotFoundError, ConflictError.
+   */
+  update(obj: StoredObject, options?: WriteOptions): Promise<StoredObject>;
+  /** Replaces status only; spec, metadata and generation are kept. */
+  updateStatus(obj: StoredObject, options?: WriteOptions): Promise<StoredObject>;
+  /** Returns the deleted object. Throws NotFoundError, ConflictError. */
+  delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject>;
+  watch(options?: WatchOptions): Watch;
+  /** The latest revision. */
+  revision(): Promise<string>;
+  close(): Promise<void>;
+}
