@@ -1,0 +1,105 @@
+// cluster-status: asks each cluster's driver for its inventory and writes it into
+// the Cluster's status, with a Ready condition. It heartbeats on a fixed period;
+// a status write happens when anything but the heartbeat time changed, or when
+// the recorded heartbeat is older than `heartbeatWriteSeconds`, which keeps the
+// store's change log from filling with heartbeats at fleet scale.
+import { ConflictError } from '../model/errors.ts';
+import type { Cluster, ClusterStatus, Condition } from '../model/schema.ts';
+import type { Store } from '../store/types.ts';
+import { canonical } from '../model/canonical.ts';
+import type { ClusterInventory } from '../drivers/types.ts';
+import { Controller } from './runtime/controller.ts';
+import type { Informer } from './runtime/informer.ts';
+import type { DriverProvider } from './drivers.ts';
+
+export interface ClusterStatusOptions {
+  store: Store;
+  clusters: Informer<Cluster>;
+  drivers: DriverProvider;
+  log: (line: string) => void;
+  now?: () => number;
+  heartbeatSeconds?: number;
+  heartbeatWriteSeconds?: number;
+}
+
+export function readyCondition(status: ClusterStatus | undefined): Condition | undefined {
+  return status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+export function isClusterReady(cluster: Cluster): boolean {
+  return readyCondition(cluster.status)?.status === 'True';
+}
+
+function conditionFrom(inv: ClusterInventory | undefined, reasonIfMissing: string): Omit<Condition, 'lastTransitionTime'> {
+  if (!inv) return { type: 'Ready', status: 'Unknown', reason: 'NoDriver', message: reasonIfMissing };
+  if (!inv.reachable) return { type: 'Ready', status: 'False', reason: 'Unreachable', message: inv.message ?? 'cluster unreachable' };
+  if (inv.readyNodeCount === 0) return { type: 'Ready', status: 'False', reason: 'NoReadyNodes', message: 'no node is ready' };
+  return { type: 'Ready', status: 'True', reason: 'ClusterReady', message: `${inv.readyNodeCount}/${inv.nodeCount} nodes ready` };
+}
+
+export function createClusterStatusController(o: ClusterStatusOptions): Controller {
+  const now = o.now ?? Date.now;
+  const heartbeatMs = (o.heartbeatSeconds ?? 5) * 1000;
+  const writeMs = (o.heartbeatWriteSeconds ?? 30) * 1000;
+
+  const controller = new Controller(
+    'cluster-status',
+    async (name) => {
+      const cluster = o.clusters.get(name);
+      if (!cluster) {
+        o.drivers.forget(name);
+        return;
+      }
+      const driver = o.drivers.driverFor(cluster);
+      const inv = driver ? await driver.inventory() : undefined;
+      const old = cluster.status;
+      const oldReady = readyCondition(old);
+      const cond = conditionFrom(inv, `no ${cluster.spec.driver.type} driver is connected for this cluster`);
+      const transitioned = !oldReady || oldReady.status !== cond.status || oldReady.reason !== cond.reason;
+      const ready: Condition = {
+        ...cond,
+        lastTransitionTime: transitioned ? new Date(now()).toISOString() : (oldReady.lastTransitionTime ?? new Date(now()).toISOString()),
+      };
+      const next: ClusterStatus = {
+        conditions: [ready],
+        ...(inv
+          ? {
+              capacity: inv.capacity,
+              allocatable: inv.allocatable,
+              allocated: inv.allocated,
+              nodeCount: inv.nodeCount,
+              nodesByArch: inv.nodesByArch,
+              gpuModels: inv.gpuModels,
+            }
+          : {}),
+        lastHeartbeatTime: new Date(now()).toISOString(),
+      };
+      const { lastHeartbeatTime: _a, ...oldContent } = old ?? {};
+      const { lastHeartbeatTime: _b, ...nextContent } = next;
+      const heartbeatAge = old?.lastHeartbeatTime ? now() - Date.parse(old.lastHeartbeatTime) : Infinity;
+      if (canonical(oldContent) !== canonical(nextContent) || heartbeatAge >= writeMs) {
+        try {
+          await o.store.updateStatus({ ...cluster, status: next }, { expectedResourceVersion: cluster.metadata.resourceVersion ?? null });
+        } catch (err) {
+          // The informer has not seen a newer write yet; the watch event that
+          // carries it re-enqueues this key, so just wait for the next tick.
+          if (!(err instanceof ConflictError)) throw err;
+        }
+      }
+      return { requeueAfterMs: heartbeatMs };
+    },
+    o.log,
+    4,
+  );
+
+  o.clusters.addHandlers({
+    onAdd: (c) => controller.enqueue(c.metadata.name),
+    onUpdate: (a, b) => {
+      // Our own status writes come back as updates; only spec changes need an
+      // immediate reconcile, the heartbeat requeue covers the rest.
+      if (a.metadata.generation !== b.metadata.generation) controller.enqueue(b.metadata.name);
+    },
+    onDelete: (c) => controller.enqueue(c.metadata.name),
+  });
+  return controller;
+}

@@ -1,0 +1,98 @@
+// A work queue in the manner of client-go's: a key is queued at most once, a key
+// being processed is never handed to a second worker, and a key re-added while
+// processing is queued again when the worker calls done(). Failed keys come back
+// after a per-key exponential backoff that forget() resets.
+
+export interface WorkQueueOptions {
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export class WorkQueue {
+  readonly #queue: string[] = [];
+  readonly #queued = new Set<string>();
+  readonly #processing = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #waiters: ((key: string | undefined) => void)[] = [];
+  readonly #base: number;
+  readonly #max: number;
+  #shutDown = false;
+
+  constructor(options: WorkQueueOptions = {}) {
+    this.#base = options.baseDelayMs ?? 5;
+    this.#max = options.maxDelayMs ?? 60_000;
+  }
+
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  add(key: string): void {
+    if (this.#shutDown) return;
+    if (this.#processing.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#queued.has(key)) return;
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      this.#processing.add(key);
+      waiter(key);
+      return;
+    }
+    this.#queued.add(key);
+    this.#queue.push(key);
+  }
+
+  /** Adds the key after a delay; an earlier pending delay for the key wins. */
+  addAfter(key: string, delayMs: number): void {
+    if (this.#shutDown) return;
+    if (delayMs <= 0) return this.add(key);
+    if (this.#timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, delayMs);
+    t.unref();
+    this.#timers.set(key, t);
+  }
+
+  /** Re-adds after the key's next backoff step: base * 2^failures, capped. */
+  addRateLimited(key: string): number {
+    const n = this.#failures.get(key) ?? 0;
+    this.#failures.set(key, n + 1);
+    const delay = Math.min(this.#max, this.#base * 2 ** n);
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  forget(key: string): void {
+    this.#failures.delete(key);
+  }
+
+  /** Resolves with the next key, or undefined once shut down. */
+  get(): Promise<string | undefined> {
+    const key = this.#queue.shift();
+    if (key !== undefined) {
+      this.#queued.delete(key);
+      this.#processing.add(key);
+      return Promise.resolve(key);
+    }
+    if (this.#shutDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.#processing.delete(key);
+    if (this.#dirty.delete(key)) this.add(key);
+  }
+
+  shutDown(): void {
+    this.#shutDown = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    for (const w of this.#waiters.splice(0)) w(undefined);
+  }
+}
