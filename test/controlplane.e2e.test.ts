@@ -1,0 +1,109 @@
+// The whole control plane in-process with the demo fleet: an application is
+// placed across clouds, becomes Ready on the digital twin, and moves off a cloud
+// that fails.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runServer, type RunningServer } from '../src/cmd/server.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-e2e-'));
+let server: RunningServer;
+let headers: Record<string, string>;
+
+before(async () => {
+  server = await runServer({ port: 0, host: '127.0.0.1', dataDir, fleet: 'demo', fleetScale: 1, log: () => {}, heartbeatSeconds: 1 });
+  headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
+});
+after(async () => {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function get<T = any>(path: string): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, { headers });
+  assert.equal(res.status, 200, `${path}: ${res.status}`);
+  return (await res.json()) as T;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+describe('control plane with the demo fleet', () => {
+  it('serves at least 12 clouds, 170 sites, and cluster capacity by architecture', async () => {
+    assert.ok((await get('/api/v1alpha1/clouds')).items.length >= 12);
+    assert.ok((await get('/api/v1alpha1/sites')).items.length >= 170);
+    const clusters = await waitFor('cluster status', async () => {
+      const list = (await get('/api/v1alpha1/clusters')).items as any[];
+      return list.every((c) => c.status?.nodesByArch) ? list : undefined;
+    });
+    const archs = { amd64: 0, arm64: 0, riscv64: 0 };
+    for (const c of clusters) for (const a of Object.keys(archs) as (keyof typeof archs)[]) archs[a] += c.status.nodesByArch[a];
+    assert.ok(archs.amd64 > 0 && archs.arm64 > 0 && archs.riscv64 > 0, JSON.stringify(archs));
+  });
+
+  it('places the example app over three clouds, runs it, and moves it off a failed cloud', async () => {
+    const body = readFileSync(join(import.meta.dirname, '..', 'examples', 'shop.yaml'), 'utf8');
+    const applied = await fetch(`${server.url}/api/v1alpha1/apply`, { method: 'POST', headers: { ...headers, 'content-type': 'application/yaml' }, body });
+    assert.equal(applied.status, 200);
+
+    const ready = await waitFor('shop Ready', async () => {
+      const app = await get('/api/v1alpha1/namespaces/default/applications/shop');
+      return app.status?.conditions?.[0]?.status === 'True' ? app : undefined;
+    });
+    const clouds = new Set<string>(ready.status.placements.map((p: { cloud: string }) => p.cloud));
+    assert.ok(clouds.size >= 3, `placed on ${[...clouds].join(', ')}`);
+    for (const p of ready.status.placements) assert.ok(['aws', 'aliyun', 'azure', 'gcp'].includes(p.cloud));
+    assert.equal(ready.status.replicas.desired, 13);
+    assert.equal(ready.status.replicas.ready, 13);
+
+    const victim = [...clouds][0]!;
+    const chaos = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'fail', scope: 'cloud', name: victim }),
+    });
+    assert.equal(chaos.status, 200);
+
+    await waitFor(`${victim} clusters NotReady`, async () => {
+      const list = (await get(`/api/v1alpha1/clusters?labelSelector=${encodeURIComponent(`cloud=${victim}`)}`)).items as any[];
+      assert.ok(list.length > 0, `no clusters labelled cloud=${victim}`);
+      return list.every((c) => c.status?.conditions?.[0]?.status === 'False') ? true : undefined;
+    });
+    const moved = await waitFor('shop Ready without the failed cloud', async () => {
+      const app = await get('/api/v1alpha1/namespaces/default/applications/shop');
+      const ok = app.status?.conditions?.[0]?.status === 'True' && app.status.placements.every((p: { cloud: string }) => p.cloud !== victim);
+      return ok ? app : undefined;
+    });
+    assert.equal(moved.status.replicas.ready, 13);
+
+    const recover = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'recover', scope: 'cloud', name: victim }),
+    });
+    assert.equal(recover.status, 200);
+  });
+
+  it('rejects chaos against an unknown target with 404', async () => {
+    const res = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'fail', scope: 'cloud', name: 'nope' }),
+    });
+    assert.equal(res.status, 404);
+  });
+});
