@@ -298,7 +298,7 @@ describe('openapi and metrics', () => {
   it('exposes Prometheus metrics', async () => {
     const r = await call('GET', '/metrics');
     assert.equal(r.status, 200);
-    assert.match(String(r.body), /yunjian_api_requests_total\{method="GET"/);
-    assert.match(String(r.body), /yunjian_store_revision \d+/);
+    assert.match(r.body as unknown as string, /yunjian_api_requests_total\{method="GET"/);
+    assert.match(r.body as unknown as string, /yunjian_store_revision \d+/);
   });
 });

@@ -26,7 +26,7 @@ export interface ApplyResultItem {
 }
 
 /** Splits a request body into documents; YAML errors name the document and line. */
-export function parseDocuments(body: string | unknown): unknown[] {
+export function parseDocuments(body: unknown): unknown[] {
   if (typeof body !== 'string') {
     if (Array.isArray(body)) return body as unknown[];
     if (typeof body === 'object' && body !== null && Array.isArray((body as { items?: unknown }).items)) {

@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { BadRequestError, ValidationError, toStatusBody, type YunjianError } from '../model/errors.ts';
 import { KINDS, type KindInfo } from '../model/kinds.ts';
 import { API_VERSION } from '../model/schema.ts';
-import type { Store, StoredObject, WatchEvent } from '../store/types.ts';
+import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { routeNotFound, sendError, toYunjianError } from './errors.ts';
@@ -185,7 +185,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
 
     server.put<{ Params: Params }>(`${item}/status`, async (request) => {
       const resource = admitFor(k, request.body, request.params);
-      return store.updateStatus(resource as StoredObject, {
+      return store.updateStatus(resource, {
         expectedResourceVersion: resource.metadata.resourceVersion ?? null,
       });
     });
@@ -247,7 +247,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     request.raw.on('close', stop);
     res.on('close', stop);
     try {
-      for await (const event of watch as AsyncIterable<WatchEvent>) {
+      for await (const event of watch) {
         lastRevision = event.object.metadata.resourceVersion ?? lastRevision;
         await write(JSON.stringify(event));
       }
