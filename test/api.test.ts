@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../src/api/server.ts';
 import { TokenAuthenticator } from '../src/api/auth.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
+import { openSqliteStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';

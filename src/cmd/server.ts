@@ -92,7 +92,7 @@ export async function runServer(options: ServerOptions): Promise<RunningServer> 
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
   log(`Yunjian ${VERSION} API serving on ${url}`);
   log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);
-  log(`try: npx yunjian --server ${url} get clusters -o wide`);
+  log(`try: bin/yunjian --server ${url} get clusters -o wide`);
 
   let closing: Promise<void> | undefined;
   return {
