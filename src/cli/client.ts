@@ -1,0 +1,275 @@
+// A small typed client for the REST API under /api/v1alpha1. It only moves
+// data: every non-2xx answer becomes the typed error of model/errors.ts (via
+// fromStatusBody) and every transport failure a ServerUnreachableError, so the
+// commands never look at HTTP status codes.
+import { fromStatusBody } from '../model/errors.ts';
+import { DEFAULT_NAMESPACE, type KindInfo } from '../model/kinds.ts';
+import type { AnyResource } from '../model/schema.ts';
+import { ServerUnreachableError } from './errors.ts';
+
+export const API_PREFIX = '/api/v1alpha1';
+
+export interface ResourceList {
+  kind: string;
+  apiVersion: string;
+  metadata: { resourceVersion: string; continue?: string };
+  items: AnyResource[];
+}
+
+export interface ListOptions {
+  /** Absent for a cluster-scoped kind, or to list a namespaced kind across all namespaces. */
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  limit?: number | undefined;
+  continue?: string | undefined;
+}
+
+export interface WatchOptions {
+  namespace?: string | undefined;
+  labelSelector?: string | undefined;
+  /** Changes after this revision are delivered. */
+  resourceVersion: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** ERROR events never surface: the watch throws the typed error they carry. */
+export type WatchEvent =
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: AnyResource }
+  | { type: 'BOOKMARK'; object: { metadata: { resourceVersion: string } } };
+
+export type ApplyAction = 'created' | 'configured' | 'unchanged';
+
+export interface AppliedItem {
+  kind: string;
+  namespace?: string;
+  name: string;
+  action: ApplyAction;
+  resourceVersion: string;
+}
+
+export interface ApplyResult {
+  kind: 'ApplyResult';
+  items: AppliedItem[];
+}
+
+export type ChaosScope = 'cloud' | 'site' | 'cluster' | 'node';
+export const CHAOS_SCOPES: readonly ChaosScope[] = ['cloud', 'site', 'cluster', 'node'];
+
+export interface ChaosRequest {
+  action: 'fail' | 'recover';
+  scope: ChaosScope;
+  name: string;
+}
+
+export interface ChaosResult {
+  scope: ChaosScope;
+  name: string;
+  clusters: string[];
+  nodes: number;
+}
+
+export interface ChaosList {
+  items: { scope: ChaosScope; name: string; since: string }[];
+}
+
+export interface ClientOptions {
+  /** Base URL without a trailing slash, e.g. http://localhost:7080. */
+  server: string;
+  token?: string | undefined;
+  fetch?: typeof fetch;
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: string;
+  contentType?: string;
+  signal?: AbortSignal | undefined;
+}
+
+export class YunjianClient {
+  readonly server: string;
+  readonly #token: string | undefined;
+  readonly #fetch: typeof fetch;
+
+  constructor(options: ClientOptions) {
+    this.server = options.server;
+    this.#token = options.token;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  get(kind: KindInfo, name: string, namespace: string = DEFAULT_NAMESPACE): Promise<AnyResource> {
+    return this.#json<AnyResource>('GET', resourcePath(kind, namespace, name));
+  }
+
+  list(kind: KindInfo, options: ListOptions = {}): Promise<ResourceList> {
+    return this.#json<ResourceList>('GET', resourcePath(kind, options.namespace), {
+      query: {
+        labelSelector: options.labelSelector,
+        limit: options.limit,
+        continue: options.continue,
+      },
+    });
+  }
+
+  /**
+   * Follows `continue` tokens until the list is complete. `chunkSize` 0 asks
+   * for everything in one response. The merged list keeps the first page's
+   * resourceVersion: a watch from there can only repeat changes the later pages
+   * already showed, never miss one.
+   */
+  async listAll(
+    kind: KindInfo,
+    options: Omit<ListOptions, 'limit' | 'continue'>,
+    chunkSize: number,
+  ): Promise<ResourceList> {
+    const limit = chunkSize > 0 ? chunkSize : undefined;
+    const first = await this.list(kind, { ...options, limit });
+    const items = [...first.items];
+    let next = first.metadata.continue;
+    while (next !== undefined && next !== '') {
+      const page = await this.list(kind, { ...options, limit, continue: next });
+      items.push(...page.items);
+      next = page.metadata.continue;
+    }
+    return { ...first, metadata: { resourceVersion: first.metadata.resourceVersion }, items };
+  }
+
+  /** Streams newline-delimited JSON events until the server ends the stream or `signal` aborts. */
+  async *watch(kind: KindInfo, options: WatchOptions): AsyncGenerator<WatchEvent, void, undefined> {
+    const res = await this.#request('GET', resourcePath(kind, options.namespace), {
+      query: {
+        watch: true,
+        resourceVersion: options.resourceVersion,
+        labelSelector: options.labelSelector,
+      },
+      signal: options.signal,
+    });
+    if (res.body === null) return;
+    for await (const line of lines(res.body, this.server, options.signal))
+      yield parseWatchEvent(line);
+  }
+
+  apply(yamlStream: string, options: { namespace: string; dryRun: boolean }): Promise<ApplyResult> {
+    return this.#json<ApplyResult>('POST', `${API_PREFIX}/apply`, {
+      query: { namespace: options.namespace, dryRun: options.dryRun ? true : undefined },
+      body: yamlStream,
+      contentType: 'application/yaml',
+    });
+  }
+
+  async delete(kind: KindInfo, name: string, namespace: string = DEFAULT_NAMESPACE): Promise<void> {
+    const res = await this.#request('DELETE', resourcePath(kind, namespace, name));
+    await res.body?.cancel();
+  }
+
+  chaos(request: ChaosRequest): Promise<ChaosResult> {
+    return this.#json<ChaosResult>('POST', `${API_PREFIX}/chaos`, {
+      body: JSON.stringify(request),
+      contentType: 'application/json',
+    });
+  }
+
+  chaosList(): Promise<ChaosList> {
+    return this.#json<ChaosList>('GET', `${API_PREFIX}/chaos`);
+  }
+
+  /** The body of a successful response, as the API documents it (the server validated it). */
+  async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.#request(method, path, options);
+    return (await res.json()) as T;
+  }
+
+  async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+    const url = new URL(this.server + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
+    if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        method,
+        headers,
+        ...(options.body === undefined ? {} : { body: options.body }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+    } catch (err) {
+      if (options.signal?.aborted === true) throw err;
+      throw transportError(this.server, err);
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined; // not a Status body; fromStatusBody falls back on the HTTP code
+      }
+      throw fromStatusBody(body, res.status);
+    }
+    return res;
+  }
+}
+
+/**
+ * Namespaced kinds live under /namespaces/{ns}/; without a namespace the
+ * plural path lists them across all namespaces. Cluster-scoped kinds ignore it.
+ */
+export function resourcePath(kind: KindInfo, namespace?: string, name?: string): string {
+  const scope =
+    kind.namespaced && namespace !== undefined
+      ? `/namespaces/${encodeURIComponent(namespace)}`
+      : '';
+  const tail = name === undefined ? '' : `/${encodeURIComponent(name)}`;
+  return `${API_PREFIX}${scope}/${kind.plural}${tail}`;
+}
+
+/** undici rejects with `TypeError('fetch failed', { cause })`; the cause says what happened. */
+function transportError(server: string, err: unknown): ServerUnreachableError {
+  return new ServerUnreachableError(server, (err as { cause?: unknown }).cause ?? err);
+}
+
+/** Splits an NDJSON body into non-empty lines; an abort ends it quietly, a dropped connection throws. */
+async function* lines(
+  body: ReadableStream<Uint8Array>,
+  server: string,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<string, void, undefined> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  try {
+    for await (const chunk of body) {
+      buffered += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline).trim();
+        buffered = buffered.slice(newline + 1);
+        if (line !== '') yield line;
+      }
+    }
+  } catch (err) {
+    if (signal?.aborted === true) return;
+    throw transportError(server, err);
+  }
+  const rest = (buffered + decoder.decode()).trim();
+  if (rest !== '') yield rest;
+}
+
+function parseWatchEvent(line: string): WatchEvent {
+  const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+  switch (event.type) {
+    case 'ADDED':
+    case 'MODIFIED':
+    case 'DELETED':
+    case 'BOOKMARK':
+      return event as WatchEvent;
+    case 'ERROR': {
+      const code = (event.object as { code?: unknown } | undefined)?.code;
+      throw fromStatusBody(event.object, typeof code === 'number' ? code : 500);
+    }
+    default:
+      throw new SyntaxError(`unexpected watch event type ${JSON.stringify(event.type)}`);
+  }
+}

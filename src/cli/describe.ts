@@ -1,0 +1,432 @@
+// `describe`: one resource as human-readable sections — metadata, a summary of
+// the spec in the words of the product, then status. Only printing; the
+// command fetches the object.
+import { formatBytes } from '../model/quantity.ts';
+import type {
+  AnyResource,
+  Application,
+  Cloud,
+  Cluster,
+  Component,
+  Condition,
+  ObjectMeta,
+  Placement,
+  ResourceAmounts,
+  Site,
+} from '../model/schema.ts';
+import {
+  NONE,
+  ageSince,
+  formatCores,
+  formatLabels,
+  formatTaint,
+  listOrNone,
+  renderTable,
+} from './format.ts';
+
+type Field = readonly [label: string, value: string];
+
+/** `Label:  value` lines with values aligned; continuation lines of a value line up under it. */
+function fields(pairs: readonly Field[], indent = 0): string[] {
+  const width = Math.max(...pairs.map(([label]) => label.length)) + 3;
+  const pad = ' '.repeat(indent);
+  return pairs.flatMap(([label, value]) => {
+    const [first = '', ...rest] = value.split('\n');
+    return [
+      `${pad}${`${label}:`.padEnd(width)}${first}`.trimEnd(),
+      ...rest.map((l) => `${pad}${' '.repeat(width)}${l}`),
+    ];
+  });
+}
+
+/** A nested table inside a section, or `<none>` on the heading line when empty. */
+function subTable(
+  title: string,
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  indent: number,
+): string[] {
+  const pad = ' '.repeat(indent);
+  if (rows.length === 0) return [`${pad}${title}:  ${NONE}`];
+  const table = renderTable(header, rows).trimEnd().split('\n');
+  return [`${pad}${title}:`, ...table.map((l) => `${pad}  ${l}`)];
+}
+
+/** One `key=value` per line: annotation values may themselves contain commas. */
+function keyValueLines(map: Readonly<Record<string, string>> | undefined): string {
+  return listOrNone(
+    Object.entries(map ?? {}).map(([k, v]) => `${k}=${v}`),
+    '\n',
+  );
+}
+
+function metadata(o: AnyResource, now: number): string[] {
+  const m: ObjectMeta = o.metadata;
+  const created =
+    m.creationTimestamp === undefined
+      ? NONE
+      : `${m.creationTimestamp} (${ageSince(m.creationTimestamp, now)} ago)`;
+  const pairs: Field[] = [
+    ['Name', m.name],
+    ...(m.namespace === undefined ? [] : [['Namespace', m.namespace] as const]),
+    ['Kind', o.kind],
+    ['Labels', keyValueLines(m.labels)],
+    ['Annotations', keyValueLines(m.annotations)],
+    ['Created', created],
+    ['Generation', m.generation === undefined ? NONE : String(m.generation)],
+    ['Resource Version', m.resourceVersion ?? NONE],
+  ];
+  return fields(pairs);
+}
+
+function conditions(list: readonly Condition[] | undefined, now: number, indent: number): string[] {
+  return subTable(
+    'Conditions',
+    ['TYPE', 'STATUS', 'REASON', 'AGE', 'MESSAGE'],
+    (list ?? []).map((c) => [
+      c.type,
+      c.status,
+      c.reason ?? '',
+      c.lastTransitionTime === undefined ? '' : ageSince(c.lastTransitionTime, now),
+      c.message ?? '',
+    ]),
+    indent,
+  );
+}
+
+// ---------------------------------------------------------------- per kind
+
+function describeCloud(c: Cloud, now: number): string[] {
+  const p = c.spec.prices;
+  const currency = p?.currency ?? 'USD';
+  const prices =
+    p === undefined
+      ? NONE
+      : [
+          p.cpuCoreHour === undefined ? undefined : `${p.cpuCoreHour} ${currency}/core-hour`,
+          p.memoryGiBHour === undefined ? undefined : `${p.memoryGiBHour} ${currency}/GiB-hour`,
+          p.gpuHour === undefined ? undefined : `${p.gpuHour} ${currency}/GPU-hour`,
+        ]
+          .filter((s) => s !== undefined)
+          .join(', ') || NONE;
+  return [
+    'Spec:',
+    ...fields(
+      [
+        ['Vendor', c.spec.vendor],
+        ['Type', c.spec.type],
+        ['Display Name', c.spec.displayName ?? NONE],
+        ['Prices', prices],
+      ],
+      2,
+    ),
+    'Status:',
+    ...conditions(c.status?.conditions, now, 2),
+  ];
+}
+
+function describeSite(s: Site, now: number): string[] {
+  return [
+    'Spec:',
+    ...fields(
+      [
+        ['Cloud', s.spec.cloud],
+        ['Kind', s.spec.kind],
+        ['Region', s.spec.region ?? NONE],
+        ['Location', `${s.spec.city}, ${s.spec.country} (${s.spec.latitude}, ${s.spec.longitude})`],
+        ['Zones', listOrNone(s.spec.zones ?? [], ', ')],
+      ],
+      2,
+    ),
+    'Status:',
+    ...conditions(s.status?.conditions, now, 2),
+  ];
+}
+
+function amounts(a: ResourceAmounts | undefined): string {
+  if (a === undefined) return NONE;
+  return `cpu ${formatCores(a.cpu)}, memory ${formatBytes(a.memory)}, gpu ${a.gpu}, pods ${a.pods}`;
+}
+
+/** Allocated as a share of allocatable: the number operators watch for packing. */
+function allocatedShare(
+  allocated: ResourceAmounts | undefined,
+  allocatable: ResourceAmounts | undefined,
+): string {
+  if (allocated === undefined) return NONE;
+  const pct = (used: number, total: number) =>
+    total > 0 ? ` (${Math.round((used / total) * 1000) / 10}%)` : '';
+  return [
+    `cpu ${formatCores(allocated.cpu)}${pct(allocated.cpu, allocatable?.cpu ?? 0)}`,
+    `memory ${formatBytes(allocated.memory)}${pct(allocated.memory, allocatable?.memory ?? 0)}`,
+    `gpu ${allocated.gpu}${pct(allocated.gpu, allocatable?.gpu ?? 0)}`,
+    `pods ${allocated.pods}${pct(allocated.pods, allocatable?.pods ?? 0)}`,
+  ].join(', ');
+}
+
+function driverSummary(c: Cluster): string {
+  const d = c.spec.driver;
+  switch (d.type) {
+    case 'sim': {
+      const pools = d.sim?.nodePools ?? [];
+      const lines = pools.map(
+        (p) =>
+          `${p.name}: ${p.count} x ${p.arch} (cpu ${p.cpu}, memory ${p.memory}${p.gpu ? `, ${p.gpu} ${p.gpuModel ?? 'GPU'}` : ''})`,
+      );
+      return [`sim (${pools.length} node pool${pools.length === 1 ? '' : 's'})`, ...lines].join(
+        '\n',
+      );
+    }
+    case 'agent':
+      return d.agent?.address === undefined ? 'agent' : `agent at ${d.agent.address}`;
+    case 'kubernetes':
+      return d.kubernetes?.context === undefined
+        ? 'kubernetes'
+        : `kubernetes (context ${d.kubernetes.context})`;
+  }
+}
+
+function describeCluster(c: Cluster, now: number): string[] {
+  const st = c.status;
+  const arch = st?.nodesByArch;
+  const nodes =
+    st?.nodeCount === undefined
+      ? NONE
+      : `${st.nodeCount}${arch === undefined ? '' : ` (amd64 ${arch.amd64}, arm64 ${arch.arm64}, riscv64 ${arch.riscv64})`}`;
+  const gpuModels = Object.entries(st?.gpuModels ?? {}).map(([m, n]) => `${m} x${n}`);
+  return [
+    'Spec:',
+    ...fields(
+      [
+        ['Cloud', c.spec.cloud],
+        ['Site', c.spec.site],
+        ['Zone', c.spec.zone ?? NONE],
+        ['Driver', driverSummary(c)],
+        ['Taints', listOrNone((c.spec.taints ?? []).map(formatTaint), '\n')],
+      ],
+      2,
+    ),
+    'Status:',
+    ...fields(
+      [
+        ['Nodes', nodes],
+        ['GPU Models', listOrNone(gpuModels, ', ')],
+        ['Capacity', amounts(st?.capacity)],
+        ['Allocatable', amounts(st?.allocatable)],
+        ['Allocated', allocatedShare(st?.allocated, st?.allocatable ?? st?.capacity)],
+        [
+          'Last Heartbeat',
+          st?.lastHeartbeatTime === undefined
+            ? NONE
+            : `${st.lastHeartbeatTime} (${ageSince(st.lastHeartbeatTime, now)} ago)`,
+        ],
+      ],
+      2,
+    ),
+    ...conditions(st?.conditions, now, 2),
+  ];
+}
+
+function component(c: Component): string[] {
+  const r = c.resources;
+  const resources =
+    r === undefined
+      ? NONE
+      : [
+          r.cpu === undefined ? undefined : `cpu=${r.cpu}`,
+          r.memory === undefined ? undefined : `memory=${r.memory}`,
+          r.gpu === undefined
+            ? undefined
+            : `gpu=${r.gpu}${r.gpuModel === undefined ? '' : ` (${r.gpuModel})`}`,
+        ]
+          .filter((s) => s !== undefined)
+          .join(' ') || NONE;
+  const ports = (c.ports ?? []).map(
+    (p) => `${p.name === undefined ? '' : `${p.name} `}${p.port}/${p.protocol ?? 'TCP'}`,
+  );
+  const health =
+    c.healthCheck?.http !== undefined
+      ? `http ${c.healthCheck.http.path}`
+      : c.healthCheck?.tcp !== undefined
+        ? 'tcp'
+        : NONE;
+  return [
+    `  ${c.name}:`,
+    ...fields(
+      [
+        ['Image', c.image],
+        ['Platforms', listOrNone(c.platforms ?? [], ', ')],
+        ['Replicas', String(c.replicas)],
+        ['Resources', resources],
+        ['Ports', listOrNone(ports, ', ')],
+        ['Health Check', health],
+        ...(c.dependsOn === undefined ? [] : [['Depends On', c.dependsOn.join(', ')] as const]),
+      ],
+      4,
+    ),
+  ];
+}
+
+function placementSummary(p: Placement | undefined): string[] {
+  if (p === undefined) return ['Placement:  any cluster (no constraints)'];
+  const a = p.clusterAffinity;
+  const pairs: Field[] = [];
+  const add = (label: string, values: readonly string[] | undefined) => {
+    if (values !== undefined && values.length > 0) pairs.push([label, values.join(', ')]);
+  };
+  add('Clouds', a?.clouds);
+  add('Sites', a?.sites);
+  add('Clusters', a?.clusters);
+  if (a?.labelSelector !== undefined) {
+    const exprs = (a.labelSelector.matchExpressions ?? []).map(
+      (e) => `${e.key} ${e.operator}${e.values === undefined ? '' : ` (${e.values.join(',')})`}`,
+    );
+    pairs.push([
+      'Cluster Labels',
+      [formatLabels(a.labelSelector.matchLabels), ...exprs].filter((s) => s !== NONE).join(', ') ||
+        NONE,
+    ]);
+  }
+  add('Exclude Clouds', a?.exclude?.clouds);
+  add('Exclude Sites', a?.exclude?.sites);
+  add('Exclude Clusters', a?.exclude?.clusters);
+  add('Residency', p.residency?.countries);
+  add(
+    'Spread',
+    p.spread?.map(
+      (s) =>
+        `by ${s.by}${s.min === undefined ? '' : ` min ${s.min}`}${s.max === undefined ? '' : ` max ${s.max}`}`,
+    ),
+  );
+  add(
+    'Tolerations',
+    p.tolerations?.map(
+      (t) =>
+        `${t.key ?? '*'}${t.operator === 'Equal' ? `=${t.value ?? ''}` : ' exists'}${t.effect === undefined ? '' : `:${t.effect}`}`,
+    ),
+  );
+  const rs = p.replicaScheduling;
+  if (rs !== undefined)
+    pairs.push([
+      'Replicas',
+      `${rs.type}${rs.weighting === undefined ? '' : ` by ${rs.weighting}`}`,
+    ]);
+  if (p.preferences !== undefined) {
+    const pref = p.preferences;
+    add(
+      'Preferences',
+      [
+        pref.cost === undefined ? undefined : `cost=${pref.cost}`,
+        pref.packing === undefined ? undefined : `packing=${pref.packing}`,
+        pref.balance === undefined ? undefined : `balance=${pref.balance}`,
+        pref.userRegions === undefined ? undefined : `userRegions=${pref.userRegions.join(',')}`,
+      ].filter((s) => s !== undefined),
+    );
+  }
+  return pairs.length === 0
+    ? ['Placement:  any cluster (no constraints)']
+    : ['Placement:', ...fields(pairs, 2)];
+}
+
+function trafficSummary(a: Application): string[] {
+  const t = a.spec.traffic;
+  if (t === undefined) return [`Traffic:  ${NONE}`];
+  const where = (x: { cloud?: string; site?: string }) => x.site ?? x.cloud ?? '?';
+  const pairs: Field[] = [
+    ['Host', t.host],
+    ['Strategy', `${t.strategy}${t.ttl === undefined ? '' : ` (ttl ${t.ttl}s)`}`],
+  ];
+  if (t.failover !== undefined)
+    pairs.push(['Failover Order', t.failover.order.map(where).join(' > ')]);
+  if (t.weights !== undefined)
+    pairs.push(['Weights', t.weights.map((w) => `${where(w)}=${w.weight}`).join(', ')]);
+  if (t.units !== undefined)
+    pairs.push([
+      'Units',
+      `${t.units.key}: ${t.units.cells.map((c) => `${c.name}->${where(c)}`).join(', ')}`,
+    ]);
+  if (t.whenAllDown !== undefined) pairs.push(['When All Down', t.whenAllDown]);
+  const f = a.spec.failover;
+  if (f !== undefined) {
+    const failback =
+      f.failback?.enabled === false
+        ? 'no failback'
+        : `failback after ${f.failback?.stabilizationSeconds ?? 'default'}s stable`;
+    pairs.push([
+      'Failover',
+      f.enabled === false
+        ? 'disabled'
+        : `enabled, grace ${f.gracePeriodSeconds ?? 'default'}s, ${failback}`,
+    ]);
+  }
+  return ['Traffic:', ...fields(pairs, 2)];
+}
+
+function describeApplication(a: Application, now: number): string[] {
+  const st = a.status;
+  const overrides = (a.spec.overrides ?? []).map((o) => {
+    const target =
+      [...(o.target.clouds ?? []), ...(o.target.sites ?? []), ...(o.target.clusters ?? [])].join(
+        ',',
+      ) || 'all clusters';
+    const comps = o.target.components === undefined ? '' : ` [${o.target.components.join(',')}]`;
+    return `${target}${comps}: ${Object.keys(o.patches).join(', ')}`;
+  });
+  const generation =
+    st?.observedGeneration === undefined || a.metadata.generation === undefined
+      ? NONE
+      : `${st.observedGeneration}${st.observedGeneration < a.metadata.generation ? ` (spec generation ${a.metadata.generation} not yet processed)` : ''}`;
+  return [
+    'Components:',
+    ...a.spec.components.flatMap(component),
+    ...placementSummary(a.spec.placement),
+    ...(overrides.length === 0 ? [] : ['Overrides:', ...overrides.map((o) => `  ${o}`)]),
+    ...trafficSummary(a),
+    'Status:',
+    ...fields(
+      [
+        [
+          'Replicas',
+          st?.replicas === undefined ? NONE : `${st.replicas.ready}/${st.replicas.desired} ready`,
+        ],
+        ['Observed Generation', generation],
+      ],
+      2,
+    ),
+    ...conditions(st?.conditions, now, 2),
+    ...subTable(
+      'Placements',
+      ['COMPONENT', 'CLUSTER', 'CLOUD', 'DESIRED', 'READY'],
+      (st?.placements ?? []).map((p) => [
+        p.component,
+        p.cluster,
+        p.cloud,
+        String(p.desired),
+        String(p.ready),
+      ]),
+      2,
+    ),
+    ...subTable(
+      'Reasons',
+      ['COMPONENT', 'COUNT', 'REASON'],
+      (st?.reasons ?? []).map((r) => [r.component ?? '*', String(r.count), r.reason]),
+      2,
+    ),
+  ];
+}
+
+export function describe(o: AnyResource, now: number): string {
+  const body = (() => {
+    switch (o.kind) {
+      case 'Cloud':
+        return describeCloud(o, now);
+      case 'Site':
+        return describeSite(o, now);
+      case 'Cluster':
+        return describeCluster(o, now);
+      case 'Application':
+        return describeApplication(o, now);
+    }
+  })();
+  return [...metadata(o, now), ...body].join('\n') + '\n';
+}

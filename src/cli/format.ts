@@ -1,0 +1,304 @@
+// Turning resources into text: tables for `get`, names, JSON and YAML. Pure
+// functions of their input and `now`, so every column is unit-testable and the
+// commands only fetch and print.
+import YAML from 'yaml';
+import { lookupKind, type KindInfo } from '../model/kinds.ts';
+import { formatBytes, formatCpu } from '../model/quantity.ts';
+import {
+  API_VERSION,
+  type AnyResource,
+  type Application,
+  type Cloud,
+  type Cluster,
+  type Condition,
+  type KindName,
+  type ObjectMeta,
+  type ResourceAmounts,
+  type Site,
+  type Taint,
+} from '../model/schema.ts';
+
+export const NONE = '<none>';
+const GROUP = API_VERSION.split('/')[0] ?? API_VERSION;
+
+// ---------------------------------------------------------------- text helpers
+
+/** Left-aligned columns three spaces apart, like kubectl; no trailing blanks. */
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = columnWidths([header, ...rows]);
+  return [header, ...rows].map((r) => renderRow(r, widths)).join('\n') + '\n';
+}
+
+export function columnWidths(rows: readonly (readonly string[])[]): number[] {
+  const widths: number[] = [];
+  for (const row of rows)
+    row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return widths;
+}
+
+export function renderRow(row: readonly string[], widths: readonly number[]): string {
+  return row
+    .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+    .join('   ')
+    .trimEnd();
+}
+
+/**
+ * kubectl's HumanDuration: precise while short ("95s", "7m30s"), coarser as it
+ * grows ("3h", "5d", "2y40d"), so a column stays narrow.
+ */
+export function formatAge(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < -1) return '<invalid>';
+  if (seconds < 0) return '0s';
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.trunc(seconds / 60);
+  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
+  if (minutes < 180) return `${minutes}m`;
+  const hours = Math.trunc(minutes / 60);
+  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
+  if (hours < 48) return `${hours}h`;
+  const days = Math.trunc(hours / 24);
+  if (hours < 24 * 8) return hours % 24 === 0 ? `${days}d` : `${days}d${hours % 24}h`;
+  if (hours < 24 * 365 * 2) return `${days}d`;
+  const years = Math.trunc(days / 365);
+  if (hours < 24 * 365 * 8) return days % 365 === 0 ? `${years}y` : `${years}y${days % 365}d`;
+  return `${years}y`;
+}
+
+/** Age of a timestamp, `<unknown>` when absent or unparsable. */
+export function ageSince(timestamp: string | undefined, now: number): string {
+  const t = timestamp === undefined ? Number.NaN : Date.parse(timestamp);
+  return Number.isNaN(t) ? '<unknown>' : formatAge(now - t);
+}
+
+/** Cores as a person reads them: "24", "0.5" is "500m", large fractions keep one decimal. */
+export function formatCores(cores: number): string {
+  if (Number.isInteger(cores)) return String(cores);
+  if (cores < 1) return formatCpu(Math.round(cores * 1000));
+  return String(Math.round(cores * 10) / 10);
+}
+
+export function formatLabels(labels: Readonly<Record<string, string>> | undefined): string {
+  const pairs = Object.entries(labels ?? {}).map(([k, v]) => `${k}=${v}`);
+  return pairs.length === 0 ? NONE : pairs.join(',');
+}
+
+export function formatTaint(t: Taint): string {
+  return `${t.key}${t.value === undefined ? '' : `=${t.value}`}:${t.effect}`;
+}
+
+export function listOrNone(values: readonly string[], separator = ','): string {
+  return values.length === 0 ? NONE : values.join(separator);
+}
+
+function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
+  return conditions?.find((c) => c.type === type);
+}
+
+/** `allocated/total` for one resource, or NONE before the cluster has reported. */
+function usage(
+  allocated: ResourceAmounts | undefined,
+  total: ResourceAmounts | undefined,
+  key: keyof ResourceAmounts,
+  fmt: (n: number) => string,
+): string {
+  if (total === undefined) return NONE;
+  return `${fmt(allocated?.[key] ?? 0)}/${fmt(total[key])}`;
+}
+
+function uniq(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+// ---------------------------------------------------------------- names and documents
+
+/** `application.yunjian.io/shop`, the kubectl spelling of a resource reference. */
+export function resourceRef(kind: string, name: string): string {
+  const singular = lookupKind(kind)?.singular ?? kind.toLowerCase();
+  return `${singular}.${GROUP}/${name}`;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+export function toYaml(value: unknown): string {
+  return YAML.stringify(value, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+// ---------------------------------------------------------------- get tables
+
+interface Column<T> {
+  header: string;
+  /** Shown only with `-o wide`. */
+  wide?: boolean;
+  cell: (o: T, now: number) => string;
+}
+
+type ColumnsByKind = { [K in KindName]: readonly Column<Extract<AnyResource, { kind: K }>>[] };
+
+const age = {
+  header: 'AGE',
+  cell: (o: { metadata: ObjectMeta }, now: number) => ageSince(o.metadata.creationTimestamp, now),
+};
+const name = { header: 'NAME', cell: (o: { metadata: ObjectMeta }) => o.metadata.name };
+
+function cloudPrice(c: Cloud): string {
+  const p = c.spec.prices;
+  if (p?.cpuCoreHour === undefined) return NONE;
+  return p.currency === undefined || p.currency === 'USD'
+    ? String(p.cpuCoreHour)
+    : `${p.cpuCoreHour} ${p.currency}`;
+}
+
+function clusterReady(c: Cluster): string {
+  return findCondition(c.status?.conditions, 'Ready')?.status ?? 'Unknown';
+}
+
+/** Allocatable is what can be scheduled; capacity stands in before a driver reports it. */
+function schedulable(c: Cluster): ResourceAmounts | undefined {
+  return c.status?.allocatable ?? c.status?.capacity;
+}
+
+function appReady(a: Application): string {
+  const r = a.status?.replicas;
+  return r === undefined ? NONE : `${r.ready}/${r.desired}`;
+}
+
+/** The Ready condition's reason says why ("AllReplicasReady", "Unschedulable"); no status yet is Pending. */
+function appStatus(a: Application): string {
+  const ready = findCondition(a.status?.conditions, 'Ready');
+  if (ready === undefined) return 'Pending';
+  return ready.reason ?? (ready.status === 'True' ? 'Ready' : 'NotReady');
+}
+
+const COLUMNS: ColumnsByKind = {
+  Cloud: [
+    name,
+    { header: 'VENDOR', cell: (c) => c.spec.vendor },
+    { header: 'TYPE', cell: (c) => c.spec.type },
+    { header: 'DISPLAY-NAME', cell: (c) => c.spec.displayName ?? NONE },
+    { header: 'CPU$/CORE-H', cell: cloudPrice },
+    age,
+  ],
+  Site: [
+    name,
+    { header: 'CLOUD', cell: (s: Site) => s.spec.cloud },
+    { header: 'KIND', cell: (s) => s.spec.kind },
+    { header: 'COUNTRY', cell: (s) => s.spec.country },
+    { header: 'CITY', cell: (s) => s.spec.city },
+    { header: 'ZONES', cell: (s) => String(s.spec.zones?.length ?? 0) },
+    age,
+    { header: 'REGION', wide: true, cell: (s) => s.spec.region ?? NONE },
+    { header: 'LAT', wide: true, cell: (s) => String(s.spec.latitude) },
+    { header: 'LON', wide: true, cell: (s) => String(s.spec.longitude) },
+  ],
+  Cluster: [
+    name,
+    { header: 'CLOUD', cell: (c) => c.spec.cloud },
+    { header: 'SITE', cell: (c) => c.spec.site },
+    { header: 'DRIVER', cell: (c) => c.spec.driver.type },
+    { header: 'READY', cell: clusterReady },
+    { header: 'NODES', cell: (c) => String(c.status?.nodeCount ?? 0) },
+    {
+      header: 'CPU(ALLOC/ALLOCATABLE)',
+      cell: (c) => usage(c.status?.allocated, schedulable(c), 'cpu', formatCores),
+    },
+    age,
+    { header: 'AMD64', wide: true, cell: (c) => String(c.status?.nodesByArch?.amd64 ?? 0) },
+    { header: 'ARM64', wide: true, cell: (c) => String(c.status?.nodesByArch?.arm64 ?? 0) },
+    { header: 'RISCV64', wide: true, cell: (c) => String(c.status?.nodesByArch?.riscv64 ?? 0) },
+    {
+      header: 'MEMORY',
+      wide: true,
+      cell: (c) => usage(c.status?.allocated, schedulable(c), 'memory', formatBytes),
+    },
+    {
+      header: 'GPU',
+      wide: true,
+      cell: (c) => usage(c.status?.allocated, schedulable(c), 'gpu', String),
+    },
+    {
+      header: 'TAINTS',
+      wide: true,
+      cell: (c) => listOrNone((c.spec.taints ?? []).map(formatTaint)),
+    },
+  ],
+  Application: [
+    name,
+    { header: 'COMPONENTS', cell: (a) => String(a.spec.components.length) },
+    { header: 'READY', cell: appReady },
+    { header: 'STATUS', cell: appStatus },
+    {
+      header: 'CLOUDS',
+      cell: (a) => listOrNone(uniq((a.status?.placements ?? []).map((p) => p.cloud))),
+    },
+    age,
+    {
+      header: 'CLUSTERS',
+      wide: true,
+      cell: (a) => listOrNone(uniq((a.status?.placements ?? []).map((p) => p.cluster))),
+    },
+    {
+      header: 'PLACEMENTS',
+      wide: true,
+      cell: (a) =>
+        listOrNone(
+          (a.status?.placements ?? []).map(
+            (p) => `${p.component}@${p.cluster} ${p.ready}/${p.desired}`,
+          ),
+        ),
+    },
+  ],
+};
+
+export interface TableOptions {
+  wide: boolean;
+  /** Prepend NAMESPACE (listing a namespaced kind across namespaces). */
+  namespaceColumn: boolean;
+}
+
+function visible<T extends { wide?: boolean }>(columns: readonly T[], wide: boolean): T[] {
+  return columns.filter((c) => wide || c.wide !== true);
+}
+
+export function tableHeader(kind: KindInfo, options: TableOptions): string[] {
+  const columns: readonly { header: string; wide?: boolean }[] = COLUMNS[kind.kind];
+  const headers = visible(columns, options.wide).map((c) => c.header);
+  return options.namespaceColumn ? ['NAMESPACE', ...headers] : headers;
+}
+
+export function tableRow(o: AnyResource, options: TableOptions, now: number): string[] {
+  const cells = (() => {
+    switch (o.kind) {
+      case 'Cloud':
+        return visible(COLUMNS.Cloud, options.wide).map((c) => c.cell(o, now));
+      case 'Site':
+        return visible(COLUMNS.Site, options.wide).map((c) => c.cell(o, now));
+      case 'Cluster':
+        return visible(COLUMNS.Cluster, options.wide).map((c) => c.cell(o, now));
+      case 'Application':
+        return visible(COLUMNS.Application, options.wide).map((c) => c.cell(o, now));
+    }
+  })();
+  return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;
+}
+
+export function renderResources(
+  kind: KindInfo,
+  items: readonly AnyResource[],
+  options: TableOptions,
+  now: number,
+): string {
+  return renderTable(
+    tableHeader(kind, options),
+    items.map((o) => tableRow(o, options, now)),
+  );
+}

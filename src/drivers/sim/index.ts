@@ -1,0 +1,14 @@
+// The sim driver: a digital twin of a whole fleet, one ClusterDriver per cluster.
+export {
+  DEFAULT_API_BURST,
+  DEFAULT_API_QPS,
+  DEFAULT_STARTUP_SECONDS,
+  FAULT_SCOPES,
+  SimClusterDriver,
+  SimFleet,
+  type ActiveFault,
+  type FaultScope,
+  type FaultSummary,
+  type SimFleetOptions,
+} from './fleet.ts';
+export { DEFAULT_MAX_PODS, type SimNodeStatus } from './cluster.ts';
