@@ -107,3 +107,12 @@ describe('control plane with the demo fleet', () => {
     assert.equal(res.status, 404);
   });
 });
+
+describe('data directory', () => {
+  it('refuses a second server on the same data directory, naming the owner', async () => {
+    await assert.rejects(
+      runServer({ port: 0, host: '127.0.0.1', dataDir, fleet: 'none', fleetScale: 1, log: () => {} }),
+      new RegExp(`in use by another Yunjian server \\(pid ${process.pid}\\)|in use by another Yunjian server`),
+    );
+  });
+});

@@ -1,7 +1,7 @@
 // `yunjian server`: assembles the control plane (store, API, control loops) with
 // the embedded digital-twin fleet. Kept thin: every part is built elsewhere and
 // only wired here, so tests can start the same thing in-process.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../api/server.ts';
@@ -40,71 +40,126 @@ function loadFleet(options: ServerOptions): FleetDocs | undefined {
   return loadFleetFile(options.fleet);
 }
 
-export async function runServer(options: ServerOptions): Promise<RunningServer> {
-  const { log } = options;
-  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
-  const store = openSqliteStore({ path: join(options.dataDir, 'yunjian.db') });
-  const token = loadOrCreateAdminToken(options.dataDir);
-  const auth = new TokenAuthenticator();
-  auth.addToken(token.token, { name: 'admin' });
+/**
+ * One server per data directory: the store's watchers only see writes made by
+ * their own process, so a second server on the same files would serve stale
+ * watches. A lock file with the owner's pid enforces it; a stale lock (its
+ * process is gone, e.g. after kill -9) is taken over.
+ */
+const lockedHere = new Set<string>();
 
-  const sim = new SimFleet();
-  const drivers: DriverProvider = {
-    driverFor(cluster: Cluster) {
-      if (cluster.spec.driver.type !== 'sim') return undefined;
-      sim.upsertCluster(cluster);
-      return sim.driverFor(cluster.metadata.name);
-    },
-    forget(name) {
-      sim.removeCluster(name);
-    },
-  };
-
-  const fleet = loadFleet(options);
-  if (fleet) {
-    const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];
-    const results = await applyDocuments(store, docs, {});
-    const changed = results.filter((r) => r.action !== 'unchanged').length;
-    const s = fleetSummary(fleet);
-    log(
-      `fleet: ${s.clouds} clouds, ${s.sites} sites, ${s.clusters} clusters, ${s.nodes} nodes, ${s.cores} cores ` +
-        `(${changed} resources created or updated)`,
-    );
-    for (const note of fleet.notes ?? []) log(`fleet: ${note}`);
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'server.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      lockedHere.add(path);
+      return () => {
+        lockedHere.delete(path);
+        rmSync(path, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      // Our own pid in the file is a live lock only if this process took it: after
+      // a restart in a container the new server often gets the old one's pid.
+      const live = owner === process.pid ? lockedHere.has(path) : Number.isInteger(owner) && owner > 0 && isAlive(owner);
+      if (live) {
+        throw new Error(`data directory ${dataDir} is in use by another Yunjian server (pid ${owner}); stop it, or start this one with --data pointing elsewhere`, { cause: err });
+      }
+      rmSync(path, { force: true });
+    }
   }
+  throw new Error(`could not lock data directory ${dataDir}`);
+}
 
-  const loops = startControlLoops({
-    store,
-    drivers,
-    log,
-    ...(options.heartbeatSeconds !== undefined ? { heartbeatSeconds: options.heartbeatSeconds } : {}),
-  });
-  const api = createApiServer({
-    store,
-    auth,
-    version: VERSION,
-    chaos: sim,
-    ready: () => loops.synced(),
-  });
-  await api.listen({ port: options.port, host: options.host });
-  const addr = api.server.address() as AddressInfo;
-  const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
-  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
-  log(`Yunjian ${VERSION} API serving on ${url}`);
-  log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);
-  log(`try: bin/yunjian --server ${url} get clusters -o wide`);
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
-  let closing: Promise<void> | undefined;
-  return {
-    url,
-    adminTokenPath: token.path,
-    close() {
-      closing ??= (async () => {
-        await api.close();
-        await loops.stop();
-        await store.close();
-      })();
-      return closing;
-    },
+export async function runServer(options: ServerOptions): Promise<RunningServer> {
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(options.dataDir);
+  try {
+    return await startServer(options, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function startServer(options: ServerOptions, unlock: () => void): Promise<RunningServer> {
+  const { log } = options;
+  // A bad fleet file fails before anything is opened.
+  const fleet = loadFleet(options);
+  const store = openSqliteStore({ path: join(options.dataDir, 'yunjian.db') });
+  // Undone in reverse order when start-up fails half-way (a port already in use).
+  const undo: (() => Promise<void>)[] = [() => store.close()];
+  const rollback = async () => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
   };
+  try {
+    const token = loadOrCreateAdminToken(options.dataDir);
+    const auth = new TokenAuthenticator();
+    auth.addToken(token.token, { name: 'admin' });
+
+    const sim = new SimFleet();
+    const drivers: DriverProvider = {
+      driverFor(cluster: Cluster) {
+        if (cluster.spec.driver.type !== 'sim') return undefined;
+        sim.upsertCluster(cluster);
+        return sim.driverFor(cluster.metadata.name);
+      },
+      forget(name) {
+        sim.removeCluster(name);
+      },
+    };
+
+    if (fleet) {
+      const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];
+      const results = await applyDocuments(store, docs, {});
+      const changed = results.filter((r) => r.action !== 'unchanged').length;
+      const s = fleetSummary(fleet);
+      log(
+        `fleet: ${s.clouds} clouds, ${s.sites} sites, ${s.clusters} clusters, ${s.nodes} nodes, ${s.cores} cores ` +
+          `(${changed} resources created or updated)`,
+      );
+      for (const note of fleet.notes ?? []) log(`fleet: ${note}`);
+    }
+
+    const loops = startControlLoops({
+      store,
+      drivers,
+      log,
+      ...(options.heartbeatSeconds !== undefined ? { heartbeatSeconds: options.heartbeatSeconds } : {}),
+    });
+    undo.push(() => loops.stop());
+    const api = createApiServer({ store, auth, version: VERSION, chaos: sim, ready: () => loops.synced() });
+    undo.push(() => api.close());
+    await api.listen({ port: options.port, host: options.host });
+    const addr = api.server.address() as AddressInfo;
+    const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+    const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
+    log(`Yunjian ${VERSION} API serving on ${url}`);
+    log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);
+    log(`try: bin/yunjian --server ${url} get clusters -o wide`);
+
+    let closing: Promise<void> | undefined;
+    return {
+      url,
+      adminTokenPath: token.path,
+      close() {
+        closing ??= rollback().then(unlock);
+        return closing;
+      },
+    };
+  } catch (err) {
+    await rollback();
+    throw err;
+  }
 }

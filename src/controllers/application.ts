@@ -10,13 +10,13 @@
 //   5. read workload status back and write the app status if it changed.
 // A crash between any two steps is repaired by the next reconcile.
 import { createHash } from 'node:crypto';
-import { ConflictError, NotFoundError, YunjianError } from '../model/errors.ts';
+import { ConflictError, NotFoundError, UnavailableError, YunjianError } from '../model/errors.ts';
 import { canonical } from '../model/canonical.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import type { Application, ApplicationStatus, Arch, Cluster, Component, Condition, PlacementStatus, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
-import { placeFirstFit, type ClusterSnapshot, type ComponentRequest } from '../scheduler/firstfit.ts';
+import { placeFirstFit, type ClusterSnapshot, type ComponentRequest, type PlacementPlan } from '../scheduler/firstfit.ts';
 import { isClusterReady } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
 import { Controller } from './runtime/controller.ts';
@@ -123,6 +123,9 @@ export function workloadFor(app: Application, c: Component, cluster: Cluster, re
   return { ...spec, hash: createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16) };
 }
 
+/** Bounds the re-placement rounds of one reconcile; the rest is left to retries. */
+const MAX_UNREACHABLE_PER_RECONCILE = 64;
+
 function appKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
@@ -162,17 +165,9 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
       await removeWorkloads(namespace, name, o.clusters.list().map((c) => c.metadata.name), new Set());
       return;
     }
-    const snapshot = o.clusters.list().map((c) => clusterSnapshot(c, o.sites.get(c.spec.site)));
     const current: Record<string, string[]> = {};
     for (const p of app.status?.placements ?? []) (current[p.component] ??= []).push(p.cluster);
-    const plan = placeFirstFit(snapshot, {
-      components: app.spec.components.map(toRequest),
-      placement: app.spec.placement,
-      current,
-    });
-
-    const keep = new Set<string>();
-    const placements: PlacementStatus[] = [];
+    const previous = new Map((app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]));
     const listings = new Map<string, Promise<WorkloadStatus[] | undefined>>();
     const listFor = (cn: string, d: ClusterDriver) => {
       let p = listings.get(cn);
@@ -185,31 +180,59 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
       }
       return p;
     };
-    const previous = new Map((app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]));
-    for (const cp of plan.components) {
-      const component = app.spec.components.find((c) => c.name === cp.component);
-      if (!component) continue;
-      for (const a of cp.assignments) {
-        const cd = driverOf(a.cluster);
-        if (!cd) continue;
-        const [cluster, driver] = cd;
-        const spec = workloadFor(app, component, cluster, a.replicas);
-        keep.add(`${component.name}@${a.cluster}`);
-        await driver.applyWorkload(spec);
-        // Reading status right after applying cannot see a newer state than the
-        // apply, so an unreadable status (throttled) keeps the last known count.
-        const listed = await listFor(a.cluster, driver);
-        const ws = listed?.find((w) => w.key.component === component.name && w.key.app === app.metadata.name && w.key.namespace === namespace);
-        const prev = previous.get(`${component.name}@${a.cluster}`);
-        placements.push({
-          component: component.name,
-          cluster: a.cluster,
-          cloud: cluster.spec.cloud,
-          site: cluster.spec.site,
-          desired: spec.replicas,
-          ready: ws?.hash === spec.hash ? ws.ready : Math.min(prev?.ready ?? 0, spec.replicas),
-        });
+
+    // A cluster found unreachable while applying is treated as not Ready for the
+    // rest of this reconcile and the app is placed again without it: the
+    // controller often learns of an outage before cluster-status records it, and
+    // waiting for that would stall failover on retries and backoff.
+    const unreachable = new Set<string>();
+    let plan: PlacementPlan;
+    let keep: Set<string>;
+    let placements: PlacementStatus[];
+    placing: for (;;) {
+      const snapshot = o.clusters.list().map((c) => {
+        const s = clusterSnapshot(c, o.sites.get(c.spec.site));
+        return unreachable.has(s.name) ? { ...s, ready: false } : s;
+      });
+      plan = placeFirstFit(snapshot, { components: app.spec.components.map(toRequest), placement: app.spec.placement, current });
+      keep = new Set<string>();
+      placements = [];
+      for (const cp of plan.components) {
+        const component = app.spec.components.find((c) => c.name === cp.component);
+        if (!component) continue;
+        for (const a of cp.assignments) {
+          const cd = driverOf(a.cluster);
+          if (!cd) continue;
+          const [cluster, driver] = cd;
+          const spec = workloadFor(app, component, cluster, a.replicas);
+          keep.add(`${component.name}@${a.cluster}`);
+          // Status first: a workload already at this hash needs no write, which
+          // keeps a reconcile storm (a whole cloud flipping) within API limits.
+          let ws = (await listFor(a.cluster, driver))?.find(
+            (w) => w.key.component === component.name && w.key.app === app.metadata.name && w.key.namespace === namespace,
+          );
+          if (ws?.hash !== spec.hash) {
+            try {
+              await driver.applyWorkload(spec);
+            } catch (err) {
+              if (!(err instanceof UnavailableError) || unreachable.size >= MAX_UNREACHABLE_PER_RECONCILE) throw err;
+              unreachable.add(a.cluster);
+              continue placing;
+            }
+            ws = undefined; // status predates the apply; the next reconcile reads it
+          }
+          const prev = previous.get(`${component.name}@${a.cluster}`);
+          placements.push({
+            component: component.name,
+            cluster: a.cluster,
+            cloud: cluster.spec.cloud,
+            site: cluster.spec.site,
+            desired: spec.replicas,
+            ready: ws ? ws.ready : Math.min(prev?.ready ?? 0, spec.replicas),
+          });
+        }
       }
+      break;
     }
     const previouslyUsed = new Set((app.status?.placements ?? []).map((p) => p.cluster));
     await removeWorkloads(namespace, app.metadata.name, previouslyUsed, keep);

@@ -14,7 +14,7 @@ export class WorkQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
   readonly #waiters: ((key: string | undefined) => void)[] = [];
   readonly #base: number;
   readonly #max: number;
@@ -46,17 +46,25 @@ export class WorkQueue {
     this.#queue.push(key);
   }
 
-  /** Adds the key after a delay; an earlier pending delay for the key wins. */
+  /**
+   * Adds the key after a delay. Of several pending delays for one key the
+   * earliest wins: a backoff retry in 40 ms must not wait for a 30 s resync.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.#shutDown) return;
     if (delayMs <= 0) return this.add(key);
-    if (this.#timers.has(key)) return;
-    const t = setTimeout(() => {
+    const due = Date.now() + delayMs;
+    const pending = this.#timers.get(key);
+    if (pending) {
+      if (pending.due <= due) return;
+      clearTimeout(pending.timer);
+    }
+    const timer = setTimeout(() => {
       this.#timers.delete(key);
       this.add(key);
     }, delayMs);
-    t.unref();
-    this.#timers.set(key, t);
+    timer.unref();
+    this.#timers.set(key, { timer, due });
   }
 
   /** Re-adds after the key's next backoff step: base * 2^failures, capped. */
@@ -91,7 +99,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.#shutDown = true;
-    for (const t of this.#timers.values()) clearTimeout(t);
+    for (const t of this.#timers.values()) clearTimeout(t.timer);
     this.#timers.clear();
     for (const w of this.#waiters.splice(0)) w(undefined);
   }
