@@ -25,15 +25,31 @@ const app = (name: string, replicas: unknown = 2) => ({
   spec: { components: [{ name: 'web', image: 'r/web:1', replicas }] },
 });
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const init: RequestInit = {
     method,
-    headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body !== undefined && typeof body !== 'string'
+        ? { 'content-type': 'application/json' }
+        : {}),
+      ...headers,
+    },
   };
   if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
   const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
-  return { status: res.status, body: (text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text) as Record<string, any> };
+  return {
+    status: res.status,
+    body: (text && res.headers.get('content-type')?.includes('json')
+      ? JSON.parse(text)
+      : text) as Record<string, any>,
+  };
 }
 
 before(async () => {
@@ -95,10 +111,16 @@ describe('resources', () => {
 
   it('rejects a stale update with 409 Conflict and keeps the newer write', async () => {
     const first = (await call('GET', '/api/v1alpha1/clouds/aws')).body;
-    const fresh = await call('PUT', '/api/v1alpha1/clouds/aws', { ...first, spec: { vendor: 'aws', type: 'public', displayName: 'one' } });
+    const fresh = await call('PUT', '/api/v1alpha1/clouds/aws', {
+      ...first,
+      spec: { vendor: 'aws', type: 'public', displayName: 'one' },
+    });
     assert.equal(fresh.status, 200);
     assert.equal(fresh.body['metadata'].generation, 2);
-    const stale = await call('PUT', '/api/v1alpha1/clouds/aws', { ...first, spec: { vendor: 'aws', type: 'public', displayName: 'two' } });
+    const stale = await call('PUT', '/api/v1alpha1/clouds/aws', {
+      ...first,
+      spec: { vendor: 'aws', type: 'public', displayName: 'two' },
+    });
     assert.equal(stale.status, 409);
     assert.equal(stale.body['reason'], 'Conflict');
     assert.match(stale.body['message'], /stale|resourceVersion/);
@@ -106,18 +128,31 @@ describe('resources', () => {
   });
 
   it('serves namespaced kinds under /namespaces/{ns} and across namespaces', async () => {
-    assert.equal((await call('POST', '/api/v1alpha1/namespaces/team-a/applications', app('shop'))).status, 201);
-    assert.equal((await call('POST', '/api/v1alpha1/namespaces/team-b/applications', app('shop'))).status, 201);
+    assert.equal(
+      (await call('POST', '/api/v1alpha1/namespaces/team-a/applications', app('shop'))).status,
+      201,
+    );
+    assert.equal(
+      (await call('POST', '/api/v1alpha1/namespaces/team-b/applications', app('shop'))).status,
+      201,
+    );
     const a = await call('GET', '/api/v1alpha1/namespaces/team-a/applications');
     assert.equal(a.body['kind'], 'ApplicationList');
     assert.equal(a.body['items'].length, 1);
     const all = await call('GET', '/api/v1alpha1/applications');
     assert.equal(all.body['items'].length, 2);
-    assert.equal((await call('GET', '/api/v1alpha1/namespaces/team-a/applications/shop')).body['metadata'].namespace, 'team-a');
+    assert.equal(
+      (await call('GET', '/api/v1alpha1/namespaces/team-a/applications/shop')).body['metadata']
+        .namespace,
+      'team-a',
+    );
   });
 
   it('rejects a body whose namespace or name disagrees with the URL', async () => {
-    const r = await call('POST', '/api/v1alpha1/namespaces/team-a/applications', { ...app('x'), metadata: { name: 'x', namespace: 'team-b' } });
+    const r = await call('POST', '/api/v1alpha1/namespaces/team-a/applications', {
+      ...app('x'),
+      metadata: { name: 'x', namespace: 'team-b' },
+    });
     assert.equal(r.status, 422);
     assert.equal(r.body['details'].causes[0].field, 'metadata.namespace');
     const p = await call('PUT', '/api/v1alpha1/namespaces/team-a/applications/shop', app('other'));
@@ -136,11 +171,19 @@ describe('resources', () => {
 
   it('keeps status on PUT and spec on PUT /status', async () => {
     const cur = (await call('GET', '/api/v1alpha1/namespaces/team-a/applications/shop')).body;
-    const st = await call('PUT', '/api/v1alpha1/namespaces/team-a/applications/shop/status', { ...cur, spec: { components: [{ name: 'web', image: 'changed', replicas: 9 }] }, status: { replicas: { desired: 2, ready: 1 } } });
+    const st = await call('PUT', '/api/v1alpha1/namespaces/team-a/applications/shop/status', {
+      ...cur,
+      spec: { components: [{ name: 'web', image: 'changed', replicas: 9 }] },
+      status: { replicas: { desired: 2, ready: 1 } },
+    });
     assert.equal(st.status, 200);
     assert.equal(st.body['spec'].components[0].image, 'r/web:1');
     assert.equal(st.body['metadata'].generation, cur['metadata'].generation);
-    const up = await call('PUT', '/api/v1alpha1/namespaces/team-a/applications/shop', { ...st.body, status: undefined, spec: { components: [{ name: 'web', image: 'r/web:2', replicas: 2 }] } });
+    const up = await call('PUT', '/api/v1alpha1/namespaces/team-a/applications/shop', {
+      ...st.body,
+      status: undefined,
+      spec: { components: [{ name: 'web', image: 'r/web:2', replicas: 2 }] },
+    });
     assert.equal(up.body['status'].replicas.ready, 1);
     assert.equal(up.body['metadata'].generation, cur['metadata'].generation + 1);
   });
@@ -149,7 +192,10 @@ describe('resources', () => {
     const d = await call('DELETE', '/api/v1alpha1/namespaces/team-b/applications/shop');
     assert.equal(d.status, 200);
     assert.equal(d.body['metadata'].name, 'shop');
-    assert.equal((await call('GET', '/api/v1alpha1/namespaces/team-b/applications/shop')).status, 404);
+    assert.equal(
+      (await call('GET', '/api/v1alpha1/namespaces/team-b/applications/shop')).status,
+      404,
+    );
   });
 });
 
@@ -166,14 +212,32 @@ spec:
   components: [{name: web, image: "r/blog:1", replicas: 1}]
 `;
   it('creates every document of a multi-document YAML, then reports them unchanged', async () => {
-    const first = await call('POST', '/api/v1alpha1/apply', yaml, { 'content-type': 'application/yaml' });
+    const first = await call('POST', '/api/v1alpha1/apply', yaml, {
+      'content-type': 'application/yaml',
+    });
     assert.equal(first.status, 200);
-    assert.deepEqual(first.body['items'].map((i: { action: string }) => i.action), ['created', 'created']);
+    assert.deepEqual(
+      first.body['items'].map((i: { action: string }) => i.action),
+      ['created', 'created'],
+    );
     assert.equal(first.body['items'][1].namespace, 'default');
-    const again = await call('POST', '/api/v1alpha1/apply', yaml, { 'content-type': 'application/yaml' });
-    assert.deepEqual(again.body['items'].map((i: { action: string }) => i.action), ['unchanged', 'unchanged']);
-    const changed = await call('POST', '/api/v1alpha1/apply', yaml.replace('r/blog:1', 'r/blog:2'), { 'content-type': 'application/yaml' });
-    assert.deepEqual(changed.body['items'].map((i: { action: string }) => i.action), ['unchanged', 'configured']);
+    const again = await call('POST', '/api/v1alpha1/apply', yaml, {
+      'content-type': 'application/yaml',
+    });
+    assert.deepEqual(
+      again.body['items'].map((i: { action: string }) => i.action),
+      ['unchanged', 'unchanged'],
+    );
+    const changed = await call(
+      'POST',
+      '/api/v1alpha1/apply',
+      yaml.replace('r/blog:1', 'r/blog:2'),
+      { 'content-type': 'application/yaml' },
+    );
+    assert.deepEqual(
+      changed.body['items'].map((i: { action: string }) => i.action),
+      ['unchanged', 'configured'],
+    );
   });
 
   it('rejects a batch with any invalid document, lists every error and stores nothing', async () => {
@@ -190,7 +254,9 @@ apiVersion: yunjian.io/v1alpha1
 kind: Applicaton
 metadata: {name: typo}
 `;
-    const r = await call('POST', '/api/v1alpha1/apply', bad, { 'content-type': 'application/yaml' });
+    const r = await call('POST', '/api/v1alpha1/apply', bad, {
+      'content-type': 'application/yaml',
+    });
     assert.equal(r.status, 422);
     assert.equal(r.body['reason'], 'Invalid');
     const fields = r.body['details'].causes.map((c: { field: string }) => c.field);
@@ -204,11 +270,16 @@ metadata: {name: typo}
     assert.match(r.body['message'], /document 3 Application "broken"/);
     const afterCount = (await call('GET', '/api/v1alpha1/applications')).body['items'].length;
     assert.equal(afterCount, before);
-    assert.equal((await call('GET', '/api/v1alpha1/namespaces/default/applications/blog2')).status, 404);
+    assert.equal(
+      (await call('GET', '/api/v1alpha1/namespaces/default/applications/blog2')).status,
+      404,
+    );
   });
 
   it('reports a YAML syntax error with its line', async () => {
-    const r = await call('POST', '/api/v1alpha1/apply', 'kind: [unclosed', { 'content-type': 'application/yaml' });
+    const r = await call('POST', '/api/v1alpha1/apply', 'kind: [unclosed', {
+      'content-type': 'application/yaml',
+    });
     assert.equal(r.status, 400);
     assert.match(r.body['message'], /line 1/);
   });
@@ -217,7 +288,11 @@ metadata: {name: typo}
 describe('list pagination and label selectors', () => {
   before(async () => {
     for (let i = 0; i < 25; i++) {
-      const r = await call('POST', '/api/v1alpha1/clouds', cloud(`c${String(i).padStart(2, '0')}`, { parity: i % 2 ? 'odd' : 'even' }));
+      const r = await call(
+        'POST',
+        '/api/v1alpha1/clouds',
+        cloud(`c${String(i).padStart(2, '0')}`, { parity: i % 2 ? 'odd' : 'even' }),
+      );
       assert.equal(r.status, 201);
     }
   });
@@ -226,7 +301,10 @@ describe('list pagination and label selectors', () => {
     let cont: string | undefined;
     let pages = 0;
     do {
-      const r = await call('GET', `/api/v1alpha1/clouds?limit=7${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`);
+      const r = await call(
+        'GET',
+        `/api/v1alpha1/clouds?limit=7${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`,
+      );
       names.push(...r.body['items'].map((i: { metadata: { name: string } }) => i.metadata.name));
       cont = r.body['metadata'].continue;
       pages++;
@@ -236,9 +314,15 @@ describe('list pagination and label selectors', () => {
     assert.equal(names.filter((n) => n.startsWith('c')).length, 25);
   });
   it('filters by label selector', async () => {
-    const r = await call('GET', `/api/v1alpha1/clouds?labelSelector=${encodeURIComponent('parity=odd')}`);
+    const r = await call(
+      'GET',
+      `/api/v1alpha1/clouds?labelSelector=${encodeURIComponent('parity=odd')}`,
+    );
     assert.equal(r.body['items'].length, 12);
-    const bad = await call('GET', `/api/v1alpha1/clouds?labelSelector=${encodeURIComponent('a in (')}`);
+    const bad = await call(
+      'GET',
+      `/api/v1alpha1/clouds?labelSelector=${encodeURIComponent('a in (')}`,
+    );
     assert.equal(bad.status, 400);
   });
   it('rejects a bad limit', async () => {
@@ -249,7 +333,10 @@ describe('list pagination and label selectors', () => {
 describe('watch', () => {
   async function readEvents(url: string, count: number, during: () => Promise<void>) {
     const ctl = new AbortController();
-    const res = await fetch(`${base}${url}`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: ctl.signal });
+    const res = await fetch(`${base}${url}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+      signal: ctl.signal,
+    });
     assert.equal(res.status, 200);
     const events: { type: string; object: Record<string, any> }[] = [];
     const reader = res.body!.getReader();
@@ -276,13 +363,32 @@ describe('watch', () => {
     const first = await call('POST', '/api/v1alpha1/clouds', cloud('w0'));
     const from = first.body['metadata'].resourceVersion as string;
     const made: string[] = [];
-    for (let i = 1; i <= 3; i++) made.push((await call('POST', '/api/v1alpha1/clouds', cloud(`w${i}`))).body['metadata'].resourceVersion);
-    const events = await readEvents(`/api/v1alpha1/clouds?watch=true&resourceVersion=${from}`, 5, async () => {
-      made.push((await call('POST', '/api/v1alpha1/clouds', cloud('w4'))).body['metadata'].resourceVersion);
-      made.push((await call('DELETE', '/api/v1alpha1/clouds/w1')).body['metadata'].resourceVersion);
-    });
-    assert.deepEqual(events.map((e) => e.object['metadata'].resourceVersion), made);
-    assert.deepEqual(events.map((e) => `${e.type}:${e.object['metadata'].name}`), ['ADDED:w1', 'ADDED:w2', 'ADDED:w3', 'ADDED:w4', 'DELETED:w1']);
+    for (let i = 1; i <= 3; i++)
+      made.push(
+        (await call('POST', '/api/v1alpha1/clouds', cloud(`w${i}`))).body['metadata']
+          .resourceVersion,
+      );
+    const events = await readEvents(
+      `/api/v1alpha1/clouds?watch=true&resourceVersion=${from}`,
+      5,
+      async () => {
+        made.push(
+          (await call('POST', '/api/v1alpha1/clouds', cloud('w4'))).body['metadata']
+            .resourceVersion,
+        );
+        made.push(
+          (await call('DELETE', '/api/v1alpha1/clouds/w1')).body['metadata'].resourceVersion,
+        );
+      },
+    );
+    assert.deepEqual(
+      events.map((e) => e.object['metadata'].resourceVersion),
+      made,
+    );
+    assert.deepEqual(
+      events.map((e) => `${e.type}:${e.object['metadata'].name}`),
+      ['ADDED:w1', 'ADDED:w2', 'ADDED:w3', 'ADDED:w4', 'DELETED:w1'],
+    );
   });
 });
 
@@ -290,10 +396,19 @@ describe('openapi and metrics', () => {
   it('describes every kind from the same schemas', async () => {
     const doc = (await call('GET', '/openapi.json')).body;
     assert.equal(doc['openapi'], '3.1.0');
-    for (const p of ['/api/v1alpha1/clouds', '/api/v1alpha1/sites/{name}', '/api/v1alpha1/namespaces/{namespace}/applications', '/api/v1alpha1/apply']) {
+    for (const p of [
+      '/api/v1alpha1/clouds',
+      '/api/v1alpha1/sites/{name}',
+      '/api/v1alpha1/namespaces/{namespace}/applications',
+      '/api/v1alpha1/apply',
+    ]) {
       assert.ok(doc['paths'][p], `missing ${p}`);
     }
-    assert.equal(doc['components'].schemas.Application.properties.spec.properties.components.items.additionalProperties, false);
+    assert.equal(
+      doc['components'].schemas.Application.properties.spec.properties.components.items
+        .additionalProperties,
+      false,
+    );
   });
   it('exposes Prometheus metrics', async () => {
     const r = await call('GET', '/metrics');

@@ -13,7 +13,15 @@ let server: RunningServer;
 let headers: Record<string, string>;
 
 before(async () => {
-  server = await runServer({ port: 0, host: '127.0.0.1', dataDir, fleet: 'demo', fleetScale: 1, log: () => {}, heartbeatSeconds: 1 });
+  server = await runServer({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    fleet: 'demo',
+    fleetScale: 1,
+    log: () => {},
+    heartbeatSeconds: 1,
+  });
   headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
 });
 after(async () => {
@@ -27,7 +35,11 @@ async function get<T = any>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: Error | undefined;
   while (Date.now() < deadline) {
@@ -51,13 +63,19 @@ describe('control plane with the demo fleet', () => {
       return list.every((c) => c.status?.nodesByArch) ? list : undefined;
     });
     const archs = { amd64: 0, arm64: 0, riscv64: 0 };
-    for (const c of clusters) for (const a of Object.keys(archs) as (keyof typeof archs)[]) archs[a] += c.status.nodesByArch[a];
+    for (const c of clusters)
+      for (const a of Object.keys(archs) as (keyof typeof archs)[])
+        archs[a] += c.status.nodesByArch[a];
     assert.ok(archs.amd64 > 0 && archs.arm64 > 0 && archs.riscv64 > 0, JSON.stringify(archs));
   });
 
   it('places the example app over three clouds, runs it, and moves it off a failed cloud', async () => {
     const body = readFileSync(join(import.meta.dirname, '..', 'examples', 'shop.yaml'), 'utf8');
-    const applied = await fetch(`${server.url}/api/v1alpha1/apply`, { method: 'POST', headers: { ...headers, 'content-type': 'application/yaml' }, body });
+    const applied = await fetch(`${server.url}/api/v1alpha1/apply`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/yaml' },
+      body,
+    });
     assert.equal(applied.status, 200);
 
     const ready = await waitFor('shop Ready', async () => {
@@ -66,7 +84,8 @@ describe('control plane with the demo fleet', () => {
     });
     const clouds = new Set<string>(ready.status.placements.map((p: { cloud: string }) => p.cloud));
     assert.ok(clouds.size >= 3, `placed on ${[...clouds].join(', ')}`);
-    for (const p of ready.status.placements) assert.ok(['aws', 'aliyun', 'azure', 'gcp'].includes(p.cloud));
+    for (const p of ready.status.placements)
+      assert.ok(['aws', 'aliyun', 'azure', 'gcp'].includes(p.cloud));
     assert.equal(ready.status.replicas.desired, 13);
     assert.equal(ready.status.replicas.ready, 13);
 
@@ -79,13 +98,17 @@ describe('control plane with the demo fleet', () => {
     assert.equal(chaos.status, 200);
 
     await waitFor(`${victim} clusters NotReady`, async () => {
-      const list = ((await get('/api/v1alpha1/clusters')).items as any[]).filter((c) => c.spec.cloud === victim);
+      const list = ((await get('/api/v1alpha1/clusters')).items as any[]).filter(
+        (c) => c.spec.cloud === victim,
+      );
       assert.ok(list.length > 0, `no clusters in cloud ${victim}`);
       return list.every((c) => c.status?.conditions?.[0]?.status === 'False') ? true : undefined;
     });
     const moved = await waitFor('shop Ready without the failed cloud', async () => {
       const app = await get('/api/v1alpha1/namespaces/default/applications/shop');
-      const ok = app.status?.conditions?.[0]?.status === 'True' && app.status.placements.every((p: { cloud: string }) => p.cloud !== victim);
+      const ok =
+        app.status?.conditions?.[0]?.status === 'True' &&
+        app.status.placements.every((p: { cloud: string }) => p.cloud !== victim);
       return ok ? app : undefined;
     });
     assert.equal(moved.status.replicas.ready, 13);
@@ -111,8 +134,17 @@ describe('control plane with the demo fleet', () => {
 describe('data directory', () => {
   it('refuses a second server on the same data directory, naming the owner', async () => {
     await assert.rejects(
-      runServer({ port: 0, host: '127.0.0.1', dataDir, fleet: 'none', fleetScale: 1, log: () => {} }),
-      new RegExp(`in use by another Yunjian server \\(pid ${process.pid}\\)|in use by another Yunjian server`),
+      runServer({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        fleet: 'none',
+        fleetScale: 1,
+        log: () => {},
+      }),
+      new RegExp(
+        `in use by another Yunjian server \\(pid ${process.pid}\\)|in use by another Yunjian server`,
+      ),
     );
   });
 });

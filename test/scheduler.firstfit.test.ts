@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { placeFirstFit, type ClusterSnapshot, type ComponentRequest } from '../src/scheduler/firstfit.ts';
+import {
+  placeFirstFit,
+  type ClusterSnapshot,
+  type ComponentRequest,
+} from '../src/scheduler/firstfit.ts';
 
 const GiB = 2 ** 30;
 function cluster(name: string, over: Partial<ClusterSnapshot> = {}): ClusterSnapshot {
@@ -56,25 +60,39 @@ describe('placeFirstFit', () => {
   ];
   for (const c of spreadCases) {
     it(`spreads over at least ${c.min} clouds`, () => {
-      const plan = placeFirstFit([cluster('aws-1'), cluster('aws-2'), cluster('azure-1'), cluster('gcp-1')], {
-        components: [comp({ replicas: 6 })],
-        placement: { spread: [{ by: 'cloud', min: c.min }] },
-        current: {},
-      });
+      const plan = placeFirstFit(
+        [cluster('aws-1'), cluster('aws-2'), cluster('azure-1'), cluster('gcp-1')],
+        {
+          components: [comp({ replicas: 6 })],
+          placement: { spread: [{ by: 'cloud', min: c.min }] },
+          current: {},
+        },
+      );
       const clouds = new Set(plan.components[0]?.assignments.map((a) => a.cluster.split('-')[0]));
       assert.equal(clouds.size, c.want);
-      assert.equal(plan.components[0]?.assignments.reduce((n, a) => n + a.replicas, 0), 6);
+      assert.equal(
+        plan.components[0]?.assignments.reduce((n, a) => n + a.replicas, 0),
+        6,
+      );
     });
   }
 
   it('keeps replicas on the clusters they already run on', () => {
-    const plan = placeFirstFit([cluster('aws-1'), cluster('gcp-1')], { components: [comp()], placement: undefined, current: { web: ['gcp-1'] } });
+    const plan = placeFirstFit([cluster('aws-1'), cluster('gcp-1')], {
+      components: [comp()],
+      placement: undefined,
+      current: { web: ['gcp-1'] },
+    });
     assert.deepEqual(plan.components[0]?.assignments, [{ cluster: 'gcp-1', replicas: 4 }]);
   });
 
   it('adds clusters until capacity covers the replicas and reports what is left', () => {
     const small = { cpu: 2, memory: 64 * GiB, gpu: 0, pods: 100 };
-    const plan = placeFirstFit([cluster('a-1', { free: small }), cluster('b-1', { free: small })], { components: [comp({ replicas: 5 })], placement: undefined, current: {} });
+    const plan = placeFirstFit([cluster('a-1', { free: small }), cluster('b-1', { free: small })], {
+      components: [comp({ replicas: 5 })],
+      placement: undefined,
+      current: {},
+    });
     assert.deepEqual(plan.components[0]?.assignments, [
       { cluster: 'a-1', replicas: 2 },
       { cluster: 'b-1', replicas: 2 },
@@ -99,7 +117,14 @@ describe('placeFirstFit', () => {
       components: [comp({ replicas: 9 })],
       placement: {
         spread: [{ by: 'cloud', min: 2 }],
-        replicaScheduling: { type: 'Divided', weighting: 'Static', staticWeights: [{ clusters: ['aws-1'], weight: 2 }, { clusters: ['gcp-1'], weight: 1 }] },
+        replicaScheduling: {
+          type: 'Divided',
+          weighting: 'Static',
+          staticWeights: [
+            { clusters: ['aws-1'], weight: 2 },
+            { clusters: ['gcp-1'], weight: 1 },
+          ],
+        },
       },
       current: {},
     });
@@ -110,11 +135,14 @@ describe('placeFirstFit', () => {
   });
 
   it('does not count the same free capacity twice for two components', () => {
-    const plan = placeFirstFit([cluster('a-1', { free: { cpu: 4, memory: 64 * GiB, gpu: 0, pods: 100 } }), cluster('b-1')], {
-      components: [comp({ name: 'one', replicas: 4 }), comp({ name: 'two', replicas: 2 })],
-      placement: undefined,
-      current: {},
-    });
+    const plan = placeFirstFit(
+      [cluster('a-1', { free: { cpu: 4, memory: 64 * GiB, gpu: 0, pods: 100 } }), cluster('b-1')],
+      {
+        components: [comp({ name: 'one', replicas: 4 }), comp({ name: 'two', replicas: 2 })],
+        placement: undefined,
+        current: {},
+      },
+    );
     assert.deepEqual(plan.components[1]?.assignments, [{ cluster: 'b-1', replicas: 2 }]);
   });
 });

@@ -25,16 +25,31 @@ function freePort(): Promise<number> {
 }
 
 async function startServer(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(repo, 'src/cli/main.ts'), 'server', '--port', String(port), '--data', dataDir, '--fleet', 'none'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      join(repo, 'src/cli/main.ts'),
+      'server',
+      '--port',
+      String(port),
+      '--data',
+      dataDir,
+      '--fleet',
+      'none',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok).catch(() => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) return child;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -73,11 +88,17 @@ it('every acknowledged apply survives kill -9 and the store stays consistent', a
   );
   await Promise.all(requests);
   assert.ok(killed, `the server was never killed (${acknowledged.length} applies answered)`);
-  await new Promise<void>((resolve) => (server.exitCode !== null || server.signalCode !== null ? resolve() : server.once('exit', () => resolve())));
+  await new Promise<void>((resolve) =>
+    server.exitCode !== null || server.signalCode !== null
+      ? resolve()
+      : server.once('exit', () => resolve()),
+  );
 
   server = await startServer(port);
   try {
-    const list = (await (await fetch(`${base}/api/v1alpha1/namespaces/crash/applications`, { headers })).json()) as {
+    const list = (await (
+      await fetch(`${base}/api/v1alpha1/namespaces/crash/applications`, { headers })
+    ).json()) as {
       metadata: { resourceVersion: string };
       items: { metadata: { name: string; resourceVersion: string; uid: string } }[];
     };
@@ -86,14 +107,26 @@ it('every acknowledged apply survives kill -9 and the store stays consistent', a
     assert.deepEqual(lost, [], `acknowledged but lost after kill -9: ${lost.join(', ')}`);
     const rvs = list.items.map((i) => Number(i.metadata.resourceVersion));
     assert.equal(new Set(rvs).size, rvs.length, 'two objects share a resourceVersion');
-    assert.equal(new Set(list.items.map((i) => i.metadata.uid)).size, rvs.length, 'two objects share a uid');
-    assert.ok(Math.max(...rvs) <= Number(list.metadata.resourceVersion), 'an object is newer than the store revision');
+    assert.equal(
+      new Set(list.items.map((i) => i.metadata.uid)).size,
+      rvs.length,
+      'two objects share a uid',
+    );
+    assert.ok(
+      Math.max(...rvs) <= Number(list.metadata.resourceVersion),
+      'an object is newer than the store revision',
+    );
     for (const item of list.items) {
-      const res = await fetch(`${base}/api/v1alpha1/namespaces/crash/applications/${item.metadata.name}`, { headers });
+      const res = await fetch(
+        `${base}/api/v1alpha1/namespaces/crash/applications/${item.metadata.name}`,
+        { headers },
+      );
       assert.equal(res.status, 200);
     }
     // The revision keeps increasing after recovery: a new write is newer than everything stored.
-    const next = (await (await fetch(`${base}/api/v1alpha1/apply`, { method: 'POST', headers, body: appYaml(999) })).json()) as {
+    const next = (await (
+      await fetch(`${base}/api/v1alpha1/apply`, { method: 'POST', headers, body: appYaml(999) })
+    ).json()) as {
       items: { resourceVersion: string }[];
     };
     assert.ok(Number(next.items[0]?.resourceVersion) > Number(list.metadata.resourceVersion));

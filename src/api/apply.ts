@@ -29,7 +29,11 @@ export interface ApplyResultItem {
 export function parseDocuments(body: unknown): unknown[] {
   if (typeof body !== 'string') {
     if (Array.isArray(body)) return body as unknown[];
-    if (typeof body === 'object' && body !== null && Array.isArray((body as { items?: unknown }).items)) {
+    if (
+      typeof body === 'object' &&
+      body !== null &&
+      Array.isArray((body as { items?: unknown }).items)
+    ) {
       return (body as { items: unknown[] }).items;
     }
     return [body];
@@ -41,7 +45,9 @@ export function parseDocuments(body: unknown): unknown[] {
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0];
-      throw new BadRequestError(`YAML document ${i + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${err.message.split('\n')[0] ?? ''}`);
+      throw new BadRequestError(
+        `YAML document ${i + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${err.message.split('\n')[0] ?? ''}`,
+      );
     }
     const value: unknown = doc.toJS();
     if (value !== null && value !== undefined) out.push(value);
@@ -62,7 +68,10 @@ export function admit(doc: unknown, subject: string, urlNamespace?: string): Any
     if (ns === undefined) resource.metadata.namespace = urlNamespace ?? DEFAULT_NAMESPACE;
     else if (urlNamespace !== undefined && ns !== urlNamespace) {
       throw new ValidationError(subject, [
-        { field: 'metadata.namespace', message: `expected "${urlNamespace}" (the request's namespace), got "${ns}"` },
+        {
+          field: 'metadata.namespace',
+          message: `expected "${urlNamespace}" (the request's namespace), got "${ns}"`,
+        },
       ]);
     }
   }
@@ -105,7 +114,8 @@ export async function applyDocuments(
   const seen = new Set<string>();
   for (const r of admitted) {
     const id = `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
-    if (seen.has(id)) throw new BadRequestError(`${r.kind} "${r.metadata.name}" appears twice in one apply`);
+    if (seen.has(id))
+      throw new BadRequestError(`${r.kind} "${r.metadata.name}" appears twice in one apply`);
     seen.add(id);
   }
   const results: ApplyResultItem[] = [];
@@ -127,7 +137,12 @@ async function applyOne(store: Store, r: AnyResource, dryRun: boolean): Promise<
     action,
     resourceVersion: rv,
   });
-  const doc: StoredObject = { apiVersion: r.apiVersion, kind: r.kind, metadata: { ...r.metadata }, spec: r.spec };
+  const doc: StoredObject = {
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: { ...r.metadata },
+    spec: r.spec,
+  };
   for (let attempt = 0; attempt < 5; attempt++) {
     const current = await store.get(key).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
@@ -157,5 +172,7 @@ async function applyOne(store: Store, r: AnyResource, dryRun: boolean): Promise<
       throw err;
     }
   }
-  throw new ConflictError(`${r.kind} "${r.metadata.name}" kept changing while being applied; retry`);
+  throw new ConflictError(
+    `${r.kind} "${r.metadata.name}" kept changing while being applied; retry`,
+  );
 }

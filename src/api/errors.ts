@@ -14,7 +14,10 @@ import {
 
 function fromFrameworkError(err: FastifyError): YunjianError {
   const status = err.statusCode ?? 500;
-  if (status === 415) return new UnsupportedMediaTypeError(`${err.message}; send application/json or application/yaml`);
+  if (status === 415)
+    return new UnsupportedMediaTypeError(
+      `${err.message}; send application/json or application/yaml`,
+    );
   if (status === 413) return new BadRequestError(`request body too large: ${err.message}`);
   if (status >= 400 && status < 500) return new BadRequestError(err.message);
   return new InternalError('internal error; see the server log');
@@ -22,14 +25,23 @@ function fromFrameworkError(err: FastifyError): YunjianError {
 
 export function toYunjianError(err: unknown): YunjianError {
   if (err instanceof YunjianError) return err;
-  if (err instanceof Error && typeof (err as FastifyError).code === 'string' && (err as FastifyError).code.startsWith('FST_')) {
+  if (
+    err instanceof Error &&
+    typeof (err as FastifyError).code === 'string' &&
+    (err as FastifyError).code.startsWith('FST_')
+  ) {
     return fromFrameworkError(err as FastifyError);
   }
-  if (err instanceof Error && (err as FastifyError).validation !== undefined) return new BadRequestError(err.message);
+  if (err instanceof Error && (err as FastifyError).validation !== undefined)
+    return new BadRequestError(err.message);
   return new InternalError('internal error; see the server log');
 }
 
-export function sendError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+export function sendError(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
   const y = toYunjianError(err);
   if (y instanceof InternalError) request.log.error({ err }, 'request failed');
   if (y instanceof TooManyRequestsError && y.details.retryAfterSeconds !== undefined) {
@@ -41,7 +53,9 @@ export function sendError(err: unknown, request: FastifyRequest, reply: FastifyR
 
 export function routeNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
   return sendError(
-    new NotFoundError(`no route for ${request.method} ${request.url.split('?')[0] ?? ''}; see /openapi.json for the API`),
+    new NotFoundError(
+      `no route for ${request.method} ${request.url.split('?')[0] ?? ''}; see /openapi.json for the API`,
+    ),
     request,
     reply,
   );

@@ -12,7 +12,10 @@ function plainJson(schema: unknown): unknown {
 
 const statusRef = { $ref: '#/components/schemas/Status' };
 const errorResponses = {
-  '401': { description: 'Missing or invalid bearer token', content: { 'application/json': { schema: statusRef } } },
+  '401': {
+    description: 'Missing or invalid bearer token',
+    content: { 'application/json': { schema: statusRef } },
+  },
   '404': { description: 'Not found', content: { 'application/json': { schema: statusRef } } },
 };
 
@@ -32,11 +35,26 @@ function listSchema(k: KindInfo) {
 }
 
 const listParams = [
-  { name: 'labelSelector', in: 'query', schema: { type: 'string' }, description: 'e.g. tier=prod,region in (eu,us)' },
+  {
+    name: 'labelSelector',
+    in: 'query',
+    schema: { type: 'string' },
+    description: 'e.g. tier=prod,region in (eu,us)',
+  },
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0 } },
   { name: 'continue', in: 'query', schema: { type: 'string' } },
-  { name: 'watch', in: 'query', schema: { type: 'boolean' }, description: 'Stream changes as newline-delimited JSON events' },
-  { name: 'resourceVersion', in: 'query', schema: { type: 'string' }, description: 'With watch: deliver changes after this revision' },
+  {
+    name: 'watch',
+    in: 'query',
+    schema: { type: 'boolean' },
+    description: 'Stream changes as newline-delimited JSON events',
+  },
+  {
+    name: 'resourceVersion',
+    in: 'query',
+    schema: { type: 'string' },
+    description: 'With watch: deliver changes after this revision',
+  },
 ];
 
 function kindPaths(k: KindInfo): Record<string, unknown> {
@@ -45,7 +63,9 @@ function kindPaths(k: KindInfo): Record<string, unknown> {
   const tag = [k.kind];
   const nsParam = [{ name: 'namespace', in: 'path', required: true, schema: { type: 'string' } }];
   const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
-  const collection = k.namespaced ? `${BASE}/namespaces/{namespace}/${k.plural}` : `${BASE}/${k.plural}`;
+  const collection = k.namespaced
+    ? `${BASE}/namespaces/{namespace}/${k.plural}`
+    : `${BASE}/${k.plural}`;
   const item = `${collection}/{name}`;
   const scopeParams = k.namespaced ? nsParam : [];
   const paths: Record<string, unknown> = {
@@ -54,26 +74,54 @@ function kindPaths(k: KindInfo): Record<string, unknown> {
         tags: tag,
         summary: `List or watch ${k.plural}`,
         parameters: [...scopeParams, ...listParams],
-        responses: { '200': { description: `${k.kind}List`, content: { 'application/json': { schema: { $ref: `#/components/schemas/${k.kind}List` } } } }, ...errorResponses },
+        responses: {
+          '200': {
+            description: `${k.kind}List`,
+            content: {
+              'application/json': { schema: { $ref: `#/components/schemas/${k.kind}List` } },
+            },
+          },
+          ...errorResponses,
+        },
       },
       post: {
         tags: tag,
         summary: `Create a ${k.singular}`,
         parameters: scopeParams,
         requestBody: { required: true, ...one },
-        responses: { '201': { description: 'Created', ...one }, '409': { description: 'AlreadyExists' }, '422': { description: 'Invalid: every field error with its path' }, ...errorResponses },
+        responses: {
+          '201': { description: 'Created', ...one },
+          '409': { description: 'AlreadyExists' },
+          '422': { description: 'Invalid: every field error with its path' },
+          ...errorResponses,
+        },
       },
     },
     [item]: {
-      get: { tags: tag, summary: `Read a ${k.singular}`, parameters: [...scopeParams, ...nameParam], responses: { '200': { description: k.kind, ...one }, ...errorResponses } },
+      get: {
+        tags: tag,
+        summary: `Read a ${k.singular}`,
+        parameters: [...scopeParams, ...nameParam],
+        responses: { '200': { description: k.kind, ...one }, ...errorResponses },
+      },
       put: {
         tags: tag,
         summary: `Replace a ${k.singular} (compare-and-set on metadata.resourceVersion when given)`,
         parameters: [...scopeParams, ...nameParam],
         requestBody: { required: true, ...one },
-        responses: { '200': { description: 'Replaced', ...one }, '409': { description: 'Conflict: stale resourceVersion' }, '422': { description: 'Invalid' }, ...errorResponses },
+        responses: {
+          '200': { description: 'Replaced', ...one },
+          '409': { description: 'Conflict: stale resourceVersion' },
+          '422': { description: 'Invalid' },
+          ...errorResponses,
+        },
       },
-      delete: { tags: tag, summary: `Delete a ${k.singular}`, parameters: [...scopeParams, ...nameParam], responses: { '200': { description: 'The deleted object', ...one }, ...errorResponses } },
+      delete: {
+        tags: tag,
+        summary: `Delete a ${k.singular}`,
+        parameters: [...scopeParams, ...nameParam],
+        responses: { '200': { description: 'The deleted object', ...one }, ...errorResponses },
+      },
     },
     [`${item}/status`]: {
       put: {
@@ -81,13 +129,22 @@ function kindPaths(k: KindInfo): Record<string, unknown> {
         summary: `Replace the status of a ${k.singular}`,
         parameters: [...scopeParams, ...nameParam],
         requestBody: { required: true, ...one },
-        responses: { '200': { description: 'Replaced', ...one }, '409': { description: 'Conflict' }, ...errorResponses },
+        responses: {
+          '200': { description: 'Replaced', ...one },
+          '409': { description: 'Conflict' },
+          ...errorResponses,
+        },
       },
     },
   };
   if (k.namespaced) {
     paths[`${BASE}/${k.plural}`] = {
-      get: { tags: tag, summary: `List or watch ${k.plural} in every namespace`, parameters: listParams, responses: { '200': { description: `${k.kind}List` }, ...errorResponses } },
+      get: {
+        tags: tag,
+        summary: `List or watch ${k.plural} in every namespace`,
+        parameters: listParams,
+        responses: { '200': { description: `${k.kind}List` }, ...errorResponses },
+      },
     };
   }
   return paths;
@@ -108,7 +165,13 @@ export function buildOpenApi(version: string): Record<string, unknown> {
         details: {
           type: 'object',
           properties: {
-            causes: { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+            causes: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { field: { type: 'string' }, message: { type: 'string' } },
+              },
+            },
             retryAfterSeconds: { type: 'number' },
           },
         },
@@ -124,17 +187,32 @@ export function buildOpenApi(version: string): Record<string, unknown> {
   paths[`${BASE}/apply`] = {
     post: {
       tags: ['Apply'],
-      summary: 'Server-side apply of one or more documents (multi-document YAML or JSON); all are validated before any is written',
+      summary:
+        'Server-side apply of one or more documents (multi-document YAML or JSON); all are validated before any is written',
       parameters: [
         { name: 'namespace', in: 'query', schema: { type: 'string' } },
         { name: 'dryRun', in: 'query', schema: { type: 'boolean' } },
       ],
-      requestBody: { required: true, content: { 'application/yaml': { schema: { type: 'string' } }, 'application/json': { schema: {} } } },
-      responses: { '200': { description: 'ApplyResult' }, '422': { description: 'Invalid: nothing was written' }, ...errorResponses },
+      requestBody: {
+        required: true,
+        content: {
+          'application/yaml': { schema: { type: 'string' } },
+          'application/json': { schema: {} },
+        },
+      },
+      responses: {
+        '200': { description: 'ApplyResult' },
+        '422': { description: 'Invalid: nothing was written' },
+        ...errorResponses,
+      },
     },
   };
   paths[`${BASE}/chaos`] = {
-    get: { tags: ['Chaos'], summary: 'Active injected faults', responses: { '200': { description: 'Faults' } } },
+    get: {
+      tags: ['Chaos'],
+      summary: 'Active injected faults',
+      responses: { '200': { description: 'Faults' } },
+    },
     post: {
       tags: ['Chaos'],
       summary: 'Fail or recover a simulated cloud, site, cluster or node',
@@ -146,7 +224,11 @@ export function buildOpenApi(version: string): Record<string, unknown> {
               type: 'object',
               additionalProperties: false,
               required: ['action', 'scope', 'name'],
-              properties: { action: { enum: ['fail', 'recover'] }, scope: { enum: ['cloud', 'site', 'cluster', 'node'] }, name: { type: 'string' } },
+              properties: {
+                action: { enum: ['fail', 'recover'] },
+                scope: { enum: ['cloud', 'site', 'cluster', 'node'] },
+                name: { type: 'string' },
+              },
             },
           },
         },
@@ -154,8 +236,17 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       responses: { '200': { description: 'What was affected' }, ...errorResponses },
     },
   };
-  for (const p of ['/healthz', '/readyz']) paths[p] = { get: { tags: ['Health'], security: [], responses: { '200': { description: 'ok' } } } };
-  paths['/metrics'] = { get: { tags: ['Health'], summary: 'Prometheus metrics', responses: { '200': { description: 'text exposition format' } } } };
+  for (const p of ['/healthz', '/readyz'])
+    paths[p] = {
+      get: { tags: ['Health'], security: [], responses: { '200': { description: 'ok' } } },
+    };
+  paths['/metrics'] = {
+    get: {
+      tags: ['Health'],
+      summary: 'Prometheus metrics',
+      responses: { '200': { description: 'text exposition format' } },
+    },
+  };
   return {
     openapi: '3.1.0',
     info: { title: 'Yunjian API', version },

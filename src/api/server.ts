@@ -4,7 +4,12 @@
 // every error leaves through api/errors.ts.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { BadRequestError, ValidationError, toStatusBody, type YunjianError } from '../model/errors.ts';
+import {
+  BadRequestError,
+  ValidationError,
+  toStatusBody,
+  type YunjianError,
+} from '../model/errors.ts';
 import { KINDS, type KindInfo } from '../model/kinds.ts';
 import { API_VERSION } from '../model/schema.ts';
 import type { Store, StoredObject } from '../store/types.ts';
@@ -53,7 +58,8 @@ interface ListQuery {
 
 function parseLimit(raw: string | undefined): number | undefined {
   if (raw === undefined || raw === '') return undefined;
-  if (!/^[0-9]+$/.test(raw)) throw new BadRequestError(`limit: expected a non-negative integer, got "${raw}"`);
+  if (!/^[0-9]+$/.test(raw))
+    throw new BadRequestError(`limit: expected a non-negative integer, got "${raw}"`);
   return Number(raw);
 }
 
@@ -78,7 +84,11 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const watches = new Gauge({ name: 'yunjian_api_watches', help: 'Open watch streams', registers: [registry] });
+  const watches = new Gauge({
+    name: 'yunjian_api_watches',
+    help: 'Open watch streams',
+    registers: [registry],
+  });
   const storeRevision = new Gauge({
     name: 'yunjian_store_revision',
     help: 'Latest store revision',
@@ -90,7 +100,9 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   void storeRevision;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
-  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler(routeNotFound);
 
@@ -113,43 +125,64 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   });
   const openapi = buildOpenApi(options.version);
   app.get('/openapi.json', async () => openapi);
-  app.get('/metrics', async (_req, reply) => reply.type(registry.contentType).send(await registry.metrics()));
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
 
   for (const k of KINDS) registerKind(app, k);
 
-  app.post<{ Querystring: { namespace?: string; dryRun?: string } }>(`${BASE}/apply`, async (request) => {
-    const docs = parseDocuments(request.body);
-    const ns = request.query.namespace;
-    const items = await applyDocuments(store, docs, {
-      ...(ns ? { namespace: ns } : {}),
-      dryRun: isTrue(request.query.dryRun),
-    });
-    return { kind: 'ApplyResult', apiVersion: API_VERSION, items };
-  });
+  app.post<{ Querystring: { namespace?: string; dryRun?: string } }>(
+    `${BASE}/apply`,
+    async (request) => {
+      const docs = parseDocuments(request.body);
+      const ns = request.query.namespace;
+      const items = await applyDocuments(store, docs, {
+        ...(ns ? { namespace: ns } : {}),
+        dryRun: isTrue(request.query.dryRun),
+      });
+      return { kind: 'ApplyResult', apiVersion: API_VERSION, items };
+    },
+  );
 
   app.get(`${BASE}/chaos`, async () => ({ items: options.chaos?.faults() ?? [] }));
   app.post<{ Body: unknown }>(`${BASE}/chaos`, async (request) => {
     const chaos = options.chaos;
-    if (!chaos) throw new BadRequestError('this server has no simulated fleet to inject faults into');
+    if (!chaos)
+      throw new BadRequestError('this server has no simulated fleet to inject faults into');
     const body = request.body as Record<string, unknown> | null;
     const causes = [];
     const action = body?.['action'];
     const scope = body?.['scope'];
     const name = body?.['name'];
-    if (action !== 'fail' && action !== 'recover') causes.push({ field: 'action', message: `expected fail or recover, got ${JSON.stringify(action)}` });
+    if (action !== 'fail' && action !== 'recover')
+      causes.push({
+        field: 'action',
+        message: `expected fail or recover, got ${JSON.stringify(action)}`,
+      });
     if (scope !== 'cloud' && scope !== 'site' && scope !== 'cluster' && scope !== 'node') {
-      causes.push({ field: 'scope', message: `expected one of cloud, site, cluster, node, got ${JSON.stringify(scope)}` });
+      causes.push({
+        field: 'scope',
+        message: `expected one of cloud, site, cluster, node, got ${JSON.stringify(scope)}`,
+      });
     }
-    if (typeof name !== 'string' || name === '') causes.push({ field: 'name', message: 'expected a non-empty name' });
+    if (typeof name !== 'string' || name === '')
+      causes.push({ field: 'name', message: 'expected a non-empty name' });
     if (causes.length > 0) throw new ValidationError('chaos request', causes);
-    return action === 'fail' ? chaos.fail(scope as ChaosScope, name as string) : chaos.recover(scope as ChaosScope, name as string);
+    return action === 'fail'
+      ? chaos.fail(scope as ChaosScope, name as string)
+      : chaos.recover(scope as ChaosScope, name as string);
   });
 
   function registerKind(server: FastifyInstance, k: KindInfo): void {
-    const collection = k.namespaced ? `${BASE}/namespaces/:namespace/${k.plural}` : `${BASE}/${k.plural}`;
+    const collection = k.namespaced
+      ? `${BASE}/namespaces/:namespace/${k.plural}`
+      : `${BASE}/${k.plural}`;
     const item = `${collection}/:name`;
 
-    const list = async (request: FastifyRequest<{ Params: Params; Querystring: ListQuery }>, reply: FastifyReply) => {
+    const list = async (
+      request: FastifyRequest<{ Params: Params; Querystring: ListQuery }>,
+      reply: FastifyReply,
+    ) => {
       const q = request.query;
       if (isTrue(q.watch)) return streamWatch(request, reply, k);
       const result = await store.list(k.kind, {
@@ -161,7 +194,10 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       return {
         apiVersion: API_VERSION,
         kind: `${k.kind}List`,
-        metadata: { resourceVersion: result.resourceVersion, ...(result.continue ? { continue: result.continue } : {}) },
+        metadata: {
+          resourceVersion: result.resourceVersion,
+          ...(result.continue ? { continue: result.continue } : {}),
+        },
         items: result.items,
       };
     };
@@ -169,7 +205,11 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     if (k.namespaced) server.get(`${BASE}/${k.plural}`, list);
 
     server.get<{ Params: Params }>(item, async (request) =>
-      store.get({ kind: k.kind, namespace: request.params.namespace, name: request.params.name ?? '' }),
+      store.get({
+        kind: k.kind,
+        namespace: request.params.namespace,
+        name: request.params.name ?? '',
+      }),
     );
 
     server.post<{ Params: Params }>(collection, async (request, reply) => {
@@ -180,7 +220,9 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
 
     server.put<{ Params: Params }>(item, async (request) => {
       const resource = admitFor(k, request.body, request.params);
-      return store.update(toStored(resource), { expectedResourceVersion: resource.metadata.resourceVersion ?? null });
+      return store.update(toStored(resource), {
+        expectedResourceVersion: resource.metadata.resourceVersion ?? null,
+      });
     });
 
     server.put<{ Params: Params }>(`${item}/status`, async (request) => {
@@ -190,25 +232,33 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       });
     });
 
-    server.delete<{ Params: Params; Querystring: { resourceVersion?: string } }>(item, async (request) =>
-      store.delete(
-        { kind: k.kind, namespace: request.params.namespace, name: request.params.name ?? '' },
-        { expectedResourceVersion: request.query.resourceVersion ?? null },
-      ),
+    server.delete<{ Params: Params; Querystring: { resourceVersion?: string } }>(
+      item,
+      async (request) =>
+        store.delete(
+          { kind: k.kind, namespace: request.params.namespace, name: request.params.name ?? '' },
+          { expectedResourceVersion: request.query.resourceVersion ?? null },
+        ),
     );
   }
 
   /** Validates a single-object body and checks it names the object the URL names. */
   function admitFor(k: KindInfo, body: unknown, params: Params) {
     const docs = parseDocuments(body);
-    if (docs.length !== 1) throw new BadRequestError(`expected exactly one ${k.kind} document, got ${docs.length}`);
+    if (docs.length !== 1)
+      throw new BadRequestError(`expected exactly one ${k.kind} document, got ${docs.length}`);
     const resource = admit(docs[0], 'document', params.namespace);
     if (resource.kind !== k.kind) {
-      throw new ValidationError('document', [{ field: 'kind', message: `expected "${k.kind}" for ${k.plural}, got "${resource.kind}"` }]);
+      throw new ValidationError('document', [
+        { field: 'kind', message: `expected "${k.kind}" for ${k.plural}, got "${resource.kind}"` },
+      ]);
     }
     if (params.name !== undefined && resource.metadata.name !== params.name) {
       throw new ValidationError('document', [
-        { field: 'metadata.name', message: `expected "${params.name}" (the name in the URL), got "${resource.metadata.name}"` },
+        {
+          field: 'metadata.name',
+          message: `expected "${params.name}" (the name in the URL), got "${resource.metadata.name}"`,
+        },
       ]);
     }
     return resource;
@@ -220,27 +270,43 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
    * ERROR event carrying a Status, as Kubernetes does, because the HTTP status
    * has already been sent.
    */
-  async function streamWatch(request: FastifyRequest<{ Params: Params; Querystring: ListQuery }>, reply: FastifyReply, k: KindInfo) {
+  async function streamWatch(
+    request: FastifyRequest<{ Params: Params; Querystring: ListQuery }>,
+    reply: FastifyReply,
+    k: KindInfo,
+  ) {
     const q = request.query;
     const watch = store.watch({
       kind: k.kind,
       namespace: request.params.namespace,
       labelSelector: q.labelSelector,
-      fromRevision: q.resourceVersion === '' || q.resourceVersion === '0' ? undefined : q.resourceVersion,
+      fromRevision:
+        q.resourceVersion === '' || q.resourceVersion === '0' ? undefined : q.resourceVersion,
     });
     reply.hijack();
     const res = reply.raw;
-    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     res.flushHeaders();
     watches.inc();
     let lastRevision = q.resourceVersion ?? '';
     const write = (line: string) =>
-      res.write(`${line}\n`) ? Promise.resolve() : new Promise<void>((resolve) => res.once('drain', resolve));
+      res.write(`${line}\n`)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => res.once('drain', resolve));
     const bookmarkEvery = (options.watchBookmarkSeconds ?? 15) * 1000;
     const bookmark = setInterval(() => {
       void (async () => {
         const rv = lastRevision || (await store.revision());
-        await write(JSON.stringify({ type: 'BOOKMARK', object: { apiVersion: API_VERSION, kind: k.kind, metadata: { resourceVersion: rv } } }));
+        await write(
+          JSON.stringify({
+            type: 'BOOKMARK',
+            object: { apiVersion: API_VERSION, kind: k.kind, metadata: { resourceVersion: rv } },
+          }),
+        );
       })().catch(() => watch.close());
     }, bookmarkEvery);
     const stop = () => watch.close();
@@ -265,7 +331,17 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   return app;
 }
 
-function toStored(resource: { apiVersion: string; kind: string; metadata: StoredObject['metadata']; spec: unknown }): StoredObject {
+function toStored(resource: {
+  apiVersion: string;
+  kind: string;
+  metadata: StoredObject['metadata'];
+  spec: unknown;
+}): StoredObject {
   // Status is server-owned: it changes only through the /status subresource.
-  return { apiVersion: resource.apiVersion, kind: resource.kind, metadata: resource.metadata, spec: resource.spec };
+  return {
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    metadata: resource.metadata,
+    spec: resource.spec,
+  };
 }

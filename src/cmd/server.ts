@@ -32,7 +32,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 function loadFleet(options: ServerOptions): FleetDocs | undefined {
   if (options.fleet === 'none') return undefined;
@@ -63,9 +67,15 @@ function lockDataDir(dataDir: string): () => void {
       const owner = Number(readFileSync(path, 'utf8').trim());
       // Our own pid in the file is a live lock only if this process took it: after
       // a restart in a container the new server often gets the old one's pid.
-      const live = owner === process.pid ? lockedHere.has(path) : Number.isInteger(owner) && owner > 0 && isAlive(owner);
+      const live =
+        owner === process.pid
+          ? lockedHere.has(path)
+          : Number.isInteger(owner) && owner > 0 && isAlive(owner);
       if (live) {
-        throw new Error(`data directory ${dataDir} is in use by another Yunjian server (pid ${owner}); stop it, or start this one with --data pointing elsewhere`, { cause: err });
+        throw new Error(
+          `data directory ${dataDir} is in use by another Yunjian server (pid ${owner}); stop it, or start this one with --data pointing elsewhere`,
+          { cause: err },
+        );
       }
       rmSync(path, { force: true });
     }
@@ -136,14 +146,23 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       store,
       drivers,
       log,
-      ...(options.heartbeatSeconds !== undefined ? { heartbeatSeconds: options.heartbeatSeconds } : {}),
+      ...(options.heartbeatSeconds !== undefined
+        ? { heartbeatSeconds: options.heartbeatSeconds }
+        : {}),
     });
     undo.push(() => loops.stop());
-    const api = createApiServer({ store, auth, version: VERSION, chaos: sim, ready: () => loops.synced() });
+    const api = createApiServer({
+      store,
+      auth,
+      version: VERSION,
+      chaos: sim,
+      ready: () => loops.synced(),
+    });
     undo.push(() => api.close());
     await api.listen({ port: options.port, host: options.host });
     const addr = api.server.address() as AddressInfo;
-    const shownHost = options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+    const shownHost =
+      options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
     log(`Yunjian ${VERSION} API serving on ${url}`);
     log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);

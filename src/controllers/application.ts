@@ -13,10 +13,24 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, UnavailableError, YunjianError } from '../model/errors.ts';
 import { canonical } from '../model/canonical.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
-import type { Application, ApplicationStatus, Arch, Cluster, Component, Condition, PlacementStatus, Site } from '../model/schema.ts';
+import type {
+  Application,
+  ApplicationStatus,
+  Arch,
+  Cluster,
+  Component,
+  Condition,
+  PlacementStatus,
+  Site,
+} from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
-import { placeFirstFit, type ClusterSnapshot, type ComponentRequest, type PlacementPlan } from '../scheduler/firstfit.ts';
+import {
+  placeFirstFit,
+  type ClusterSnapshot,
+  type ComponentRequest,
+  type PlacementPlan,
+} from '../scheduler/firstfit.ts';
 import { isClusterReady } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
 import { Controller } from './runtime/controller.ts';
@@ -76,7 +90,12 @@ export function clusterSnapshot(cluster: Cluster, site: Site | undefined): Clust
 }
 
 /** The component as it runs on one cluster: overrides whose target matches apply in order. */
-export function workloadFor(app: Application, c: Component, cluster: Cluster, replicas: number): WorkloadSpec {
+export function workloadFor(
+  app: Application,
+  c: Component,
+  cluster: Cluster,
+  replicas: number,
+): WorkloadSpec {
   let image = c.image;
   let env = { ...(c.env ?? {}) };
   let resources = { ...(c.resources ?? {}) };
@@ -96,7 +115,11 @@ export function workloadFor(app: Application, c: Component, cluster: Cluster, re
   }
   const hc = c.healthCheck;
   const spec: Omit<WorkloadSpec, 'hash'> = {
-    key: { namespace: app.metadata.namespace ?? 'default', app: app.metadata.name, component: c.name },
+    key: {
+      namespace: app.metadata.namespace ?? 'default',
+      app: app.metadata.name,
+      component: c.name,
+    },
     image,
     replicas: count,
     architectures: componentArchitectures(c),
@@ -104,7 +127,11 @@ export function workloadFor(app: Application, c: Component, cluster: Cluster, re
     memoryBytes: resources.memory !== undefined ? parseMemoryBytes(resources.memory) : 0,
     gpu: resources.gpu ?? 0,
     ...(resources.gpuModel !== undefined ? { gpuModel: resources.gpuModel } : {}),
-    ports: (c.ports ?? []).map((p) => ({ ...(p.name !== undefined ? { name: p.name } : {}), port: p.port, protocol: p.protocol ?? 'TCP' })),
+    ports: (c.ports ?? []).map((p) => ({
+      ...(p.name !== undefined ? { name: p.name } : {}),
+      port: p.port,
+      protocol: p.protocol ?? 'TCP',
+    })),
     env,
     command: c.command ?? [],
     args: c.args ?? [],
@@ -132,7 +159,9 @@ function appKey(namespace: string, name: string): string {
 
 const notRetryable = (err: unknown) => !(err instanceof YunjianError && err.retryable);
 
-export function createApplicationController(o: ApplicationControllerOptions): Controller & { sweep(): Promise<number> } {
+export function createApplicationController(
+  o: ApplicationControllerOptions,
+): Controller & { sweep(): Promise<number> } {
   const now = o.now ?? Date.now;
   const resyncMs = (o.resyncSeconds ?? 30) * 1000;
   const driverOf = (name: string): [Cluster, ClusterDriver] | undefined => {
@@ -141,7 +170,12 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
     return cluster && driver ? [cluster, driver] : undefined;
   };
 
-  async function removeWorkloads(namespace: string, name: string, clusterNames: Iterable<string>, keep: Set<string>): Promise<void> {
+  async function removeWorkloads(
+    namespace: string,
+    name: string,
+    clusterNames: Iterable<string>,
+    keep: Set<string>,
+  ): Promise<void> {
     for (const cn of clusterNames) {
       const cd = driverOf(cn);
       if (!cd) continue;
@@ -150,7 +184,12 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
         return [] as WorkloadStatus[];
       });
       for (const w of listed) {
-        if (w.key.namespace !== namespace || w.key.app !== name || keep.has(`${w.key.component}@${cn}`)) continue;
+        if (
+          w.key.namespace !== namespace ||
+          w.key.app !== name ||
+          keep.has(`${w.key.component}@${cn}`)
+        )
+          continue;
         await cd[1].deleteWorkload(w.key).catch((err: unknown) => {
           if (notRetryable(err)) throw err;
         });
@@ -162,12 +201,19 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
     const app = o.apps.get(key);
     const [namespace = 'default', name = key] = key.split('/');
     if (!app) {
-      await removeWorkloads(namespace, name, o.clusters.list().map((c) => c.metadata.name), new Set());
+      await removeWorkloads(
+        namespace,
+        name,
+        o.clusters.list().map((c) => c.metadata.name),
+        new Set(),
+      );
       return;
     }
     const current: Record<string, string[]> = {};
     for (const p of app.status?.placements ?? []) (current[p.component] ??= []).push(p.cluster);
-    const previous = new Map((app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]));
+    const previous = new Map(
+      (app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]),
+    );
     const listings = new Map<string, Promise<WorkloadStatus[] | undefined>>();
     const listFor = (cn: string, d: ClusterDriver) => {
       let p = listings.get(cn);
@@ -194,7 +240,11 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
         const s = clusterSnapshot(c, o.sites.get(c.spec.site));
         return unreachable.has(s.name) ? { ...s, ready: false } : s;
       });
-      plan = placeFirstFit(snapshot, { components: app.spec.components.map(toRequest), placement: app.spec.placement, current });
+      plan = placeFirstFit(snapshot, {
+        components: app.spec.components.map(toRequest),
+        placement: app.spec.placement,
+        current,
+      });
       keep = new Set<string>();
       placements = [];
       for (const cp of plan.components) {
@@ -209,13 +259,20 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
           // Status first: a workload already at this hash needs no write, which
           // keeps a reconcile storm (a whole cloud flipping) within API limits.
           let ws = (await listFor(a.cluster, driver))?.find(
-            (w) => w.key.component === component.name && w.key.app === app.metadata.name && w.key.namespace === namespace,
+            (w) =>
+              w.key.component === component.name &&
+              w.key.app === app.metadata.name &&
+              w.key.namespace === namespace,
           );
           if (ws?.hash !== spec.hash) {
             try {
               await driver.applyWorkload(spec);
             } catch (err) {
-              if (!(err instanceof UnavailableError) || unreachable.size >= MAX_UNREACHABLE_PER_RECONCILE) throw err;
+              if (
+                !(err instanceof UnavailableError) ||
+                unreachable.size >= MAX_UNREACHABLE_PER_RECONCILE
+              )
+                throw err;
               unreachable.add(a.cluster);
               continue placing;
             }
@@ -243,22 +300,47 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
     const wanted = app.spec.components.reduce((n, c) => n + c.replicas, 0);
     const cond: Omit<Condition, 'lastTransitionTime'> =
       unplaced > 0
-        ? { type: 'Ready', status: 'False', reason: 'Unschedulable', message: `${unplaced} of ${wanted} replicas have no feasible cluster` }
+        ? {
+            type: 'Ready',
+            status: 'False',
+            reason: 'Unschedulable',
+            message: `${unplaced} of ${wanted} replicas have no feasible cluster`,
+          }
         : ready >= desired
-          ? { type: 'Ready', status: 'True', reason: 'AllReplicasReady', message: `${ready}/${desired} replicas ready` }
-          : { type: 'Ready', status: 'False', reason: 'Progressing', message: `${ready}/${desired} replicas ready` };
+          ? {
+              type: 'Ready',
+              status: 'True',
+              reason: 'AllReplicasReady',
+              message: `${ready}/${desired} replicas ready`,
+            }
+          : {
+              type: 'Ready',
+              status: 'False',
+              reason: 'Progressing',
+              message: `${ready}/${desired} replicas ready`,
+            };
     const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
     const sameCond = oldCond?.status === cond.status && oldCond.reason === cond.reason;
     const status: ApplicationStatus = {
       observedGeneration: app.metadata.generation ?? 1,
       placements,
       replicas: { desired, ready },
-      conditions: [{ ...cond, lastTransitionTime: sameCond ? (oldCond.lastTransitionTime ?? new Date(now()).toISOString()) : new Date(now()).toISOString() }],
+      conditions: [
+        {
+          ...cond,
+          lastTransitionTime: sameCond
+            ? (oldCond.lastTransitionTime ?? new Date(now()).toISOString())
+            : new Date(now()).toISOString(),
+        },
+      ],
       reasons: plan.reasons,
     };
     if (canonical(status) !== canonical(app.status ?? {})) {
       try {
-        await o.store.updateStatus({ ...app, status }, { expectedResourceVersion: app.metadata.resourceVersion ?? null });
+        await o.store.updateStatus(
+          { ...app, status },
+          { expectedResourceVersion: app.metadata.resourceVersion ?? null },
+        );
       } catch (err) {
         // A newer spec is on its way through the informer and will re-enqueue us.
         if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
@@ -298,7 +380,9 @@ export function createApplicationController(o: ApplicationControllerOptions): Co
       const listed = await driver.listWorkloads().catch(() => [] as WorkloadStatus[]);
       for (const w of listed) {
         const app = o.apps.get(appKey(w.key.namespace, w.key.app));
-        const placed = app?.status?.placements?.some((p) => p.cluster === cluster.metadata.name && p.component === w.key.component);
+        const placed = app?.status?.placements?.some(
+          (p) => p.cluster === cluster.metadata.name && p.component === w.key.component,
+        );
         if (app && (placed || app.status?.observedGeneration !== app.metadata.generation)) continue;
         await driver.deleteWorkload(w.key).catch(() => undefined);
         deleted++;

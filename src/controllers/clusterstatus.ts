@@ -30,11 +30,27 @@ export function isClusterReady(cluster: Cluster): boolean {
   return readyCondition(cluster.status)?.status === 'True';
 }
 
-function conditionFrom(inv: ClusterInventory | undefined, reasonIfMissing: string): Omit<Condition, 'lastTransitionTime'> {
-  if (!inv) return { type: 'Ready', status: 'Unknown', reason: 'NoDriver', message: reasonIfMissing };
-  if (!inv.reachable) return { type: 'Ready', status: 'False', reason: 'Unreachable', message: inv.message ?? 'cluster unreachable' };
-  if (inv.readyNodeCount === 0) return { type: 'Ready', status: 'False', reason: 'NoReadyNodes', message: 'no node is ready' };
-  return { type: 'Ready', status: 'True', reason: 'ClusterReady', message: `${inv.readyNodeCount}/${inv.nodeCount} nodes ready` };
+function conditionFrom(
+  inv: ClusterInventory | undefined,
+  reasonIfMissing: string,
+): Omit<Condition, 'lastTransitionTime'> {
+  if (!inv)
+    return { type: 'Ready', status: 'Unknown', reason: 'NoDriver', message: reasonIfMissing };
+  if (!inv.reachable)
+    return {
+      type: 'Ready',
+      status: 'False',
+      reason: 'Unreachable',
+      message: inv.message ?? 'cluster unreachable',
+    };
+  if (inv.readyNodeCount === 0)
+    return { type: 'Ready', status: 'False', reason: 'NoReadyNodes', message: 'no node is ready' };
+  return {
+    type: 'Ready',
+    status: 'True',
+    reason: 'ClusterReady',
+    message: `${inv.readyNodeCount}/${inv.nodeCount} nodes ready`,
+  };
 }
 
 export function createClusterStatusController(o: ClusterStatusOptions): Controller {
@@ -54,11 +70,17 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       const inv = driver ? await driver.inventory() : undefined;
       const old = cluster.status;
       const oldReady = readyCondition(old);
-      const cond = conditionFrom(inv, `no ${cluster.spec.driver.type} driver is connected for this cluster`);
-      const transitioned = !oldReady || oldReady.status !== cond.status || oldReady.reason !== cond.reason;
+      const cond = conditionFrom(
+        inv,
+        `no ${cluster.spec.driver.type} driver is connected for this cluster`,
+      );
+      const transitioned =
+        !oldReady || oldReady.status !== cond.status || oldReady.reason !== cond.reason;
       const ready: Condition = {
         ...cond,
-        lastTransitionTime: transitioned ? new Date(now()).toISOString() : (oldReady.lastTransitionTime ?? new Date(now()).toISOString()),
+        lastTransitionTime: transitioned
+          ? new Date(now()).toISOString()
+          : (oldReady.lastTransitionTime ?? new Date(now()).toISOString()),
       };
       const next: ClusterStatus = {
         conditions: [ready],
@@ -76,10 +98,15 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       };
       const { lastHeartbeatTime: _a, ...oldContent } = old ?? {};
       const { lastHeartbeatTime: _b, ...nextContent } = next;
-      const heartbeatAge = old?.lastHeartbeatTime ? now() - Date.parse(old.lastHeartbeatTime) : Infinity;
+      const heartbeatAge = old?.lastHeartbeatTime
+        ? now() - Date.parse(old.lastHeartbeatTime)
+        : Infinity;
       if (canonical(oldContent) !== canonical(nextContent) || heartbeatAge >= writeMs) {
         try {
-          await o.store.updateStatus({ ...cluster, status: next }, { expectedResourceVersion: cluster.metadata.resourceVersion ?? null });
+          await o.store.updateStatus(
+            { ...cluster, status: next },
+            { expectedResourceVersion: cluster.metadata.resourceVersion ?? null },
+          );
         } catch (err) {
           // The informer has not seen a newer write yet; the watch event that
           // carries it re-enqueues this key, so just wait for the next tick.

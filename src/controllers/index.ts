@@ -27,7 +27,8 @@ export interface ControlLoopOptions {
 }
 
 export function startControlLoops(o: ControlLoopOptions): ControlLoops {
-  const onError = (err: unknown) => o.log(`informer: ${err instanceof Error ? err.message : String(err)}`);
+  const onError = (err: unknown) =>
+    o.log(`informer: ${err instanceof Error ? err.message : String(err)}`);
   const clusters = new Informer<Cluster>(o.store, 'Cluster', onError);
   const sites = new Informer<Site>(o.store, 'Site', onError);
   const apps = new Informer<Application>(o.store, 'Application', onError);
@@ -38,7 +39,14 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     log: o.log,
     ...(o.heartbeatSeconds !== undefined ? { heartbeatSeconds: o.heartbeatSeconds } : {}),
   });
-  const application = createApplicationController({ store: o.store, apps, clusters, sites, drivers: o.drivers, log: o.log });
+  const application = createApplicationController({
+    store: o.store,
+    apps,
+    clusters,
+    sites,
+    drivers: o.drivers,
+    log: o.log,
+  });
   const informers = [clusters, sites, apps];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
@@ -47,9 +55,14 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     clusterStatus.start();
     application.start();
   });
-  const gc = setInterval(() => {
-    void application.sweep().catch((err: unknown) => o.log(`gc: ${err instanceof Error ? err.message : String(err)}`));
-  }, (o.gcSeconds ?? 60) * 1000);
+  const gc = setInterval(
+    () => {
+      void application
+        .sweep()
+        .catch((err: unknown) => o.log(`gc: ${err instanceof Error ? err.message : String(err)}`));
+    },
+    (o.gcSeconds ?? 60) * 1000,
+  );
   gc.unref();
   return {
     controllers: [clusterStatus, application],

@@ -131,7 +131,12 @@ export function clusterDoc(c: ClusterInput): Cluster {
     ),
   ];
   // `cloud` and `site` labels let selectors (`-l cloud=aws`) reach clusters by topology.
-  const labels: Record<string, string> = { ...c.labels, cloud: c.cloud, site: c.site, arch: arches.join('-') };
+  const labels: Record<string, string> = {
+    ...c.labels,
+    cloud: c.cloud,
+    site: c.site,
+    arch: arches.join('-'),
+  };
   if (gpus.length > 0) labels['gpu'] = gpus.join('-');
   const cluster: Cluster = {
     apiVersion: API_VERSION,

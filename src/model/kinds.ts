@@ -19,9 +19,30 @@ export interface KindInfo {
 }
 
 export const KINDS: readonly KindInfo[] = [
-  { kind: 'Cloud', plural: 'clouds', singular: 'cloud', shortNames: [], namespaced: false, schema: CloudResource },
-  { kind: 'Site', plural: 'sites', singular: 'site', shortNames: [], namespaced: false, schema: SiteResource },
-  { kind: 'Cluster', plural: 'clusters', singular: 'cluster', shortNames: ['cl'], namespaced: false, schema: ClusterResource },
+  {
+    kind: 'Cloud',
+    plural: 'clouds',
+    singular: 'cloud',
+    shortNames: [],
+    namespaced: false,
+    schema: CloudResource,
+  },
+  {
+    kind: 'Site',
+    plural: 'sites',
+    singular: 'site',
+    shortNames: [],
+    namespaced: false,
+    schema: SiteResource,
+  },
+  {
+    kind: 'Cluster',
+    plural: 'clusters',
+    singular: 'cluster',
+    shortNames: ['cl'],
+    namespaced: false,
+    schema: ClusterResource,
+  },
   {
     kind: 'Application',
     plural: 'applications',
@@ -36,7 +57,8 @@ export const DEFAULT_NAMESPACE = 'default';
 
 const byAnyName = new Map<string, KindInfo>();
 for (const k of KINDS) {
-  for (const n of [k.kind.toLowerCase(), k.plural, k.singular, ...k.shortNames]) byAnyName.set(n, k);
+  for (const n of [k.kind.toLowerCase(), k.plural, k.singular, ...k.shortNames])
+    byAnyName.set(n, k);
 }
 
 /** Resolves "clusters", "cluster", "Cluster" or a short name such as "app". */

@@ -25,7 +25,8 @@ function Enum<const V extends string[]>(values: [...V], description?: string) {
 
 export const Name = Type.String({
   pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
-  'x-expected': 'a lower-case DNS name (a-z, 0-9, "-" and "."; starts and ends alphanumeric; at most 253 characters)',
+  'x-expected':
+    'a lower-case DNS name (a-z, 0-9, "-" and "."; starts and ends alphanumeric; at most 253 characters)',
 });
 
 const StringMap = Type.Record(Type.String(), Type.String(), {
@@ -35,12 +36,19 @@ const StringMap = Type.Record(Type.String(), Type.String(), {
 const Cpu = Type.Union([Type.String({ pattern: CPU_PATTERN }), Type.Number({ minimum: 0 })], {
   'x-expected': 'a CPU quantity such as "500m", "2" or 1.5',
 });
-const Memory = Type.Union([Type.String({ pattern: MEMORY_PATTERN }), Type.Integer({ minimum: 0 })], {
-  'x-expected': 'a memory quantity such as "512Mi", "4Gi" or a number of bytes',
-});
+const Memory = Type.Union(
+  [Type.String({ pattern: MEMORY_PATTERN }), Type.Integer({ minimum: 0 })],
+  {
+    'x-expected': 'a memory quantity such as "512Mi", "4Gi" or a number of bytes',
+  },
+);
 const NonNegative = Type.Number({ minimum: 0, 'x-expected': 'a number >= 0' });
 const Count = Type.Integer({ minimum: 0, 'x-expected': 'an integer >= 0' });
-const Port = Type.Integer({ minimum: 1, maximum: 65535, 'x-expected': 'a port number from 1 to 65535' });
+const Port = Type.Integer({
+  minimum: 1,
+  maximum: 65535,
+  'x-expected': 'a port number from 1 to 65535',
+});
 const Seconds = Type.Number({ minimum: 0, 'x-expected': 'a number of seconds >= 0' });
 
 export const Arch = Enum(['amd64', 'arm64', 'riscv64'], 'CPU architecture');
@@ -60,7 +68,12 @@ export const ObjectMeta = Obj({
   labels: Type.Optional(StringMap),
   annotations: Type.Optional(StringMap),
   uid: Type.Optional(Type.String()),
-  resourceVersion: Type.Optional(Type.String({ pattern: '^[0-9]+$', 'x-expected': 'a resourceVersion as returned by the server' })),
+  resourceVersion: Type.Optional(
+    Type.String({
+      pattern: '^[0-9]+$',
+      'x-expected': 'a resourceVersion as returned by the server',
+    }),
+  ),
   generation: Type.Optional(Type.Integer()),
   creationTimestamp: Type.Optional(Type.String()),
 });
@@ -90,8 +103,21 @@ export type Prices = Static<typeof Prices>;
 
 export const CloudSpec = Obj({
   vendor: Enum([
-    'aws', 'azure', 'gcp', 'aliyun', 'huawei', 'tencent', 'jdcloud', 'oracle', 'ibm', 'baidu',
-    'openstack', 'vmware', 'baremetal', 'edge', 'other',
+    'aws',
+    'azure',
+    'gcp',
+    'aliyun',
+    'huawei',
+    'tencent',
+    'jdcloud',
+    'oracle',
+    'ibm',
+    'baidu',
+    'openstack',
+    'vmware',
+    'baremetal',
+    'edge',
+    'other',
   ]),
   type: Enum(['public', 'private', 'edge']),
   displayName: Type.Optional(Type.String()),
@@ -109,10 +135,17 @@ export const SiteSpec = Obj({
   cloud: Name,
   kind: Enum(['region', 'datacenter', 'edge']),
   region: Type.Optional(Type.String({ description: 'Provider region code, e.g. us-east-1' })),
-  country: Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code such as CN or DE' }),
+  country: Type.String({
+    pattern: '^[A-Z]{2}$',
+    'x-expected': 'an ISO 3166-1 alpha-2 country code such as CN or DE',
+  }),
   city: Type.String({ minLength: 1 }),
   latitude: Type.Number({ minimum: -90, maximum: 90, 'x-expected': 'a latitude from -90 to 90' }),
-  longitude: Type.Number({ minimum: -180, maximum: 180, 'x-expected': 'a longitude from -180 to 180' }),
+  longitude: Type.Number({
+    minimum: -180,
+    maximum: 180,
+    'x-expected': 'a longitude from -180 to 180',
+  }),
   zones: Type.Optional(Type.Array(Name)),
 });
 export type SiteSpec = Static<typeof SiteSpec>;
@@ -147,7 +180,9 @@ export const SimDriverConfig = Obj(
   {
     nodePools: Type.Array(SimNodePool),
     startupSeconds: Type.Optional(Seconds),
-    apiQps: Type.Optional(Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a rate > 0 requests per second' })),
+    apiQps: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a rate > 0 requests per second' }),
+    ),
     apiBurst: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
   },
   'The digital twin: nodes generated from pools, replicas with start-up delay and API throttling.',
@@ -155,7 +190,9 @@ export const SimDriverConfig = Obj(
 export type SimDriverConfig = Static<typeof SimDriverConfig>;
 
 export const AgentDriverConfig = Obj({
-  address: Type.Optional(Type.String({ description: 'Loopback or host address the agent serves on' })),
+  address: Type.Optional(
+    Type.String({ description: 'Loopback or host address the agent serves on' }),
+  ),
 });
 
 export const KubernetesDriverConfig = Obj({
@@ -208,7 +245,9 @@ export type ClusterStatus = Static<typeof ClusterStatus>;
 export const ResourceRequests = Obj({
   cpu: Type.Optional(Cpu),
   memory: Type.Optional(Memory),
-  gpu: Type.Optional(Type.Number({ minimum: 0, 'x-expected': 'a GPU count >= 0 (fractions share a GPU)' })),
+  gpu: Type.Optional(
+    Type.Number({ minimum: 0, 'x-expected': 'a GPU count >= 0 (fractions share a GPU)' }),
+  ),
   gpuModel: Type.Optional(Type.String()),
 });
 export type ResourceRequests = Static<typeof ResourceRequests>;
@@ -220,7 +259,13 @@ export const ContainerPort = Obj({
 });
 
 export const HealthCheck = Obj({
-  http: Type.Optional(Obj({ path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }), port: Type.Optional(Port), scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])) })),
+  http: Type.Optional(
+    Obj({
+      path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }),
+      port: Type.Optional(Port),
+      scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
+    }),
+  ),
   tcp: Type.Optional(Obj({ port: Type.Optional(Port) })),
   intervalSeconds: Type.Optional(Seconds),
   timeoutSeconds: Type.Optional(Seconds),
@@ -273,11 +318,21 @@ export const Placement = Obj({
       sites: Type.Optional(NameList),
       clusters: Type.Optional(NameList),
       labelSelector: Type.Optional(LabelSelector),
-      exclude: Type.Optional(Obj({ clouds: Type.Optional(NameList), sites: Type.Optional(NameList), clusters: Type.Optional(NameList) })),
+      exclude: Type.Optional(
+        Obj({
+          clouds: Type.Optional(NameList),
+          sites: Type.Optional(NameList),
+          clusters: Type.Optional(NameList),
+        }),
+      ),
     }),
   ),
   residency: Type.Optional(
-    Obj({ countries: Type.Array(Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code' })) }),
+    Obj({
+      countries: Type.Array(
+        Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code' }),
+      ),
+    }),
   ),
   spread: Type.Optional(
     Type.Array(
@@ -303,7 +358,12 @@ export const Placement = Obj({
       type: Enum(['Duplicated', 'Divided']),
       weighting: Type.Optional(Enum(['Static', 'AvailableCapacity', 'Cost'])),
       staticWeights: Type.Optional(
-        Type.Array(Obj({ clusters: NameList, weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }) })),
+        Type.Array(
+          Obj({
+            clusters: NameList,
+            weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }),
+          }),
+        ),
       ),
     }),
   ),
@@ -337,25 +397,49 @@ export const Traffic = Obj({
     'x-expected': 'a fully qualified lower-case host name such as shop.example.com',
   }),
   strategy: Enum(['failover', 'weighted', 'geo', 'roundRobin', 'unit']),
-  ttl: Type.Optional(Type.Integer({ minimum: 0, maximum: 86400, 'x-expected': 'a TTL from 0 to 86400 seconds' })),
-  port: Type.Optional(Type.String({ description: 'Name of the component port that serves the host' })),
+  ttl: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 86400, 'x-expected': 'a TTL from 0 to 86400 seconds' }),
+  ),
+  port: Type.Optional(
+    Type.String({ description: 'Name of the component port that serves the host' }),
+  ),
   component: Type.Optional(Name),
   failover: Type.Optional(Obj({ order: Type.Array(CloudOrSite) })),
-  weights: Type.Optional(Type.Array(Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name), weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }) }))),
+  weights: Type.Optional(
+    Type.Array(
+      Obj({
+        cloud: Type.Optional(Name),
+        site: Type.Optional(Name),
+        weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }),
+      }),
+    ),
+  ),
   units: Type.Optional(
     Obj({
-      key: Type.String({ pattern: '^(header|cookie|query):.+$', 'x-expected': 'header:NAME, cookie:NAME or query:NAME' }),
+      key: Type.String({
+        pattern: '^(header|cookie|query):.+$',
+        'x-expected': 'header:NAME, cookie:NAME or query:NAME',
+      }),
       cells: Type.Array(Obj({ name: Name, cloud: Type.Optional(Name), site: Type.Optional(Name) })),
     }),
   ),
   healthCheck: Type.Optional(
     Obj({
-      http: Type.Optional(Obj({ path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }), scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])) })),
+      http: Type.Optional(
+        Obj({
+          path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }),
+          scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
+        }),
+      ),
       tcp: Type.Optional(Obj({})),
       intervalSeconds: Type.Optional(Seconds),
       timeoutSeconds: Type.Optional(Seconds),
-      unhealthyThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
-      healthyThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+      unhealthyThreshold: Type.Optional(
+        Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
+      ),
+      healthyThreshold: Type.Optional(
+        Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
+      ),
     }),
   ),
   whenAllDown: Type.Optional(Enum(['failOpen', 'failClosed'])),
@@ -364,7 +448,9 @@ export const Traffic = Obj({
 export const FailoverPolicy = Obj({
   enabled: Type.Optional(Type.Boolean()),
   gracePeriodSeconds: Type.Optional(Seconds),
-  failback: Type.Optional(Obj({ enabled: Type.Optional(Type.Boolean()), stabilizationSeconds: Type.Optional(Seconds) })),
+  failback: Type.Optional(
+    Obj({ enabled: Type.Optional(Type.Boolean()), stabilizationSeconds: Type.Optional(Seconds) }),
+  ),
 });
 
 export const ApplicationSpec = Obj({
@@ -391,13 +477,19 @@ export const ApplicationStatus = Obj({
   placements: Type.Optional(Type.Array(PlacementStatus)),
   replicas: Type.Optional(Obj({ desired: Count, ready: Count })),
   conditions: Type.Optional(Type.Array(Condition)),
-  reasons: Type.Optional(Type.Array(Obj({ component: Type.Optional(Name), count: Count, reason: Type.String() }))),
+  reasons: Type.Optional(
+    Type.Array(Obj({ component: Type.Optional(Name), count: Count, reason: Type.String() })),
+  ),
 });
 export type ApplicationStatus = Static<typeof ApplicationStatus>;
 
 // ---------------------------------------------------------------- kinds
 
-function ResourceSchema<K extends string, S extends TSchema, St extends TSchema>(kind: K, spec: S, status: St) {
+function ResourceSchema<K extends string, S extends TSchema, St extends TSchema>(
+  kind: K,
+  spec: S,
+  status: St,
+) {
   return Obj({
     apiVersion: Type.Literal(API_VERSION, { 'x-expected': `"${API_VERSION}"` }),
     kind: Type.Literal(kind),
@@ -410,7 +502,11 @@ function ResourceSchema<K extends string, S extends TSchema, St extends TSchema>
 export const CloudResource = ResourceSchema('Cloud', CloudSpec, CloudStatus);
 export const SiteResource = ResourceSchema('Site', SiteSpec, SiteStatus);
 export const ClusterResource = ResourceSchema('Cluster', ClusterSpec, ClusterStatus);
-export const ApplicationResource = ResourceSchema('Application', ApplicationSpec, ApplicationStatus);
+export const ApplicationResource = ResourceSchema(
+  'Application',
+  ApplicationSpec,
+  ApplicationStatus,
+);
 
 export type Cloud = Static<typeof CloudResource>;
 export type Site = Static<typeof SiteResource>;

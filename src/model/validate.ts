@@ -85,7 +85,10 @@ function schemaCauses(schema: TSchema, doc: unknown, errors: readonly SchemaErro
       const missing = (e.params['requiredProperties'] as string[] | undefined) ?? [];
       for (const name of missing) add(`${e.instancePath}/${name}`, 'required field is missing');
     } else if (union >= 0 || expected !== undefined) {
-      add(e.instancePath, `expected ${expected ?? 'a different value'}, got ${got(e.instancePath)}`);
+      add(
+        e.instancePath,
+        `expected ${expected ?? 'a different value'}, got ${got(e.instancePath)}`,
+      );
     } else {
       add(e.instancePath, `expected a value that ${e.message}, got ${got(e.instancePath)}`);
     }
@@ -110,40 +113,72 @@ function applicationRules(app: Application): FieldCause[] {
   app.spec.components.forEach((c, i) => {
     const first = names.get(c.name);
     if (first !== undefined) {
-      causes.push({ field: `spec.components[${i}].name`, message: `duplicate component name "${c.name}" (also spec.components[${first}])` });
+      causes.push({
+        field: `spec.components[${i}].name`,
+        message: `duplicate component name "${c.name}" (also spec.components[${first}])`,
+      });
     } else names.set(c.name, i);
   });
   app.spec.components.forEach((c, i) => {
     c.dependsOn?.forEach((d, j) => {
-      if (!names.has(d)) causes.push({ field: `spec.components[${i}].dependsOn[${j}]`, message: `expected the name of another component, got "${d}"` });
-      else if (d === c.name) causes.push({ field: `spec.components[${i}].dependsOn[${j}]`, message: 'a component cannot depend on itself' });
+      if (!names.has(d))
+        causes.push({
+          field: `spec.components[${i}].dependsOn[${j}]`,
+          message: `expected the name of another component, got "${d}"`,
+        });
+      else if (d === c.name)
+        causes.push({
+          field: `spec.components[${i}].dependsOn[${j}]`,
+          message: 'a component cannot depend on itself',
+        });
     });
     const portNames = new Set<string>();
     c.ports?.forEach((p, j) => {
       if (p.name !== undefined) {
-        if (portNames.has(p.name)) causes.push({ field: `spec.components[${i}].ports[${j}].name`, message: `duplicate port name "${p.name}"` });
+        if (portNames.has(p.name))
+          causes.push({
+            field: `spec.components[${i}].ports[${j}].name`,
+            message: `duplicate port name "${p.name}"`,
+          });
         portNames.add(p.name);
       }
     });
     if (c.healthCheck && c.healthCheck.http && c.healthCheck.tcp) {
-      causes.push({ field: `spec.components[${i}].healthCheck`, message: 'expected exactly one of http or tcp' });
+      causes.push({
+        field: `spec.components[${i}].healthCheck`,
+        message: 'expected exactly one of http or tcp',
+      });
     }
   });
   const cycle = dependencyCycle(app);
-  if (cycle) causes.push({ field: 'spec.components', message: `dependsOn forms a cycle: ${cycle.join(' -> ')}` });
+  if (cycle)
+    causes.push({
+      field: 'spec.components',
+      message: `dependsOn forms a cycle: ${cycle.join(' -> ')}`,
+    });
 
   app.spec.placement?.spread?.forEach((s, i) => {
     if (s.min !== undefined && s.max !== undefined && s.min > s.max) {
-      causes.push({ field: `spec.placement.spread[${i}]`, message: `min (${s.min}) must not exceed max (${s.max})` });
+      causes.push({
+        field: `spec.placement.spread[${i}]`,
+        message: `min (${s.min}) must not exceed max (${s.max})`,
+      });
     }
   });
   const rs = app.spec.placement?.replicaScheduling;
   if (rs?.weighting === 'Static' && (rs.staticWeights?.length ?? 0) === 0) {
-    causes.push({ field: 'spec.placement.replicaScheduling.staticWeights', message: 'required when weighting is Static' });
+    causes.push({
+      field: 'spec.placement.replicaScheduling.staticWeights',
+      message: 'required when weighting is Static',
+    });
   }
   app.spec.overrides?.forEach((o, i) => {
     o.target.components?.forEach((n, j) => {
-      if (!names.has(n)) causes.push({ field: `spec.overrides[${i}].target.components[${j}]`, message: `expected the name of a component, got "${n}"` });
+      if (!names.has(n))
+        causes.push({
+          field: `spec.overrides[${i}].target.components[${j}]`,
+          message: `expected the name of a component, got "${n}"`,
+        });
     });
   });
   const t = app.spec.traffic;
@@ -154,9 +189,13 @@ function applicationRules(app: Application): FieldCause[] {
       unit: ['units', 'spec.traffic.units'],
     };
     const need = needs[t.strategy];
-    if (need && t[need[0]] === undefined) causes.push({ field: need[1], message: `required when strategy is ${t.strategy}` });
+    if (need && t[need[0]] === undefined)
+      causes.push({ field: need[1], message: `required when strategy is ${t.strategy}` });
     if (t.component !== undefined && !names.has(t.component)) {
-      causes.push({ field: 'spec.traffic.component', message: `expected the name of a component, got "${t.component}"` });
+      causes.push({
+        field: 'spec.traffic.component',
+        message: `expected the name of a component, got "${t.component}"`,
+      });
     }
   }
   return causes;
@@ -190,10 +229,14 @@ function dependencyCycle(app: Application): string[] | undefined {
 function clusterRules(cluster: Cluster): FieldCause[] {
   const d = cluster.spec.driver;
   const causes: FieldCause[] = [];
-  if (d.type === 'sim' && !d.sim) causes.push({ field: 'spec.driver.sim', message: 'required when driver type is sim' });
+  if (d.type === 'sim' && !d.sim)
+    causes.push({ field: 'spec.driver.sim', message: 'required when driver type is sim' });
   for (const other of ['sim', 'agent', 'kubernetes'] as const) {
     if (other !== d.type && d[other] !== undefined) {
-      causes.push({ field: `spec.driver.${other}`, message: `not allowed when driver type is ${d.type}` });
+      causes.push({
+        field: `spec.driver.${other}`,
+        message: `not allowed when driver type is ${d.type}`,
+      });
     }
   }
   return causes;
@@ -206,12 +249,17 @@ function clusterRules(cluster: Cluster): FieldCause[] {
  */
 export function validateResource(doc: unknown, subject = 'document'): AnyResource {
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
-    throw new ValidationError(subject, [{ field: '(document)', message: `expected an object, got ${describeValue(doc)}` }]);
+    throw new ValidationError(subject, [
+      { field: '(document)', message: `expected an object, got ${describeValue(doc)}` },
+    ]);
   }
   const d = doc as Record<string, unknown>;
   const head: FieldCause[] = [];
   if (d['apiVersion'] !== API_VERSION) {
-    head.push({ field: 'apiVersion', message: `expected "${API_VERSION}", got ${describeValue(d['apiVersion'])}` });
+    head.push({
+      field: 'apiVersion',
+      message: `expected "${API_VERSION}", got ${describeValue(d['apiVersion'])}`,
+    });
   }
   const info = typeof d['kind'] === 'string' ? kindInfoExact(d['kind']) : undefined;
   if (!info) {
@@ -224,10 +272,16 @@ export function validateResource(doc: unknown, subject = 'document'): AnyResourc
   const validator = validators.get(info.kind);
   if (!validator) throw new Error(`no validator for ${info.kind}`);
   const errors = [...(validator.Errors(doc) as Iterable<SchemaError>)];
-  const causes = [...head.filter((c) => c.field !== 'apiVersion' || errors.length === 0), ...schemaCauses(info.schema, doc, errors)];
+  const causes = [
+    ...head.filter((c) => c.field !== 'apiVersion' || errors.length === 0),
+    ...schemaCauses(info.schema, doc, errors),
+  ];
   const meta = d['metadata'] as Record<string, unknown> | undefined;
   if (!info.namespaced && meta && meta['namespace'] !== undefined) {
-    causes.push({ field: 'metadata.namespace', message: `${info.kind} is cluster-scoped and takes no namespace` });
+    causes.push({
+      field: 'metadata.namespace',
+      message: `${info.kind} is cluster-scoped and takes no namespace`,
+    });
   }
   if (causes.length > 0) throw new ValidationError(subjectOf(subject, info, meta), dedupe(causes));
   const resource = doc as AnyResource;
@@ -246,7 +300,11 @@ function dedupe(causes: FieldCause[]): FieldCause[] {
   });
 }
 
-function subjectOf(subject: string, info: KindInfo, meta: Record<string, unknown> | undefined): string {
+function subjectOf(
+  subject: string,
+  info: KindInfo,
+  meta: Record<string, unknown> | undefined,
+): string {
   const name = typeof meta?.['name'] === 'string' ? meta['name'] : undefined;
   return name ? `${subject} ${info.kind} "${name}"` : `${subject} ${info.kind}`;
 }

@@ -74,23 +74,36 @@ type Filter = (c: ClusterSnapshot, r: ComponentRequest) => string | undefined;
 
 function affinityFilter(placement: Placement | undefined): Filter {
   const aff = placement?.clusterAffinity;
-  const selector: Requirement[] | undefined = aff?.labelSelector ? requirementsFromLabelSelector(aff.labelSelector) : undefined;
-  const inList = (list: string[] | undefined, v: string) => list === undefined || list.length === 0 || list.includes(v);
+  const selector: Requirement[] | undefined = aff?.labelSelector
+    ? requirementsFromLabelSelector(aff.labelSelector)
+    : undefined;
+  const inList = (list: string[] | undefined, v: string) =>
+    list === undefined || list.length === 0 || list.includes(v);
   return (c) => {
     if (!aff) return undefined;
-    if (!inList(aff.clouds, c.cloud)) return `cloud not in affinity (${aff.clouds?.join(', ') ?? ''})`;
+    if (!inList(aff.clouds, c.cloud))
+      return `cloud not in affinity (${aff.clouds?.join(', ') ?? ''})`;
     if (!inList(aff.sites, c.site)) return `site not in affinity (${aff.sites?.join(', ') ?? ''})`;
     if (!inList(aff.clusters, c.name)) return 'cluster not in affinity';
-    if (selector && !matchesLabels(selector, c.labels)) return 'labels do not match the label selector';
+    if (selector && !matchesLabels(selector, c.labels))
+      return 'labels do not match the label selector';
     const ex = aff.exclude;
-    if (ex?.clouds?.includes(c.cloud) || ex?.sites?.includes(c.site) || ex?.clusters?.includes(c.name)) return 'excluded by placement';
+    if (
+      ex?.clouds?.includes(c.cloud) ||
+      ex?.sites?.includes(c.site) ||
+      ex?.clusters?.includes(c.name)
+    )
+      return 'excluded by placement';
     return undefined;
   };
 }
 
 function residencyFilter(placement: Placement | undefined): Filter {
   const countries = placement?.residency?.countries;
-  return (c) => (countries && !countries.includes(c.country) ? `data residency: country ${c.country} not allowed` : undefined);
+  return (c) =>
+    countries && !countries.includes(c.country)
+      ? `data residency: country ${c.country} not allowed`
+      : undefined;
 }
 
 function taintFilter(placement: Placement | undefined): Filter {
@@ -99,7 +112,9 @@ function taintFilter(placement: Placement | undefined): Filter {
     tolerations.some(
       (tol) =>
         (tol.key === undefined || tol.key === t.key) &&
-        (tol.operator === 'Exists' || tol.key === undefined || (tol.value ?? '') === (t.value ?? '')) &&
+        (tol.operator === 'Exists' ||
+          tol.key === undefined ||
+          (tol.value ?? '') === (t.value ?? '')) &&
         (tol.effect === undefined || tol.effect === t.effect),
     );
   return (c) => {
@@ -111,7 +126,9 @@ function taintFilter(placement: Placement | undefined): Filter {
 const healthFilter: Filter = (c) => (c.ready ? undefined : 'cluster not Ready');
 
 const archFilter: Filter = (c, r) =>
-  r.architectures.some((a) => c.archs.includes(a)) ? undefined : `image has no ${c.archs.join('/') || 'matching'} variant`;
+  r.architectures.some((a) => c.archs.includes(a))
+    ? undefined
+    : `image has no ${c.archs.join('/') || 'matching'} variant`;
 
 const capacityFilter: Filter = (c, r) => {
   if (c.free.pods < 1) return 'no pod slots free';
@@ -134,9 +151,19 @@ function groupOf(c: ClusterSnapshot, by: 'cloud' | 'site' | 'zone' | 'cluster'):
   return by === 'cluster' ? c.name : c[by];
 }
 
-export function placeFirstFit(clusters: readonly ClusterSnapshot[], request: PlacementRequest): PlacementPlan {
+export function placeFirstFit(
+  clusters: readonly ClusterSnapshot[],
+  request: PlacementRequest,
+): PlacementPlan {
   const placement = request.placement;
-  const filters: Filter[] = [healthFilter, affinityFilter(placement), residencyFilter(placement), taintFilter(placement), archFilter, capacityFilter];
+  const filters: Filter[] = [
+    healthFilter,
+    affinityFilter(placement),
+    residencyFilter(placement),
+    taintFilter(placement),
+    archFilter,
+    capacityFilter,
+  ];
   const reasonCounts = new Map<string, Reason>();
   const byName = [...clusters].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // Free capacity is consumed as components are placed, so two components of
@@ -158,8 +185,14 @@ export function placeFirstFit(clusters: readonly ClusterSnapshot[], request: Pla
       }
     }
     const current = new Set(request.current[r.name] ?? []);
-    const ordered = [...feasible.filter((c) => current.has(c.name)), ...feasible.filter((c) => !current.has(c.name))];
-    const plan = r.replicas === 0 ? { component: r.name, assignments: [], unplaced: 0 } : choose(ordered, r, placement);
+    const ordered = [
+      ...feasible.filter((c) => current.has(c.name)),
+      ...feasible.filter((c) => !current.has(c.name)),
+    ];
+    const plan =
+      r.replicas === 0
+        ? { component: r.name, assignments: [], unplaced: 0 }
+        : choose(ordered, r, placement);
     for (const a of plan.assignments) {
       const f = free.get(a.cluster);
       if (!f) continue;
@@ -171,13 +204,21 @@ export function placeFirstFit(clusters: readonly ClusterSnapshot[], request: Pla
     plans.push(plan);
     if (plan.unplaced > 0) {
       const key = `${r.name}\u0000unplaced`;
-      reasonCounts.set(key, { component: r.name, count: plan.unplaced, reason: 'replicas could not be placed on any feasible cluster' });
+      reasonCounts.set(key, {
+        component: r.name,
+        count: plan.unplaced,
+        reason: 'replicas could not be placed on any feasible cluster',
+      });
     }
   }
   return { components: plans, reasons: [...reasonCounts.values()] };
 }
 
-function choose(ordered: ClusterSnapshot[], r: ComponentRequest, placement: Placement | undefined): ComponentPlan {
+function choose(
+  ordered: ClusterSnapshot[],
+  r: ComponentRequest,
+  placement: Placement | undefined,
+): ComponentPlan {
   const spread = placement?.spread ?? [];
   const duplicated = placement?.replicaScheduling?.type === 'Duplicated';
   const chosen: ClusterSnapshot[] = [];
@@ -207,7 +248,10 @@ function choose(ordered: ClusterSnapshot[], r: ComponentRequest, placement: Plac
   if (duplicated) {
     return {
       component: r.name,
-      assignments: chosen.map((c) => ({ cluster: c.name, replicas: Math.min(r.replicas, replicasThatFit(c, r)) })),
+      assignments: chosen.map((c) => ({
+        cluster: c.name,
+        replicas: Math.min(r.replicas, replicasThatFit(c, r)),
+      })),
       unplaced: chosen.reduce((n, c) => n + Math.max(0, r.replicas - replicasThatFit(c, r)), 0),
     };
   }
@@ -215,14 +259,22 @@ function choose(ordered: ClusterSnapshot[], r: ComponentRequest, placement: Plac
 }
 
 /** Divides replicas over the chosen clusters by static weight (default equal), capped by what fits. */
-function divide(chosen: ClusterSnapshot[], r: ComponentRequest, placement: Placement | undefined): ComponentPlan {
+function divide(
+  chosen: ClusterSnapshot[],
+  r: ComponentRequest,
+  placement: Placement | undefined,
+): ComponentPlan {
   const weights = chosen.map((c) => {
-    const w = placement?.replicaScheduling?.staticWeights?.find((sw) => sw.clusters.includes(c.name));
+    const w = placement?.replicaScheduling?.staticWeights?.find((sw) =>
+      sw.clusters.includes(c.name),
+    );
     return placement?.replicaScheduling?.weighting === 'Static' ? (w?.weight ?? 0) : 1;
   });
   const totalWeight = weights.reduce((a, b) => a + b, 0) || 1;
   const caps = chosen.map((c) => replicasThatFit(c, r));
-  const counts = chosen.map((_, i) => Math.min(caps[i] ?? 0, Math.floor((r.replicas * (weights[i] ?? 0)) / totalWeight)));
+  const counts = chosen.map((_, i) =>
+    Math.min(caps[i] ?? 0, Math.floor((r.replicas * (weights[i] ?? 0)) / totalWeight)),
+  );
   let left = r.replicas - counts.reduce((a, b) => a + b, 0);
   // Hand out the remainder round-robin, in order, to clusters with room.
   for (let pass = 0; left > 0 && pass < r.replicas; pass++) {
@@ -238,7 +290,9 @@ function divide(chosen: ClusterSnapshot[], r: ComponentRequest, placement: Place
   }
   return {
     component: r.name,
-    assignments: chosen.map((c, i) => ({ cluster: c.name, replicas: counts[i] ?? 0 })).filter((a) => a.replicas > 0),
+    assignments: chosen
+      .map((c, i) => ({ cluster: c.name, replicas: counts[i] ?? 0 }))
+      .filter((a) => a.replicas > 0),
     unplaced: left,
   };
 }

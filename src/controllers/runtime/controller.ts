@@ -61,7 +61,9 @@ export class Controller {
         // Retryable errors (throttling, conflicts, unreachable members) are
         // routine; only log the others, which point at a bug or bad data.
         if (!(err instanceof YunjianError && err.retryable)) {
-          this.#log(`${this.name}: reconcile ${key} failed (retry in ${delay} ms): ${err instanceof Error ? err.message : String(err)}`);
+          this.#log(
+            `${this.name}: reconcile ${key} failed (retry in ${delay} ms): ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
       } finally {
         this.queue.done(key);

@@ -12,8 +12,12 @@ export interface InformerHandlers<T extends StoredObject> {
   onDelete?(obj: T): void;
 }
 
-export function objectKey(obj: { metadata: { namespace?: string | undefined; name: string } }): string {
-  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+export function objectKey(obj: {
+  metadata: { namespace?: string | undefined; name: string };
+}): string {
+  return obj.metadata.namespace
+    ? `${obj.metadata.namespace}/${obj.metadata.name}`
+    : obj.metadata.name;
 }
 
 export class Informer<T extends StoredObject> {
@@ -109,7 +113,8 @@ export class Informer<T extends StoredObject> {
       const old = this.#cache.get(key);
       this.#cache.set(key, obj);
       if (!old) this.#handlers.forEach((h) => h.onAdd?.(obj));
-      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.#handlers.forEach((h) => h.onUpdate?.(old, obj));
+      else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion)
+        this.#handlers.forEach((h) => h.onUpdate?.(old, obj));
     }
   }
 }
