@@ -159,7 +159,13 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       ready: () => loops.synced(),
     });
     undo.push(() => api.close());
-    await api.listen({ port: options.port, host: options.host });
+    await api.listen({ port: options.port, host: options.host }).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      throw new Error(
+        `port ${options.port} on ${options.host} is already in use: stop what listens there, or start with --port`,
+        { cause: err },
+      );
+    });
     const addr = api.server.address() as AddressInfo;
     const shownHost =
       options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
