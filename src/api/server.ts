@@ -89,7 +89,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     help: 'Open watch streams',
     registers: [registry],
   });
-  const storeRevision = new Gauge({
+  new Gauge({
     name: 'yunjian_store_revision',
     help: 'Latest store revision',
     registers: [registry],
@@ -97,7 +97,6 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       this.set(Number(await store.revision()));
     },
   });
-  void storeRevision;
 
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) =>

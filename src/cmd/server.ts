@@ -9,7 +9,13 @@ import { applyDocuments } from '../api/apply.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { SimFleet } from '../drivers/sim/index.ts';
-import { fleetSummary, generateDemoFleet, loadFleetFile, type FleetDocs } from '../fleet/index.ts';
+import {
+  fleetSummary,
+  formatFleetSummary,
+  generateDemoFleet,
+  loadFleetFile,
+  type FleetDocs,
+} from '../fleet/index.ts';
 import type { Cluster } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
 
@@ -134,10 +140,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];
       const results = await applyDocuments(store, docs, {});
       const changed = results.filter((r) => r.action !== 'unchanged').length;
-      const s = fleetSummary(fleet);
       log(
-        `fleet: ${s.clouds} clouds, ${s.sites} sites, ${s.clusters} clusters, ${s.nodes} nodes, ${s.cores} cores ` +
-          `(${changed} resources created or updated)`,
+        `fleet: ${formatFleetSummary(fleetSummary(fleet))}; ${changed} resources created or updated`,
       );
       for (const note of fleet.notes ?? []) log(`fleet: ${note}`);
     }

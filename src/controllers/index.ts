@@ -9,7 +9,6 @@ import type { Controller } from './runtime/controller.ts';
 import { Informer } from './runtime/informer.ts';
 
 export type { DriverProvider } from './drivers.ts';
-export { isClusterReady } from './clusterstatus.ts';
 
 export interface ControlLoops {
   controllers: Controller[];

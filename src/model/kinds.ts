@@ -65,7 +65,3 @@ for (const k of KINDS) {
 export function lookupKind(name: string): KindInfo | undefined {
   return byAnyName.get(name.toLowerCase());
 }
-
-export function kindNames(): string[] {
-  return KINDS.map((k) => k.plural);
-}
