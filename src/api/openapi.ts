@@ -236,6 +236,18 @@ export function buildOpenApi(version: string): Record<string, unknown> {
       responses: { '200': { description: 'What was affected' }, ...errorResponses },
     },
   };
+  paths[`${BASE}/namespaces/{namespace}/applications/{name}/explain`] = {
+    get: {
+      tags: ['Application'],
+      summary:
+        'Why the application is placed where it is: per component, each cloud and cluster chosen or rejected, with reasons and scores',
+      parameters: [
+        { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
+        { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
+      ],
+      responses: { '200': { description: 'PlacementExplanation' }, ...errorResponses },
+    },
+  };
   for (const p of ['/healthz', '/readyz'])
     paths[p] = {
       get: { tags: ['Health'], security: [], responses: { '200': { description: 'ok' } } },

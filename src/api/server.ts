@@ -11,7 +11,15 @@ import {
   type YunjianError,
 } from '../model/errors.ts';
 import { KINDS, type KindInfo } from '../model/kinds.ts';
-import { API_VERSION } from '../model/schema.ts';
+import {
+  API_VERSION,
+  type Application,
+  type Cloud,
+  type Cluster,
+  type Site,
+} from '../model/schema.ts';
+import { explainApplication } from '../scheduler/explain.ts';
+import type { ReportedNode } from '../scheduler/snapshot.ts';
 import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
 import type { TokenAuthenticator } from './auth.ts';
@@ -32,6 +40,11 @@ export interface ApiServerOptions {
   auth: TokenAuthenticator;
   version: string;
   chaos?: ChaosTarget;
+  /**
+   * The nodes of a cluster with their allocations (the sim fleet's nodes), for
+   * placement explanations; without it nodes are derived from cluster status.
+   */
+  nodes?: (cluster: string) => readonly ReportedNode[] | undefined;
   /** Extra readiness checks (controllers started, leader elected, ...). */
   ready?: () => Promise<void>;
   registry?: Registry;
@@ -171,6 +184,40 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       ? chaos.fail(scope as ChaosScope, name as string)
       : chaos.recover(scope as ChaosScope, name as string);
   });
+
+  // Why an application is placed where it is: the scheduler's verdict on
+  // every cloud and cluster, per component (scheduler/explain.ts).
+  app.get<{ Params: { namespace: string; name: string } }>(
+    `${BASE}/namespaces/:namespace/applications/:name/explain`,
+    async (request) => {
+      const { namespace, name } = request.params;
+      const application = (await store.get({
+        kind: 'Application',
+        namespace,
+        name,
+      })) as unknown as Application;
+      const [clusters, sites, clouds] = await Promise.all(
+        ['Cluster', 'Site', 'Cloud'].map(async (kind) => (await store.list(kind)).items),
+      );
+      const nodes = options.nodes;
+      return explainApplication(application, {
+        clusters: clusters as unknown as Cluster[],
+        sites: sites as unknown as Site[],
+        clouds: clouds as unknown as Cloud[],
+        ...(nodes
+          ? {
+              nodesOf: (c: Cluster) => {
+                try {
+                  return nodes(c.metadata.name);
+                } catch {
+                  return undefined;
+                }
+              },
+            }
+          : {}),
+      });
+    },
+  );
 
   function registerKind(server: FastifyInstance, k: KindInfo): void {
     const collection = k.namespaced

@@ -169,6 +169,14 @@ export class YunjianClient {
     });
   }
 
+  /** Why the application is placed where it is (a PlacementExplanation document). */
+  explain(name: string, namespace: string = DEFAULT_NAMESPACE): Promise<unknown> {
+    return this.#json<unknown>(
+      'GET',
+      `${API_PREFIX}/namespaces/${encodeURIComponent(namespace)}/applications/${encodeURIComponent(name)}/explain`,
+    );
+  }
+
   chaosList(): Promise<ChaosList> {
     return this.#json<ChaosList>('GET', `${API_PREFIX}/chaos`);
   }

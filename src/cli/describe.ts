@@ -14,6 +14,7 @@ import type {
   ResourceAmounts,
   Site,
 } from '../model/schema.ts';
+import type { ApplicationExplanation } from '../scheduler/explain.ts';
 import {
   NONE,
   ageSince,
@@ -305,6 +306,14 @@ function placementSummary(p: Placement | undefined): string[] {
         `${t.key ?? '*'}${t.operator === 'Equal' ? `=${t.value ?? ''}` : ' exists'}${t.effect === undefined ? '' : `:${t.effect}`}`,
     ),
   );
+  if (p.maxReplicasPerNode !== undefined)
+    pairs.push(['Max Per Node', String(p.maxReplicasPerNode)]);
+  add(
+    'Anti-affinity',
+    p.antiAffinity?.map((g) =>
+      g.components === undefined ? 'all components' : g.components.join('+'),
+    ),
+  );
   const rs = p.replicaScheduling;
   if (rs !== undefined)
     pairs.push([
@@ -319,6 +328,7 @@ function placementSummary(p: Placement | undefined): string[] {
         pref.cost === undefined ? undefined : `cost=${pref.cost}`,
         pref.packing === undefined ? undefined : `packing=${pref.packing}`,
         pref.balance === undefined ? undefined : `balance=${pref.balance}`,
+        pref.proximity === undefined ? undefined : `proximity=${pref.proximity}`,
         pref.userRegions === undefined ? undefined : `userRegions=${pref.userRegions.join(',')}`,
       ].filter((s) => s !== undefined),
     );
@@ -429,4 +439,80 @@ export function describe(o: AnyResource, now: number): string {
     }
   })();
   return [...metadata(o, now), ...body].join('\n') + '\n';
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `yunjian explain app NAME`: per component, why each cloud and cluster was chosen or rejected. */
+export function describeExplanation(x: ApplicationExplanation): string {
+  const lines: string[] = [
+    ...fields([
+      ['Application', `${x.namespace}/${x.application}`],
+      [
+        'Weights',
+        Object.entries(x.weights)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      ],
+    ]),
+  ];
+  for (const c of x.components) {
+    const placed = c.chosen.reduce((n, k) => n + k.replicas, 0);
+    lines.push(
+      '',
+      `Component ${c.component}: ${plural(c.replicas, 'replica')}, image for ${c.architectures.join('/')}; ` +
+        `${c.clusters} clusters, ${c.feasible} feasible, ${plural(c.chosen.length, 'chosen cluster')}` +
+        (c.unplaced > 0 ? `, ${c.unplaced} unplaced` : ''),
+    );
+    const scoreNames = [...new Set(c.chosen.flatMap((k) => Object.keys(k.scores)))];
+    lines.push(
+      ...subTable(
+        'Chosen',
+        ['CLUSTER', 'CLOUD', 'REPLICAS', 'SCORE', ...scoreNames.map((n) => n.toUpperCase())],
+        c.chosen.map((k) => [
+          k.cluster,
+          k.cloud,
+          String(k.replicas),
+          k.score.toFixed(3),
+          ...scoreNames.map((n) => (k.scores[n] ?? 0).toFixed(3)),
+        ]),
+        2,
+      ),
+    );
+    if (placed < c.replicas && c.unplaced === 0)
+      lines.push(`  (${c.replicas - placed} replicas run elsewhere by overrides)`);
+    lines.push(
+      ...subTable(
+        'By cloud',
+        ['CLOUD', 'VERDICT', 'CLUSTERS', 'WHY'],
+        c.clouds.map((cloud) => {
+          const why: string[] = cloud.chosen.map(
+            (k) => `${k.cluster} (${plural(k.replicas, 'replica')}, score ${k.score.toFixed(2)})`,
+          );
+          if (cloud.feasible > 0) {
+            const best = cloud.bestFeasible;
+            why.push(
+              `${cloud.feasible} feasible, not needed` +
+                (best ? ` (best: ${best.cluster}, score ${best.score.toFixed(2)})` : ''),
+            );
+          }
+          for (const r of cloud.rejected) why.push(`${plural(r.count, 'cluster')}: ${r.reason}`);
+          return [cloud.cloud, cloud.verdict, String(cloud.clusters), why.join('; ')];
+        }),
+        2,
+      ),
+    );
+    lines.push(
+      ...subTable(
+        'Rejected',
+        ['CLUSTERS', 'REASON'],
+        c.rejected.map((r) => [String(r.count), r.reason]),
+        2,
+      ),
+    );
+    if (c.notes.length > 0) lines.push('  Notes:', ...c.notes.map((n) => `    ${n}`));
+  }
+  return lines.join('\n') + '\n';
 }

@@ -8,6 +8,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { UnauthorizedError, ValidationError, YunjianError } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, lookupKind, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
+import type { ApplicationExplanation } from '../scheduler/explain.ts';
 import { CHAOS_SCOPES, YunjianClient, type ChaosScope, type ResourceList } from './client.ts';
 import {
   CONFIG_KEYS,
@@ -20,7 +21,8 @@ import {
   type ConfigKey,
   type Env,
 } from './config.ts';
-import { describe } from './describe.ts';
+import { registerBench } from './bench.ts';
+import { describe, describeExplanation } from './describe.ts';
 import { UsageError, formatError, unknownKindError, type ErrorContext } from './errors.ts';
 import {
   ageSince,
@@ -271,6 +273,38 @@ function buildProgram(session: Session): Command {
     );
 
   program
+    .command('explain')
+    .description(
+      'why an application is placed where it is: each cloud and cluster, chosen or rejected',
+    )
+    .argument('<kind>', 'applications (or app/NAME)')
+    .argument('[name]', 'application name')
+    .option('-n, --namespace <ns>', 'namespace')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['json', 'yaml']))
+    .action(
+      async (
+        kindArg: string,
+        nameArg: string | undefined,
+        opts: { namespace?: string; output?: 'json' | 'yaml' },
+        cmd: Command,
+      ) => {
+        const { kind, name } = target(kindArg, nameArg);
+        if (kind.kind !== 'Application')
+          throw new UsageError(`explain works on applications, not ${kind.plural}`);
+        if (name === undefined)
+          throw new UsageError('explain needs a name: yunjian explain app NAME');
+        const client = await connect(session, cmd);
+        const x = (await client.explain(
+          name,
+          namespaceFor(kind, opts.namespace) ?? DEFAULT_NAMESPACE,
+        )) as ApplicationExplanation;
+        if (opts.output === 'json') io.stdout(toJson(x));
+        else if (opts.output === 'yaml') io.stdout(toYaml(x));
+        else io.stdout(describeExplanation(x));
+      },
+    );
+
+  program
     .command('delete')
     .description('delete resources by kind and name, or those described in files')
     .argument('[kind]', 'clouds, sites, clusters, applications (or KIND/NAME)')
@@ -367,6 +401,8 @@ function buildProgram(session: Session): Command {
       await writeConfigFile(path, file);
       io.stdout(`${key} set in ${path}\n`);
     });
+
+  registerBench(program, io);
 
   program
     .command('version')

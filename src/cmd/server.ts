@@ -160,6 +160,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       auth,
       version: VERSION,
       chaos: sim,
+      nodes: (cluster) => sim.nodes(cluster),
       ready: () => loops.synced(),
     });
     undo.push(() => api.close());

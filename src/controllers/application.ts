@@ -2,8 +2,12 @@
 // through the cluster's driver -> status aggregated back into the Application.
 //
 // Each reconcile, in this order:
-//   1. read the app and the fleet from the informers (current state, not events);
-//   2. place (pure scheduler; sticky to the clusters the app already runs on);
+//   1. read the app and the fleet from the informers (current state, not events),
+//      the nodes of each cluster from its driver (cached until the Cluster
+//      changes or this controller writes to it) and what each current workload
+//      has scheduled;
+//   2. place (the pure global scheduler; sticky: replicas running where they
+//      are stay, only missing ones are placed, on clusters and nodes);
 //   3. apply every planned workload (idempotent: drivers skip unchanged hashes);
 //   4. delete workloads the plan no longer has (on a cluster that cannot be
 //      reached, deletion is retried by later reconciles and the GC sweep);
@@ -16,7 +20,7 @@ import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import type {
   Application,
   ApplicationStatus,
-  Arch,
+  Cloud,
   Cluster,
   Component,
   Condition,
@@ -24,13 +28,10 @@ import type {
   Site,
 } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
-import type { ClusterDriver, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
-import {
-  placeFirstFit,
-  type ClusterSnapshot,
-  type ComponentRequest,
-  type PlacementPlan,
-} from '../scheduler/firstfit.ts';
+import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
+import { fleetSnapshot, placeApplication } from '../scheduler/explain.ts';
+import { componentArchitectures } from '../scheduler/request.ts';
+import type { AppPlan } from '../scheduler/scheduler.ts';
 import { isClusterReady } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
 import { Controller } from './runtime/controller.ts';
@@ -41,6 +42,8 @@ export interface ApplicationControllerOptions {
   apps: Informer<Application>;
   clusters: Informer<Cluster>;
   sites: Informer<Site>;
+  /** Cloud list prices, for clusters that do not carry their own. */
+  clouds?: Informer<Cloud>;
   drivers: DriverProvider;
   log: (line: string) => void;
   now?: () => number;
@@ -48,45 +51,22 @@ export interface ApplicationControllerOptions {
   resyncSeconds?: number;
 }
 
-/** Without `platforms` an image is taken to be amd64-only: never guess that it runs on ARM or RISC-V. */
-export function componentArchitectures(c: Component): Arch[] {
-  const archs = (c.platforms ?? ['linux/amd64']).map((p) => p.split('/')[1] as Arch);
-  return [...new Set(archs)];
-}
-
-function toRequest(c: Component): ComponentRequest {
-  return {
-    name: c.name,
-    replicas: c.replicas,
-    architectures: componentArchitectures(c),
-    cpuMillis: c.resources?.cpu !== undefined ? parseCpuMillis(c.resources.cpu) : 0,
-    memoryBytes: c.resources?.memory !== undefined ? parseMemoryBytes(c.resources.memory) : 0,
-    gpu: c.resources?.gpu ?? 0,
-  };
-}
-
-export function clusterSnapshot(cluster: Cluster, site: Site | undefined): ClusterSnapshot {
-  const s = cluster.status;
-  const alloc = s?.allocatable ?? { cpu: 0, memory: 0, gpu: 0, pods: 0 };
-  const used = s?.allocated ?? { cpu: 0, memory: 0, gpu: 0, pods: 0 };
-  const byArch = s?.nodesByArch ?? { amd64: 0, arm64: 0, riscv64: 0 };
-  return {
-    name: cluster.metadata.name,
-    cloud: cluster.spec.cloud,
-    site: cluster.spec.site,
-    zone: cluster.spec.zone ?? '',
-    country: site?.spec.country ?? '',
-    labels: cluster.metadata.labels ?? {},
-    taints: cluster.spec.taints ?? [],
-    ready: isClusterReady(cluster),
-    archs: (Object.keys(byArch) as Arch[]).filter((a) => byArch[a] > 0),
-    free: {
-      cpu: Math.max(0, alloc.cpu - used.cpu),
-      memory: Math.max(0, alloc.memory - used.memory),
-      gpu: Math.max(0, alloc.gpu - used.gpu),
-      pods: Math.max(0, alloc.pods - used.pods),
-    },
-  };
+/** Node limits of a component from placement.maxReplicasPerNode and antiAffinity. */
+function nodeLimits(
+  app: Application,
+  c: Component,
+): { maxReplicasPerNode?: number; antiAffinity?: string[] } {
+  const placement = app.spec.placement;
+  const names = app.spec.components.map((x) => x.name);
+  const groups = (placement?.antiAffinity ?? [])
+    .map((a) => a.components ?? names)
+    .filter((g) => g.includes(c.name));
+  if (groups.length > 0) {
+    return { maxReplicasPerNode: 1, antiAffinity: [...new Set(groups.flat())].sort() };
+  }
+  return placement?.maxReplicasPerNode !== undefined
+    ? { maxReplicasPerNode: placement.maxReplicasPerNode }
+    : {};
 }
 
 /** The component as it runs on one cluster: overrides whose target matches apply in order. */
@@ -127,6 +107,7 @@ export function workloadFor(
     memoryBytes: resources.memory !== undefined ? parseMemoryBytes(resources.memory) : 0,
     gpu: resources.gpu ?? 0,
     ...(resources.gpuModel !== undefined ? { gpuModel: resources.gpuModel } : {}),
+    ...nodeLimits(app, c),
     ports: (c.ports ?? []).map((p) => ({
       ...(p.name !== undefined ? { name: p.name } : {}),
       port: p.port,
@@ -164,6 +145,46 @@ export function createApplicationController(
 ): Controller & { sweep(): Promise<number> } {
   const now = o.now ?? Date.now;
   const resyncMs = (o.resyncSeconds ?? 30) * 1000;
+  // Nodes of each cluster, as its driver lists them. An entry is reused while
+  // the Cluster's resourceVersion is the same and this controller has not
+  // written to the cluster since; clusters whose driver lists no nodes are
+  // scheduled from their status.
+  const nodeCache = new Map<
+    string,
+    { version: string; nodes: Promise<NodeStatus[] | undefined> }
+  >();
+  const nodesReady = new Map<string, NodeStatus[] | undefined>();
+  const touched = (name: string) => nodeCache.delete(name);
+  async function refreshNodes(clusters: readonly Cluster[]): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const c of clusters) {
+      const name = c.metadata.name;
+      const version = c.metadata.resourceVersion ?? '';
+      let entry = nodeCache.get(name);
+      if (entry?.version !== version) {
+        const driver = isClusterReady(c) ? o.drivers.driverFor(c) : undefined;
+        const listed = driver?.nodes
+          ? driver.nodes().catch((err: unknown) => {
+              if (notRetryable(err)) throw err;
+              return undefined;
+            })
+          : Promise.resolve(undefined);
+        entry = { version, nodes: listed };
+        nodeCache.set(name, entry);
+        // A failed listing is not kept: the next reconcile asks again.
+        void listed.then((n) => {
+          if (n === undefined && nodeCache.get(name) === entry) nodeCache.delete(name);
+        });
+      }
+      pending.push(
+        entry.nodes.then((n) => {
+          nodesReady.set(name, n);
+        }),
+      );
+    }
+    await Promise.all(pending);
+  }
+
   const driverOf = (name: string): [Cluster, ClusterDriver] | undefined => {
     const cluster = o.clusters.get(name);
     const driver = cluster ? o.drivers.driverFor(cluster) : undefined;
@@ -193,6 +214,7 @@ export function createApplicationController(
         await cd[1].deleteWorkload(w.key).catch((err: unknown) => {
           if (notRetryable(err)) throw err;
         });
+        touched(cn);
       }
     }
   }
@@ -209,8 +231,6 @@ export function createApplicationController(
       );
       return;
     }
-    const current: Record<string, string[]> = {};
-    for (const p of app.status?.placements ?? []) (current[p.component] ??= []).push(p.cluster);
     const previous = new Map(
       (app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]),
     );
@@ -227,24 +247,42 @@ export function createApplicationController(
       return p;
     };
 
+    // What runs now: the replicas each workload has on nodes, at most what the
+    // scheduler assigned (pending replicas are placed again, maybe elsewhere).
+    const current: Record<string, Record<string, number>> = {};
+    for (const p of app.status?.placements ?? []) {
+      const assigned = p.assigned ?? p.desired;
+      const cd = driverOf(p.cluster);
+      const listed = cd ? await listFor(p.cluster, cd[1]) : undefined;
+      const ws = listed?.find(
+        (w) =>
+          w.key.component === p.component &&
+          w.key.app === app.metadata.name &&
+          w.key.namespace === namespace,
+      );
+      const running = listed === undefined ? assigned : Math.min(assigned, ws?.scheduled ?? 0);
+      if (running > 0) (current[p.component] ??= {})[p.cluster] = running;
+    }
+    const clusters = o.clusters.list();
+    await refreshNodes(clusters);
+
     // A cluster found unreachable while applying is treated as not Ready for the
     // rest of this reconcile and the app is placed again without it: the
     // controller often learns of an outage before cluster-status records it, and
     // waiting for that would stall failover on retries and backoff.
     const unreachable = new Set<string>();
-    let plan: PlacementPlan;
+    let plan: AppPlan;
     let keep: Set<string>;
     let placements: PlacementStatus[];
     placing: for (;;) {
-      const snapshot = o.clusters.list().map((c) => {
-        const s = clusterSnapshot(c, o.sites.get(c.spec.site));
-        return unreachable.has(s.name) ? { ...s, ready: false } : s;
+      const snapshot = fleetSnapshot({
+        clusters,
+        sites: o.sites.list(),
+        ...(o.clouds ? { clouds: o.clouds.list() } : {}),
+        nodesOf: (c) => nodesReady.get(c.metadata.name),
+        unreachable,
       });
-      plan = placeFirstFit(snapshot, {
-        components: app.spec.components.map(toRequest),
-        placement: app.spec.placement,
-        current,
-      });
+      plan = placeApplication(snapshot, app, current);
       keep = new Set<string>();
       placements = [];
       for (const cp of plan.components) {
@@ -266,6 +304,7 @@ export function createApplicationController(
           );
           if (ws?.hash !== spec.hash) {
             try {
+              touched(a.cluster);
               await driver.applyWorkload(spec);
             } catch (err) {
               if (
@@ -286,6 +325,7 @@ export function createApplicationController(
             site: cluster.spec.site,
             desired: spec.replicas,
             ready: ws ? ws.ready : Math.min(prev?.ready ?? 0, spec.replicas),
+            ...(spec.replicas !== a.replicas ? { assigned: a.replicas } : {}),
           });
         }
       }

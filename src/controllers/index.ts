@@ -1,6 +1,6 @@
 // Starts the control loops against a store. Informers are shared: one cache per
 // kind, fed by one watch, read by every controller.
-import type { Application, Cluster, Site } from '../model/schema.ts';
+import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
@@ -31,6 +31,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const clusters = new Informer<Cluster>(o.store, 'Cluster', onError);
   const sites = new Informer<Site>(o.store, 'Site', onError);
   const apps = new Informer<Application>(o.store, 'Application', onError);
+  const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
   const clusterStatus = createClusterStatusController({
     store: o.store,
     clusters,
@@ -43,10 +44,11 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     apps,
     clusters,
     sites,
+    clouds,
     drivers: o.drivers,
     log: o.log,
   });
-  const informers = [clusters, sites, apps];
+  const informers = [clusters, sites, apps, clouds];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
   // Workers start after the caches are full, so no reconcile sees a partial fleet.

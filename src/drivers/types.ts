@@ -31,6 +31,10 @@ export interface WorkloadSpec {
   memoryBytes: number;
   gpu: number;
   gpuModel?: string;
+  /** At most this many replicas on one node. */
+  maxReplicasPerNode?: number;
+  /** Components of the same app whose replicas this one's must not share a node with. */
+  antiAffinity?: string[];
   ports: WorkloadPort[];
   env: Record<string, string>;
   command: string[];
@@ -78,6 +82,18 @@ export interface ClusterInventory {
   gpuModels: Record<string, number>;
 }
 
+/** One node and what is allocated on it: cpu in cores, memory in bytes. */
+export interface NodeStatus {
+  name: string;
+  arch: Arch;
+  healthy: boolean;
+  gpuModel?: string;
+  capacity: ResourceTotals;
+  allocated: ResourceTotals;
+  /** Milli-GPUs in use on each GPU of the node. */
+  gpuUsedMilli?: number[];
+}
+
 export interface ClusterDriver {
   readonly type: 'sim' | 'agent' | 'kubernetes';
   /** Capacity, allocation and health as the cluster reports them now. */
@@ -88,6 +104,8 @@ export interface ClusterDriver {
   deleteWorkload(key: WorkloadKey): Promise<void>;
   /** Every workload this control plane created in the cluster, with status. */
   listWorkloads(): Promise<WorkloadStatus[]>;
+  /** Every node with its allocation, for node-aware scheduling; drivers that cannot list nodes leave it out. */
+  nodes?(): Promise<NodeStatus[]>;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

@@ -368,12 +368,31 @@ export const Placement = Obj({
     }),
   ),
   preferences: Type.Optional(
-    Obj({
-      cost: Type.Optional(NonNegative),
-      packing: Type.Optional(NonNegative),
-      balance: Type.Optional(NonNegative),
-      userRegions: Type.Optional(Type.Array(Type.String())),
+    Obj(
+      {
+        cost: Type.Optional(NonNegative),
+        packing: Type.Optional(NonNegative),
+        balance: Type.Optional(NonNegative),
+        proximity: Type.Optional(NonNegative),
+        userRegions: Type.Optional(Type.Array(Type.String())),
+      },
+      'Score weights (cost 1, packing 1, balance 0.5, proximity 1 by default) and where users are.',
+    ),
+  ),
+  maxReplicasPerNode: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      'x-expected': 'an integer >= 1',
+      description: 'At most this many replicas of one component on one node.',
     }),
+  ),
+  antiAffinity: Type.Optional(
+    Type.Array(
+      Obj(
+        { components: Type.Optional(NameList) },
+        'At most one replica of these components (default: all of the app) on one node.',
+      ),
+    ),
   ),
 });
 export type Placement = Static<typeof Placement>;
@@ -469,6 +488,8 @@ export const PlacementStatus = Obj({
   site: Type.Optional(Name),
   desired: Count,
   ready: Count,
+  /** Replicas the scheduler assigned here, before overrides patch the count. */
+  assigned: Type.Optional(Count),
 });
 export type PlacementStatus = Static<typeof PlacementStatus>;
 

@@ -172,6 +172,15 @@ function applicationRules(app: Application): FieldCause[] {
       message: 'required when weighting is Static',
     });
   }
+  app.spec.placement?.antiAffinity?.forEach((a, i) => {
+    a.components?.forEach((n, j) => {
+      if (!names.has(n))
+        causes.push({
+          field: `spec.placement.antiAffinity[${i}].components[${j}]`,
+          message: `expected the name of a component, got "${n}"`,
+        });
+    });
+  });
   app.spec.overrides?.forEach((o, i) => {
     o.target.components?.forEach((n, j) => {
       if (!names.has(n))

@@ -1,13 +1,16 @@
-// One simulated cluster: its nodes as columns of typed arrays (one slot per node,
-// so a 150k-node fleet costs a few MiB, not 150k objects) and the workloads the
-// control plane applied, each replica pinned to a node index.
+// One simulated cluster: its nodes as the scheduler's NodeState (columns of
+// typed arrays, one slot per node, so a 150k-node fleet costs a few MiB, not
+// 150k objects) and the workloads the control plane applied, each replica
+// pinned to a node index (and GPU indexes). Replicas are placed on nodes by the
+// scheduler's NodePlacer: the one node-placement implementation (best fit,
+// fragmentation-aware for GPUs), so the twin places replicas exactly as the
+// global scheduler plans them.
 //
 // Invariants:
 // - Node i belongs to the pool whose [start, start + count) holds i; pools are
-//   laid out in spec order, so node order, and with it first-fit, is the order
-//   of the cluster's nodePools and then the index inside each pool.
-// - The *Used columns are exactly the sum of the requests of the replicas placed
-//   on each node. Replicas are only ever placed on healthy nodes; failing a node
+//   laid out in spec order; among equally good nodes the lower index wins.
+// - The NodeState's used columns are exactly the sum of the allocations of the
+//   replicas placed on each node. Replicas are only ever placed on healthy nodes; failing a node
 //   evicts its replicas at once, so a failed node holds nothing.
 // - A workload's replicas are `replicas` placed ones plus `spec.replicas -
 //   replicas.length` pending ones. Pending replicas are retried, oldest workload
@@ -17,30 +20,37 @@
 // - Readiness is never stored as a flag: a replica is ready once the clock
 //   reaches its `readyAt`, fixed when it was placed (placement + start-up time).
 import { BadRequestError } from '../../model/errors.ts';
-import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
+import { parseCpuMillis } from '../../model/quantity.ts';
 import { ARCHES, type Arch, type ClusterSpec, type SimNodePool } from '../../model/schema.ts';
+import {
+  MAX_GPUS_PER_NODE,
+  NodeState,
+  type Allocation,
+  type CompiledRequest,
+} from '../../scheduler/nodestate.ts';
+import { NodePlacer } from '../../scheduler/placer.ts';
+import { podRequest } from '../../scheduler/request.ts';
+import { nodesFromPools } from '../../scheduler/snapshot.ts';
 import type {
   ClusterInventory,
+  NodeStatus,
   ResourceTotals,
   WorkloadKey,
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.ts';
 
-export const DEFAULT_MAX_PODS = 110;
+/** Pods per node when a pool does not say: the scheduler's default, one definition. */
+export { DEFAULT_MAX_PODS } from '../../scheduler/snapshot.ts';
 
-/** Most millicores one node may have: the cpu columns are Int32Array. */
+/** Most millicores one node may have. */
 const MAX_NODE_CPU_MILLIS = 2 ** 31 - 1;
 
-/** One node as the twin's operator view shows it (not part of the ClusterDriver API). */
-export interface SimNodeStatus {
-  name: string;
+const MiB = 1024 * 1024;
+
+/** One node as the twin's operator view shows it: the driver's NodeStatus and its pool. */
+export interface SimNodeStatus extends NodeStatus {
   pool: string;
-  arch: Arch;
-  healthy: boolean;
-  gpuModel?: string;
-  capacity: ResourceTotals;
-  allocated: ResourceTotals;
 }
 
 interface PoolRange {
@@ -50,7 +60,8 @@ interface PoolRange {
 }
 
 interface Replica {
-  node: number;
+  /** Where it runs: node, and GPUs on it. */
+  alloc: Allocation;
   readyAt: number;
 }
 
@@ -69,16 +80,6 @@ interface Workload {
   unschedulable: string | undefined;
 }
 
-/** What one replica needs from a node, resolved against this cluster's GPU model table. */
-interface Demand {
-  archMask: number;
-  cpu: number;
-  memory: number;
-  gpu: number;
-  /** 0: any node; otherwise the node's gpuModel code must equal it (-1 when no node has the model). */
-  model: number;
-}
-
 function workloadId(key: WorkloadKey): string {
   return `${key.namespace}/${key.app}/${key.component}`;
 }
@@ -94,21 +95,9 @@ export class SimCluster {
 
   private poolsKey = '';
   private pools: PoolRange[] = [];
-  /** GPU model names; a node's gpuModel column holds index + 1, 0 for none. */
-  private gpuModelNames: string[] = [];
   private size = 0;
-  private arch = new Uint8Array(0);
-  private healthy = new Uint8Array(0);
-  private gpuModel = new Uint16Array(0);
-  private cpuCap = new Int32Array(0);
-  private cpuUsed = new Int32Array(0);
-  private memCap = new Float64Array(0);
-  private memUsed = new Float64Array(0);
-  /** GPUs in thousandths, so fractional requests add up exactly. */
-  private gpuCap = new Int32Array(0);
-  private gpuUsed = new Int32Array(0);
-  private podCap = new Int32Array(0);
-  private podUsed = new Int32Array(0);
+  private state = NodeState.fromNodes([]);
+  private placer = new NodePlacer(this.state, 1);
 
   /** Insertion order is creation order: it is the retry priority of pending replicas. */
   private readonly workloads = new Map<string, Workload>();
@@ -141,14 +130,13 @@ export class SimCluster {
       const d = this.demand(wl.spec);
       const kept: Replica[] = [];
       for (const r of wl.replicas) {
-        const old = poolOf(oldPools, r.node);
+        const old = poolOf(oldPools, r.alloc.node);
         const current = old && byName.get(old.name);
-        if (old === undefined || current === undefined || r.node - old.start >= current.count)
+        if (old === undefined || current === undefined || r.alloc.node - old.start >= current.count)
           continue;
-        const node = current.start + r.node - old.start;
-        if (!this.fits(node, d)) continue;
-        this.allocate(node, d);
-        kept.push({ node, readyAt: r.readyAt });
+        const node = current.start + r.alloc.node - old.start;
+        if (!this.state.fitsCompiled(node, d)) continue;
+        kept.push({ alloc: this.placer.allocate(node, d), readyAt: r.readyAt });
       }
       wl.replicas = kept;
     }
@@ -165,57 +153,34 @@ export class SimCluster {
         );
       seen.add(p.name);
     }
-    const size = pools.reduce((n, p) => n + p.count, 0);
-    this.size = size;
-    this.arch = new Uint8Array(size);
-    this.healthy = new Uint8Array(size).fill(1);
-    this.gpuModel = new Uint16Array(size);
-    this.cpuCap = new Int32Array(size);
-    this.cpuUsed = new Int32Array(size);
-    this.memCap = new Float64Array(size);
-    this.memUsed = new Float64Array(size);
-    this.gpuCap = new Int32Array(size);
-    this.gpuUsed = new Int32Array(size);
-    this.podCap = new Int32Array(size);
-    this.podUsed = new Int32Array(size);
-    this.gpuModelNames = [];
     this.pools = [];
     let start = 0;
     for (const p of pools) {
-      const end = start + p.count;
       const cpu = parseCpuMillis(p.cpu);
       if (cpu > MAX_NODE_CPU_MILLIS) {
         throw new BadRequestError(
           `cluster "${this.name}": node pool "${p.name}" has more cpu per node than the sim supports`,
         );
       }
-      const gpus = p.gpu ?? 0;
-      this.arch.fill(ARCHES.indexOf(p.arch), start, end);
-      this.cpuCap.fill(cpu, start, end);
-      this.memCap.fill(parseMemoryBytes(p.memory), start, end);
-      this.gpuCap.fill(gpus * 1000, start, end);
-      this.podCap.fill(p.maxPods ?? DEFAULT_MAX_PODS, start, end);
-      if (gpus > 0 && p.gpuModel !== undefined)
-        this.gpuModel.fill(this.modelCode(p.gpuModel, true), start, end);
+      if ((p.gpu ?? 0) > MAX_GPUS_PER_NODE) {
+        throw new BadRequestError(
+          `cluster "${this.name}": node pool "${p.name}" has more than ${MAX_GPUS_PER_NODE} GPUs per node`,
+        );
+      }
       this.pools.push({ name: p.name, start, count: p.count });
-      start = end;
+      start += p.count;
     }
+    this.size = start;
+    this.state = NodeState.fromNodes(nodesFromPools(pools, 0));
     this.poolsKey = JSON.stringify(pools);
     const missing: string[] = [];
     for (const name of failedNodes) {
       const i = this.nodeIndex(name);
       if (i === undefined) missing.push(name);
-      else this.healthy[i] = 0;
+      else this.state.healthy[i] = 0;
     }
+    this.placer = new NodePlacer(this.state, 1);
     return missing;
-  }
-
-  private modelCode(model: string, intern: boolean): number {
-    const i = this.gpuModelNames.indexOf(model);
-    if (i >= 0) return i + 1;
-    if (!intern) return -1;
-    this.gpuModelNames.push(model);
-    return this.gpuModelNames.length;
   }
 
   // ------------------------------------------------------------ node names
@@ -246,14 +211,13 @@ export class SimCluster {
 
   /** Marks the node failed and evicts its replicas; they go pending and are re-placed elsewhere. */
   failNode(i: number): void {
-    if (this.healthy[i] === 0) return;
-    this.healthy[i] = 0;
+    if (this.state.healthy[i] === 0) return;
+    this.placer.setHealthy(i, false);
     for (const wl of this.workloads.values()) {
-      if (!wl.replicas.some((r) => r.node === i)) continue;
-      const d = this.demand(wl.spec);
+      if (!wl.replicas.some((r) => r.alloc.node === i)) continue;
       wl.replicas = wl.replicas.filter((r) => {
-        if (r.node !== i) return true;
-        this.release(i, d);
+        if (r.alloc.node !== i) return true;
+        this.placer.release(r.alloc);
         return false;
       });
     }
@@ -261,8 +225,8 @@ export class SimCluster {
   }
 
   recoverNode(i: number): void {
-    if (this.healthy[i] === 1) return;
-    this.healthy[i] = 1;
+    if (this.state.healthy[i] === 1) return;
+    this.placer.setHealthy(i, true);
     this.dirty = true;
   }
 
@@ -293,9 +257,8 @@ export class SimCluster {
       return;
     } else if (wl.template !== template) {
       // Rolling update: every replica is replaced by one of the new version,
-      // placed first-fit with the new requests.
-      const old = this.demand(wl.spec);
-      for (const r of wl.replicas) this.release(r.node, old);
+      // placed afresh with the new requests.
+      for (const r of wl.replicas) this.placer.release(r.alloc);
       wl.handover = wl.replicas
         .map((r) => r.readyAt)
         .filter((t) => t <= now)
@@ -324,8 +287,7 @@ export class SimCluster {
       .map((r, i) => ({ r, i }))
       .sort((a, b) => b.r.readyAt - a.r.readyAt || b.i - a.i);
     const drop = new Set(order.slice(0, excess).map((x) => x.r));
-    const d = this.demand(wl.spec);
-    for (const r of drop) this.release(r.node, d);
+    for (const r of drop) this.placer.release(r.alloc);
     wl.replicas = wl.replicas.filter((r) => !drop.has(r));
   }
 
@@ -334,8 +296,7 @@ export class SimCluster {
     const id = workloadId(key);
     const wl = this.workloads.get(id);
     if (wl === undefined) return false;
-    const d = this.demand(wl.spec);
-    for (const r of wl.replicas) this.release(r.node, d);
+    for (const r of wl.replicas) this.placer.release(r.alloc);
     this.workloads.delete(id);
     this.dirty = true;
     return true;
@@ -374,32 +335,35 @@ export class SimCluster {
     const capacity: ResourceTotals = { cpu: 0, memory: 0, gpu: 0, pods: 0 };
     const allocated: ResourceTotals = { cpu: 0, memory: 0, gpu: 0, pods: 0 };
     const nodesByArch: Record<Arch, number> = { amd64: 0, arm64: 0, riscv64: 0 };
-    const gpusByCode = new Float64Array(this.gpuModelNames.length + 1);
+    const st = this.state;
+    const gpusByCode = new Float64Array(st.gpuModels.length);
     let cpuCap = 0;
     let cpuUsed = 0;
     let gpuCap = 0;
-    let gpuUsed = 0;
+    let gpuFree = 0;
     let ready = 0;
     for (let i = 0; i < this.size; i++) {
-      if (this.healthy[i] === 0) continue;
+      if (st.healthy[i] === 0) continue;
       ready++;
-      cpuCap += this.cpuCap[i]!;
-      cpuUsed += this.cpuUsed[i]!;
-      capacity.memory += this.memCap[i]!;
-      allocated.memory += this.memUsed[i]!;
-      gpuCap += this.gpuCap[i]!;
-      gpuUsed += this.gpuUsed[i]!;
-      capacity.pods += this.podCap[i]!;
-      allocated.pods += this.podUsed[i]!;
-      nodesByArch[ARCHES[this.arch[i]!]!]++;
-      gpusByCode[this.gpuModel[i]!]! += this.gpuCap[i]!;
+      cpuCap += st.cpuCap[i]!;
+      cpuUsed += st.cpuUsed[i]!;
+      capacity.memory += st.memCap[i]! * MiB;
+      allocated.memory += st.memUsed[i]! * MiB;
+      gpuCap += st.gpuCount[i]!;
+      gpuFree += st.gpuFreeTotal[i]!;
+      capacity.pods += st.podsCap[i]!;
+      allocated.pods += st.podsUsed[i]!;
+      nodesByArch[ARCHES[st.arch[i]!]!]++;
+      gpusByCode[st.gpuModel[i]!]! += st.gpuCount[i]!;
     }
     capacity.cpu = cpuCap / 1000;
     allocated.cpu = cpuUsed / 1000;
-    capacity.gpu = gpuCap / 1000;
-    allocated.gpu = gpuUsed / 1000;
+    capacity.gpu = gpuCap;
+    allocated.gpu = (gpuCap * 1000 - gpuFree) / 1000;
     const gpuModels: Record<string, number> = {};
-    this.gpuModelNames.forEach((m, k) => (gpuModels[m] = gpusByCode[k + 1]! / 1000));
+    st.gpuModels.forEach((m, k) => {
+      if (k > 0) gpuModels[m] = gpusByCode[k]!;
+    });
     const inv: ClusterInventory = {
       reachable: true,
       capacity,
@@ -420,26 +384,32 @@ export class SimCluster {
     const out: SimNodeStatus[] = [];
     for (const p of this.pools) {
       for (let i = p.start; i < p.start + p.count; i++) {
+        const st = this.state;
+        const gpus = st.gpuCount[i]!;
+        const gpuUsedMilli: number[] = [];
+        for (let g = 0; g < gpus; g++)
+          gpuUsedMilli.push(1000 - st.gpuFree[i * MAX_GPUS_PER_NODE + g]!);
         const node: SimNodeStatus = {
           name: `${this.name}-${p.name}-${i - p.start}`,
           pool: p.name,
-          arch: ARCHES[this.arch[i]!]!,
-          healthy: this.healthy[i] === 1,
+          arch: ARCHES[st.arch[i]!]!,
+          healthy: st.healthy[i] === 1,
           capacity: {
-            cpu: this.cpuCap[i]! / 1000,
-            memory: this.memCap[i]!,
-            gpu: this.gpuCap[i]! / 1000,
-            pods: this.podCap[i]!,
+            cpu: st.cpuCap[i]! / 1000,
+            memory: st.memCap[i]! * MiB,
+            gpu: gpus,
+            pods: st.podsCap[i]!,
           },
           allocated: {
-            cpu: this.cpuUsed[i]! / 1000,
-            memory: this.memUsed[i]!,
-            gpu: this.gpuUsed[i]! / 1000,
-            pods: this.podUsed[i]!,
+            cpu: st.cpuUsed[i]! / 1000,
+            memory: st.memUsed[i]! * MiB,
+            gpu: (gpus * 1000 - st.gpuFreeTotal[i]!) / 1000,
+            pods: st.podsUsed[i]!,
           },
+          gpuUsedMilli,
         };
-        const model = this.gpuModelNames[this.gpuModel[i]! - 1];
-        if (model !== undefined) node.gpuModel = model;
+        const model = st.gpuModels[st.gpuModel[i]!];
+        if (model) node.gpuModel = model;
         out.push(node);
       }
     }
@@ -459,63 +429,45 @@ export class SimCluster {
   }
 
   /**
-   * First-fit: each pending replica goes to the lowest-index node that fits it.
-   * Within one pass nodes only fill up, so a node that cannot take this
-   * workload's replica now cannot later in the pass either, and the scan resumes
-   * where the previous replica landed: O(nodes + replicas) per workload.
+   * Places the workload's pending replicas with the scheduler's NodePlacer
+   * (best fit), honouring maxReplicasPerNode and anti-affinity to the app's
+   * other components named in the spec.
    */
   private place(wl: Workload, now: number): void {
     const want = wl.spec.replicas - wl.replicas.length;
     const d = this.demand(wl.spec);
-    let placed = 0;
-    let node = 0;
-    while (placed < want) {
-      while (node < this.size && !this.fits(node, d)) node++;
-      if (node === this.size) break;
-      this.allocate(node, d);
-      wl.replicas.push({ node, readyAt: wl.handover[placed] ?? now + this.startupMs });
-      placed++;
+    const own = new Map<number, number>();
+    for (const r of wl.replicas) own.set(r.alloc.node, (own.get(r.alloc.node) ?? 0) + 1);
+    const avoid = new Set<number>();
+    for (const name of wl.spec.antiAffinity ?? []) {
+      if (name === wl.spec.key.component) continue;
+      const other = this.workloads.get(workloadId({ ...wl.spec.key, component: name }));
+      for (const r of other?.replicas ?? []) avoid.add(r.alloc.node);
     }
+    const maxPerNode = wl.spec.maxReplicasPerNode ?? Infinity;
+    const allocations: Allocation[] = [];
+    const limited = maxPerNode !== Infinity || avoid.size > 0;
+    this.placer.place(0, d, want, {
+      allocations,
+      ...(limited
+        ? {
+            maxPerNode,
+            onNode: (i: number) => (avoid.has(i) ? maxPerNode : (own.get(i) ?? 0)),
+          }
+        : {}),
+    });
+    allocations.forEach((alloc, placed) => {
+      wl.replicas.push({ alloc, readyAt: wl.handover[placed] ?? now + this.startupMs });
+    });
+    const placed = allocations.length;
     wl.handover = [];
     wl.unschedulable = placed < want ? this.explain(want - placed, wl.spec, d) : undefined;
   }
 
-  private demand(spec: WorkloadSpec): Demand {
-    let archMask = 0;
-    for (const a of spec.architectures) archMask |= 1 << ARCHES.indexOf(a);
-    return {
-      archMask,
-      cpu: spec.cpuMillis,
-      memory: spec.memoryBytes,
-      gpu: Math.round(spec.gpu * 1000),
-      model: spec.gpuModel === undefined ? 0 : this.modelCode(spec.gpuModel, false),
-    };
-  }
-
-  private fits(i: number, d: Demand): boolean {
-    return (
-      this.healthy[i] === 1 &&
-      ((d.archMask >> this.arch[i]!) & 1) === 1 &&
-      (d.model === 0 || this.gpuModel[i] === d.model) &&
-      this.cpuCap[i]! - this.cpuUsed[i]! >= d.cpu &&
-      this.memCap[i]! - this.memUsed[i]! >= d.memory &&
-      this.gpuCap[i]! - this.gpuUsed[i]! >= d.gpu &&
-      this.podCap[i]! - this.podUsed[i]! >= 1
+  private demand(spec: WorkloadSpec): CompiledRequest {
+    return this.state.compile(
+      podRequest(spec.cpuMillis, spec.memoryBytes, spec.gpu, spec.gpuModel, spec.architectures),
     );
-  }
-
-  private allocate(i: number, d: Demand): void {
-    this.cpuUsed[i]! += d.cpu;
-    this.memUsed[i]! += d.memory;
-    this.gpuUsed[i]! += d.gpu;
-    this.podUsed[i]!++;
-  }
-
-  private release(i: number, d: Demand): void {
-    this.cpuUsed[i]! -= d.cpu;
-    this.memUsed[i]! -= d.memory;
-    this.gpuUsed[i]! -= d.gpu;
-    this.podUsed[i]!--;
   }
 
   /**
@@ -523,25 +475,28 @@ export class SimCluster {
    * first obstacle: failed, wrong architecture, wrong GPU model, then the first
    * resource (cpu, memory, gpu, pods) it lacks, grouped by architecture.
    */
-  private explain(pending: number, spec: WorkloadSpec, d: Demand): string {
+  private explain(pending: number, spec: WorkloadSpec, d: CompiledRequest): string {
     const resources = ['cpu', 'memory', 'gpu', 'pods'] as const;
     const short = resources.map(() => new Int32Array(ARCHES.length));
     const otherArch = new Int32Array(ARCHES.length);
     let failed = 0;
     let wrongModel = 0;
+    let perNode = 0;
+    const st = this.state;
     for (let i = 0; i < this.size; i++) {
-      const a = this.arch[i]!;
-      if (this.healthy[i] === 0) failed++;
+      const a = st.arch[i]!;
+      if (st.healthy[i] === 0) failed++;
       else if (((d.archMask >> a) & 1) === 0) otherArch[a]!++;
-      else if (d.model !== 0 && this.gpuModel[i] !== d.model) wrongModel++;
+      else if (d.gpuModel !== 0 && st.gpuModel[i] !== d.gpuModel) wrongModel++;
       else {
         const lacking = [
-          this.cpuCap[i]! - this.cpuUsed[i]! < d.cpu,
-          this.memCap[i]! - this.memUsed[i]! < d.memory,
-          this.gpuCap[i]! - this.gpuUsed[i]! < d.gpu,
-          this.podCap[i]! - this.podUsed[i]! < 1,
+          st.cpuCap[i]! - st.cpuUsed[i]! < d.cpuMilli,
+          st.memCap[i]! - st.memUsed[i]! < d.memoryMiB,
+          !st.gpusFit(i, d),
+          st.podsCap[i]! - st.podsUsed[i]! < 1,
         ].indexOf(true);
         if (lacking >= 0) short[lacking]![a]!++;
+        else perNode++;
       }
     }
     const parts: string[] = [];
@@ -562,6 +517,10 @@ export class SimCluster {
         `${excluded.join(', ')} ${total === 1 ? 'node' : 'nodes'} not in the image's architectures (${spec.architectures.join(', ')})`,
       );
     }
+    if (perNode > 0)
+      parts.push(
+        `${plural(perNode, 'node')} at the per-node limit (maxReplicasPerNode or anti-affinity)`,
+      );
     if (failed > 0) parts.push(`${plural(failed, 'node')} failed`);
     if (this.size === 0) parts.push('the cluster has no nodes');
     return `${pending} of ${plural(spec.replicas, 'replica')} unschedulable: ${parts.join('; ')}`;

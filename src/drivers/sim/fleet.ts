@@ -20,6 +20,7 @@ import type { Cluster } from '../../model/schema.ts';
 import type {
   ClusterDriver,
   ClusterInventory,
+  NodeStatus,
   WorkloadKey,
   WorkloadSpec,
   WorkloadStatus,
@@ -342,6 +343,11 @@ export class SimClusterDriver implements ClusterDriver {
 
   listWorkloads(): Promise<WorkloadStatus[]> {
     return attempt(() => this.open().list(this.access.now()));
+  }
+
+  /** Every node with its allocation (one API call, like listing Kubernetes Nodes). */
+  nodes(): Promise<NodeStatus[]> {
+    return attempt(() => this.open().nodes(this.access.now()));
   }
 
   /** The twin keeps running without the driver; there is nothing to release. */

@@ -1,0 +1,404 @@
+// Packing on real data: replay an Alibaba GPU 2023 pod list on its node list.
+//
+// Pods arrive in creation order and leave at their deletion time; releases due
+// at or before an arrival happen first. A pod that fits nowhere when it
+// arrives is counted unplaced and dropped (no queue, no retry, no preemption),
+// the same for both schedulers, so the comparison is decision for decision.
+// Nodes get 110 pod slots (the kubelet default; the trace has no limit).
+//
+// Reported, time-weighted over the replay (from the first arrival to the last
+// event):
+// - gpuAllocationAvg: GPU requested by running pods / GPU capacity. What the
+//   pods asked for, in milli-GPU: a 0.3-GPU pod counts 0.3 even where the
+//   baseline had to give it a whole GPU.
+// - cpuAllocationAvg: cpu requested by running pods / cpu capacity.
+// - gpuFragmentationAvg: the share of GPU capacity that is free but cannot be
+//   used by the pod list's GPU pods, weighted by how common each GPU request
+//   (count x milli) is ("Beware of Fragmentation", ATC'23): for a request
+//   class, all free GPU of a node whose cpu, memory or GPUs cannot take it, and
+//   on a node that can, the free GPU on devices too full for it (for a share:
+//   devices with less free than the share; for whole GPUs: partly used devices).
+//   Sampled at `samples` evenly spaced times.
+// - gpuOverAllocationAvg: GPU held by running pods beyond what they asked for
+//   / GPU capacity: the default scheduler gives a 0.3-GPU pod a whole GPU, so
+//   0.7 of it is held but idle. Together with fragmentation, the GPU lost.
+// The timeline (same samples) keeps the three over time for plotting.
+import { performance } from 'node:perf_hooks';
+import {
+  GPU_MILLI,
+  MAX_GPUS_PER_NODE,
+  NodeState,
+  type Allocation,
+  type NodeInput,
+  type PodRequest,
+} from '../scheduler/nodestate.ts';
+import { KubeBaseline, kubePodFor, GPU_PRODUCT_LABEL, type KubeBinding } from './kube-baseline.ts';
+import type { Progress } from './report.ts';
+import { sortByCreation, type AlibabaNode, type AlibabaPod } from './traces.ts';
+
+export const ALIBABA_NODE_PODS = 110;
+export const DEFAULT_SAMPLES = 200;
+
+export interface PackingTimelinePoint {
+  /** Seconds from the start of the trace. */
+  t: number;
+  gpuAllocation: number;
+  cpuAllocation: number;
+  gpuFragmentation: number;
+}
+
+/** One scheduler's result: the JSON keys of the packing benchmark. */
+export interface PackingSide {
+  pods: number;
+  placed: number;
+  unplaced: number;
+  unplacedGpuPods: number;
+  gpuAllocationAvg: number;
+  cpuAllocationAvg: number;
+  memAllocationAvg: number;
+  gpuFragmentationAvg: number;
+  gpuOverAllocationAvg: number;
+  /** Placements after which the node was over capacity in cpu, memory, pods or GPU (must be 0). */
+  overCapacity: number;
+  /** Highest GPU allocation reached, and the allocation at the end of the arrivals. */
+  gpuAllocationMax: number;
+  gpuAllocationFinal: number;
+  cpuAllocationFinal: number;
+  /** Wall time of the replay (placement decisions and bookkeeping). */
+  seconds: number;
+  timeline: PackingTimelinePoint[];
+}
+
+/** A placed pod: what it took, and how to give it back. */
+export interface PlacedPod {
+  allocation: Allocation;
+  release: () => void;
+}
+
+/**
+ * Places one pod on the state it was made for (allocating it) or returns
+ * undefined; `gpuModels`, when not empty, are the GPU models it may use.
+ */
+export type PodPlacer = (pod: PodRequest, gpuModels: readonly string[]) => PlacedPod | undefined;
+
+/**
+ * trace: pods leave at their deletion time (the trace's own timing).
+ * fill: nobody leaves; the clock is the arrival count. The pod lists ask in
+ * total for ~98 % of the cluster's GPUs while only ~1 % runs at any moment
+ * of the trace's timing, so this is the replay where placement decides how
+ * much fits (the ATC'23 paper's own methodology).
+ */
+export type PackingTiming = 'trace' | 'fill';
+
+export interface PackingOptions {
+  timing?: PackingTiming;
+  seed?: number;
+  samples?: number;
+  progress?: Progress;
+  /** Label for progress lines. */
+  label?: string;
+}
+
+export function alibabaNodeInputs(nodes: readonly AlibabaNode[]): NodeInput[] {
+  return nodes.map((n) => {
+    const input: NodeInput = {
+      arch: 'amd64',
+      cpuMilli: n.cpuMilli,
+      memoryMiB: n.memoryMiB,
+      pods: ALIBABA_NODE_PODS,
+      gpus: n.gpus,
+    };
+    if (n.model !== undefined) input.gpuModel = n.model;
+    return input;
+  });
+}
+
+export function podRequestOf(p: AlibabaPod): PodRequest {
+  const r: PodRequest = {
+    cpuMilli: p.cpuMilli,
+    memoryMiB: p.memoryMiB,
+    gpuCount: p.numGpu,
+    gpuMilli: p.gpuMilli,
+  };
+  if (p.gpuModels.length === 1) r.gpuModel = p.gpuModels[0]!;
+  return r;
+}
+
+/** The baseline's placer: the default scheduler's algorithm over the state. */
+export function baselinePlacer(state: NodeState, seed: number): PodPlacer {
+  const kb = new KubeBaseline(state, { seed });
+  return (pod, gpuModels) => {
+    const k = kubePodFor({ ...pod, gpuModel: '' });
+    if (gpuModels.length > 0)
+      k.nodeAffinity = [
+        ...(k.nodeAffinity ?? []),
+        { key: GPU_PRODUCT_LABEL, operator: 'In', values: gpuModels },
+      ];
+    const b: KubeBinding | undefined = kb.schedule(k);
+    return b === undefined ? undefined : { allocation: b.allocation, release: () => kb.release(b) };
+  };
+}
+
+interface RequestClass {
+  gpuCount: number;
+  gpuMilli: number;
+  cpuMilli: number;
+  memoryMiB: number;
+  weight: number;
+}
+
+/** GPU request classes of the pod list with their share of GPU pods, and mean cpu/memory. */
+function requestClasses(pods: readonly AlibabaPod[]): RequestClass[] {
+  const byKey = new Map<
+    string,
+    { n: number; cpu: number; mem: number; count: number; milli: number }
+  >();
+  let total = 0;
+  for (const p of pods) {
+    if (p.numGpu === 0) continue;
+    const key = `${p.numGpu}x${p.gpuMilli}`;
+    let c = byKey.get(key);
+    if (c === undefined)
+      byKey.set(key, (c = { n: 0, cpu: 0, mem: 0, count: p.numGpu, milli: p.gpuMilli }));
+    c.n++;
+    c.cpu += p.cpuMilli;
+    c.mem += p.memoryMiB;
+    total++;
+  }
+  return [...byKey.values()].map((c) => ({
+    gpuCount: c.count,
+    gpuMilli: c.milli,
+    cpuMilli: c.cpu / c.n,
+    memoryMiB: c.mem / c.n,
+    weight: c.n / total,
+  }));
+}
+
+/** Expected fragmented milli-GPU of the whole state for the request classes. */
+export function gpuFragmentation(
+  state: NodeState,
+  classes: readonly {
+    gpuCount: number;
+    gpuMilli: number;
+    cpuMilli: number;
+    memoryMiB: number;
+    weight: number;
+  }[],
+): number {
+  let frag = 0;
+  for (let n = 0; n < state.count; n++) {
+    const g = state.gpuCount[n]!;
+    if (g === 0) continue;
+    const free = state.gpuFreeTotal[n]!;
+    if (free === 0) continue;
+    const base = n * MAX_GPUS_PER_NODE;
+    const cpuFree = state.cpuCap[n]! - state.cpuUsed[n]!;
+    const memFree = state.memCap[n]! - state.memUsed[n]!;
+    const slot = state.podsUsed[n]! < state.podsCap[n]! && state.healthy[n] === 1;
+    for (const c of classes) {
+      let f: number;
+      if (!slot || cpuFree < c.cpuMilli || memFree < c.memoryMiB) f = free;
+      else if (c.gpuMilli >= GPU_MILLI) {
+        // Whole GPUs: partly used devices are unusable; all free is unusable when too few whole ones.
+        f = state.gpuWhole[n]! >= c.gpuCount ? free - state.gpuWhole[n]! * GPU_MILLI : free;
+      } else {
+        let unusable = 0;
+        let usable = false;
+        for (let d = 0; d < g; d++) {
+          const x = state.gpuFree[base + d]!;
+          if (x < c.gpuMilli) unusable += x;
+          else usable = true;
+        }
+        f = usable ? unusable : free;
+      }
+      frag += c.weight * f;
+    }
+  }
+  return frag;
+}
+
+/** Replays the pod list on a fresh copy of the nodes with one scheduler. */
+export function replay(
+  nodes: readonly NodeInput[],
+  podsInFileOrder: readonly AlibabaPod[],
+  makePlacer: (state: NodeState) => PodPlacer,
+  options: PackingOptions = {},
+): PackingSide {
+  const state = NodeState.fromNodes(nodes);
+  const place = makePlacer(state);
+  const fill = options.timing === 'fill';
+  const pods = sortByCreation(podsInFileOrder).map((p, i) =>
+    fill ? { ...p, creation: i, deletion: Number.POSITIVE_INFINITY } : p,
+  );
+  const classes = requestClasses(pods);
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  let cpuCap = 0;
+  let memCap = 0;
+  let gpuCap = 0;
+  for (let n = 0; n < state.count; n++) {
+    cpuCap += state.cpuCap[n]!;
+    memCap += state.memCap[n]!;
+    gpuCap += state.gpuCount[n]! * GPU_MILLI;
+  }
+  const start = pods[0]?.creation ?? 0;
+  let end = start;
+  for (const p of pods)
+    end = Math.max(end, p.creation, Number.isFinite(p.deletion) ? p.deletion : p.creation);
+  const span = end - start;
+
+  // Departures: a binary heap on deletion time.
+  const heapT: number[] = [];
+  const heapA: { placed: PlacedPod; gpu: number; held: number; cpu: number; mem: number }[] = [];
+  const push = (t: number, a: (typeof heapA)[number]) => {
+    heapT.push(t);
+    heapA.push(a);
+    let i = heapT.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heapT[p]! <= heapT[i]!) break;
+      [heapT[p], heapT[i]] = [heapT[i]!, heapT[p]!];
+      [heapA[p], heapA[i]] = [heapA[i]!, heapA[p]!];
+      i = p;
+    }
+  };
+  const pop = () => {
+    const a = heapA[0]!;
+    const lastT = heapT.pop()!;
+    const lastA = heapA.pop()!;
+    if (heapT.length > 0) {
+      heapT[0] = lastT;
+      heapA[0] = lastA;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < heapT.length && heapT[l]! < heapT[m]!) m = l;
+        if (r < heapT.length && heapT[r]! < heapT[m]!) m = r;
+        if (m === i) break;
+        [heapT[m], heapT[i]] = [heapT[i]!, heapT[m]!];
+        [heapA[m], heapA[i]] = [heapA[i]!, heapA[m]!];
+        i = m;
+      }
+    }
+    return a;
+  };
+
+  let gpuReq = 0;
+  let gpuHeld = 0;
+  let heldArea = 0;
+  let cpuReq = 0;
+  let memReq = 0;
+  let gpuMax = 0;
+  let gpuArea = 0;
+  let cpuArea = 0;
+  let memArea = 0;
+  let now = start;
+  const timeline: PackingTimelinePoint[] = [];
+  let nextSample = 0;
+  const sampleAt = (k: number) => (samples <= 1 ? start : start + (span * k) / (samples - 1));
+  /** Moves the clock to t, integrating the allocation and taking the samples passed. */
+  const advance = (t: number) => {
+    while (nextSample < samples && sampleAt(nextSample) <= t) {
+      timeline.push({
+        t: sampleAt(nextSample),
+        gpuAllocation: gpuCap > 0 ? gpuReq / gpuCap : 0,
+        cpuAllocation: cpuCap > 0 ? cpuReq / cpuCap : 0,
+        gpuFragmentation: gpuCap > 0 ? gpuFragmentation(state, classes) / gpuCap : 0,
+      });
+      nextSample++;
+    }
+    gpuArea += gpuReq * (t - now);
+    heldArea += gpuHeld * (t - now);
+    cpuArea += cpuReq * (t - now);
+    memArea += memReq * (t - now);
+    now = t;
+  };
+  const release = (until: number) => {
+    while (heapT.length > 0 && heapT[0]! <= until) {
+      const t = heapT[0]!;
+      advance(t);
+      const a = pop();
+      a.placed.release();
+      gpuReq -= a.gpu;
+      gpuHeld -= a.held;
+      cpuReq -= a.cpu;
+      memReq -= a.mem;
+    }
+  };
+
+  const began = performance.now();
+  let placed = 0;
+  let overCapacity = 0;
+  let unplaced = 0;
+  let unplacedGpuPods = 0;
+  let lastProgress = began;
+  for (let i = 0; i < pods.length; i++) {
+    const p = pods[i]!;
+    release(p.creation);
+    advance(p.creation);
+    const a = place(podRequestOf(p), p.gpuModels);
+    if (a === undefined) {
+      unplaced++;
+      if (p.numGpu > 0) unplacedGpuPods++;
+    } else {
+      placed++;
+      const n = a.allocation.node;
+      if (
+        state.cpuUsed[n]! > state.cpuCap[n]! ||
+        state.memUsed[n]! > state.memCap[n]! ||
+        state.podsUsed[n]! > state.podsCap[n]! ||
+        state.gpuFreeTotal[n]! < 0 ||
+        state.gpuWhole[n]! > state.gpuCount[n]!
+      )
+        overCapacity++;
+      const entry = {
+        placed: a,
+        gpu: p.numGpu * p.gpuMilli,
+        held: a.allocation.gpus.length * a.allocation.gpuMilli,
+        cpu: p.cpuMilli,
+        mem: p.memoryMiB,
+      };
+      gpuReq += entry.gpu;
+      gpuHeld += entry.held;
+      gpuMax = Math.max(gpuMax, gpuReq);
+      cpuReq += entry.cpu;
+      memReq += entry.mem;
+      if (Number.isFinite(p.deletion)) push(p.deletion, entry);
+    }
+    const t = performance.now();
+    if (options.progress && t - lastProgress > 1000) {
+      lastProgress = t;
+      options.progress(
+        `${options.label ?? 'packing'}: ${i + 1}/${pods.length} pods, ${unplaced} unplaced`,
+      );
+    }
+  }
+  const gpuAtEnd = gpuReq;
+  const cpuAtEnd = cpuReq;
+  release(Number.POSITIVE_INFINITY);
+  advance(end);
+  const seconds = (performance.now() - began) / 1000;
+  const avg = (area: number, cap: number) => (span > 0 && cap > 0 ? area / span / cap : 0);
+  const fragAvg =
+    timeline.length > 0
+      ? timeline.reduce((s, x) => s + x.gpuFragmentation, 0) / timeline.length
+      : 0;
+  return {
+    pods: pods.length,
+    placed,
+    unplaced,
+    unplacedGpuPods,
+    gpuAllocationAvg: avg(gpuArea, gpuCap),
+    cpuAllocationAvg: avg(cpuArea, cpuCap),
+    memAllocationAvg: avg(memArea, memCap),
+    gpuFragmentationAvg: fragAvg,
+    gpuOverAllocationAvg: avg(heldArea - gpuArea, gpuCap),
+    overCapacity,
+    gpuAllocationMax: gpuCap > 0 ? gpuMax / gpuCap : 0,
+    gpuAllocationFinal: gpuCap > 0 ? gpuAtEnd / gpuCap : 0,
+    cpuAllocationFinal: cpuCap > 0 ? cpuAtEnd / cpuCap : 0,
+    seconds,
+    timeline,
+  };
+}

@@ -1,0 +1,376 @@
+// Throughput at fleet scale: a generated fleet of at least `cores` cores and a
+// stream of at least `replicas` replicas in at least `apps` applications with
+// mixed constraints (workload.ts), placed one application after another.
+//
+// Each side runs in its own child process (throughput-child.ts) so its peak
+// RSS is its own: the child generates the fleet and the stream from the seed
+// (deterministic, and fingerprinted so the parent can check both sides got the
+// same inputs), times the placement, and reports back. Timed: the placement
+// calls only; building the fleet, the snapshot and the stream is `setupSeconds`.
+//
+// The baseline (the default scheduler's algorithm, kube-baseline.ts) places
+// one pod at a time and is two to three orders of magnitude slower, so it runs
+// on a prefix of the same stream: applications in order until its time budget
+// is spent. Its rate is compared with the candidate's on the whole stream and
+// on the same prefix (timed per application, so the prefix rate is exact).
+//
+// How the stream's constraints reach the baseline (as Kubernetes would say them):
+// architectures and GPU model -> required node affinity on kubernetes.io/arch
+// and the GPU product label; clouds and residency -> required node affinity on
+// the cloud and country node labels; spread {by, min} -> a DoNotSchedule
+// topology spread constraint on that label with maxSkew 1 and minDomains min
+// (Kubernetes has no "at most N groups", so max is not expressed);
+// tolerations -> tolerations.
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Candidate } from './candidate.ts';
+import { generateBenchFleet, TOPOLOGY_LABELS, type BenchFleet } from './fleet.ts';
+import {
+  KubeBaseline,
+  kubePodFor,
+  type KubeNodeSelectorRequirement,
+  type KubePod,
+} from './kube-baseline.ts';
+import { peakRssBytes, quantile, type Progress } from './report.ts';
+import { generateWorkload, workloadMix, type BenchApp } from './workload.ts';
+
+export const DEFAULT_CORES = 10_000_000;
+export const DEFAULT_REPLICAS = 1_000_000;
+export const DEFAULT_APPS = 50_000;
+export const DEFAULT_BASELINE_SECONDS = 30;
+
+export interface ThroughputOptions {
+  cores: number;
+  replicas: number;
+  apps: number;
+  seed: number;
+  /** Wall-time budget of the baseline's sample. */
+  baselineSeconds: number;
+  /** Fleet scale instead of the one `cores` gives (tests: tiny fleets). */
+  scale?: number;
+  /** Leave out the Alibaba-shaped data centre (tests). Default included. */
+  alibaba?: boolean;
+}
+
+/** One side's result: the JSON keys of the throughput benchmark. */
+export interface ThroughputSide {
+  /** Replicas placed, and left unplaced, of those attempted. */
+  placed: number;
+  unplaced: number;
+  /** Applications and replicas attempted (all of the stream, or the baseline's sample). */
+  apps: number;
+  replicas: number;
+  /** Wall time of the placement calls. */
+  seconds: number;
+  placementsPerSecond: number;
+  peakRssBytes: number;
+  appLatencyP50Ms: number;
+  appLatencyP99Ms: number;
+  appLatencyMaxMs: number;
+  /** Building fleet, snapshot and stream (not in `seconds`). */
+  setupSeconds: number;
+  /** Building the scheduler over the snapshot (its indexes; not in `seconds`). */
+  prepareSeconds: number;
+  /** Nodes whose cpu, memory, pods or GPUs are over capacity after the run (must be 0). */
+  overCapacityNodes: number;
+  /** True when only a prefix of the stream was attempted (time budget). */
+  sampled: boolean;
+  /** Per-application latencies (ms) in stream order, for the prefix comparison; dropped from the JSON. */
+  latenciesMs?: number[];
+  /** Placed per application in stream order; dropped from the JSON. */
+  placedPerApp?: number[];
+}
+
+export interface ThroughputInputs {
+  fleet: BenchFleet;
+  apps: BenchApp[];
+  fingerprint: string;
+}
+
+export function throughputInputs(o: ThroughputOptions): ThroughputInputs {
+  const fleet = generateBenchFleet(o.cores, o.seed, {
+    ...(o.scale === undefined ? {} : { scale: o.scale }),
+    ...(o.alibaba === undefined ? {} : { alibaba: o.alibaba }),
+  });
+  const apps = generateWorkload(fleet, { apps: o.apps, replicas: o.replicas, seed: o.seed });
+  const h = createHash('sha256');
+  const n = fleet.snapshot.nodes;
+  h.update(Buffer.from(n.cpuCap.buffer)).update(Buffer.from(n.memCap.buffer));
+  h.update(Buffer.from(n.arch.buffer)).update(Buffer.from(n.gpuCount.buffer));
+  h.update(JSON.stringify(apps));
+  return { fleet, apps, fingerprint: h.digest('hex').slice(0, 16) };
+}
+
+/** The stream's constraints for the default scheduler. */
+export function kubePodOfApp(app: BenchApp, group: number): KubePod {
+  const affinity: KubeNodeSelectorRequirement[] = [];
+  if (app.clouds) affinity.push({ key: TOPOLOGY_LABELS.cloud, operator: 'In', values: app.clouds });
+  if (app.countries)
+    affinity.push({ key: TOPOLOGY_LABELS.country, operator: 'In', values: app.countries });
+  const extra: Omit<KubePod, 'cpuMilli' | 'memoryMiB' | 'gpus'> = { group };
+  if (affinity.length > 0) extra.nodeAffinity = affinity;
+  if (app.tolerations) extra.tolerations = app.tolerations;
+  if (app.spread)
+    extra.topologySpread = [
+      { topologyKey: TOPOLOGY_LABELS[app.spread.by], maxSkew: 1, minDomains: app.spread.min },
+    ];
+  return kubePodFor(app.request, extra);
+}
+
+/** Nodes over capacity in any resource. */
+export function overCapacityNodes(fleet: BenchFleet): number {
+  const s = fleet.snapshot.nodes;
+  let bad = 0;
+  for (let i = 0; i < s.count; i++) {
+    if (
+      s.cpuUsed[i]! > s.cpuCap[i]! + 1e-6 ||
+      s.memUsed[i]! > s.memCap[i]! + 1e-6 ||
+      s.podsUsed[i]! > s.podsCap[i]! ||
+      s.gpuFreeTotal[i]! < 0 ||
+      s.gpuWhole[i]! > s.gpuCount[i]!
+    )
+      bad++;
+  }
+  return bad;
+}
+
+/** Runs one side in this process. `candidate` undefined runs the baseline. */
+export function runThroughputSide(
+  side: 'candidate' | 'baseline',
+  o: ThroughputOptions,
+  candidate: Candidate | undefined,
+  progress: Progress = () => {},
+  inputs?: ThroughputInputs,
+): ThroughputSide & { fingerprint: string } {
+  const setupStart = performance.now();
+  const { fleet, apps, fingerprint } = inputs ?? throughputInputs(o);
+  const prepareStart = performance.now();
+  let place: (app: BenchApp, i: number) => number;
+  if (side === 'candidate') {
+    if (candidate?.fleetPlacer === undefined) throw new Error('the candidate has no fleetPlacer');
+    const placer = candidate.fleetPlacer(fleet, o.seed);
+    place = (app) => placer(app);
+  } else {
+    const kb = new KubeBaseline(fleet.snapshot.nodes, { seed: o.seed, topology: fleet.topology });
+    place = (app, i) => {
+      const pod = kubePodOfApp(app, i);
+      let placed = 0;
+      for (let r = 0; r < app.replicas; r++) if (kb.schedule(pod) !== undefined) placed++;
+      return placed;
+    };
+  }
+  const prepareSeconds = (performance.now() - prepareStart) / 1000;
+  const setupSeconds = (prepareStart - setupStart) / 1000;
+  const total = apps.reduce((s, a) => s + a.replicas, 0);
+  progress(
+    `${side}: fleet of ${fleet.summary.nodes.toLocaleString('en-US')} nodes / ` +
+      `${fleet.summary.cores.toLocaleString('en-US')} cores, ${apps.length.toLocaleString('en-US')} apps / ` +
+      `${total.toLocaleString('en-US')} replicas ready in ${setupSeconds.toFixed(1)} s`,
+  );
+  const budgetMs = side === 'baseline' ? o.baselineSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const latencies: number[] = [];
+  const placedPerApp: number[] = [];
+  let placed = 0;
+  let replicas = 0;
+  const began = performance.now();
+  let last = began;
+  let now = began;
+  let i = 0;
+  for (; i < apps.length; i++) {
+    const app = apps[i]!;
+    const t0 = performance.now();
+    const p = place(app, i);
+    now = performance.now();
+    latencies.push(now - t0);
+    placedPerApp.push(p);
+    placed += p;
+    replicas += app.replicas;
+    if (now - last >= 2000) {
+      last = now;
+      progress(
+        `${side}: ${(i + 1).toLocaleString('en-US')} apps, ${placed.toLocaleString('en-US')}/` +
+          `${replicas.toLocaleString('en-US')} replicas placed, ${((now - began) / 1000).toFixed(1)} s`,
+      );
+    }
+    if (now - began >= budgetMs) {
+      i++;
+      break;
+    }
+  }
+  const seconds = (now - began) / 1000;
+  const lat = Float64Array.from(latencies);
+  return {
+    placed,
+    unplaced: replicas - placed,
+    apps: i,
+    replicas,
+    seconds,
+    placementsPerSecond: seconds > 0 ? placed / seconds : 0,
+    peakRssBytes: peakRssBytes(),
+    appLatencyP50Ms: quantile(lat, 0.5),
+    appLatencyP99Ms: quantile(lat, 0.99),
+    appLatencyMaxMs: quantile(lat, 1),
+    setupSeconds,
+    prepareSeconds,
+    overCapacityNodes: overCapacityNodes(fleet),
+    sampled: i < apps.length,
+    latenciesMs: latencies,
+    placedPerApp,
+    fingerprint,
+  };
+}
+
+/** Runs one side in a child process (its own peak RSS); the child writes its progress lines to our stderr. */
+export function runThroughputChild(
+  side: 'candidate' | 'baseline',
+  o: ThroughputOptions,
+): Promise<ThroughputSide & { fingerprint: string }> {
+  return new Promise((ok, fail) => {
+    const child = fork(
+      resolve(import.meta.dirname, 'throughput-child.ts'),
+      [side, JSON.stringify(o)],
+      {
+        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+        execArgv: [],
+      },
+    );
+    let result: (ThroughputSide & { fingerprint: string }) | undefined;
+    let error = '';
+    child.on(
+      'message',
+      (m: { result?: ThroughputSide & { fingerprint: string }; error?: string }) => {
+        if (m.result !== undefined) result = m.result;
+        if (m.error !== undefined) error = m.error;
+      },
+    );
+    child.on('error', fail);
+    child.on('exit', (code, signal) => {
+      if (result !== undefined) ok(result);
+      else
+        fail(
+          new Error(
+            `the ${side} throughput run failed (${signal ?? `exit ${code}`})${error ? `: ${error}` : ''}`,
+          ),
+        );
+    });
+  });
+}
+
+type Reported = Omit<ThroughputSide, 'latenciesMs' | 'placedPerApp'>;
+
+export interface ThroughputResult extends Partial<Reported> {
+  benchmark: 'scheduler-throughput';
+  candidate: string;
+  options: ThroughputOptions;
+  fleet: {
+    nodes: number;
+    cores: number;
+    clusters: number;
+    clouds: number;
+    sites: Record<string, number>;
+    nodesByArch: Record<string, number>;
+    gpus: number;
+  };
+  workload: Record<string, number>;
+  /** The candidate on the same applications as the baseline's sample. */
+  samePrefix?: {
+    apps: number;
+    replicas: number;
+    placed: number;
+    seconds: number;
+    placementsPerSecond: number;
+  };
+  baseline: Reported;
+  notes: string[];
+}
+
+function strip(s: ThroughputSide & { fingerprint?: string }): Reported {
+  const { latenciesMs: _l, placedPerApp: _p, fingerprint: _f, ...rest } = s;
+  return rest;
+}
+
+/**
+ * Both sides and the comparison (the baseline alone when the candidate has no
+ * fleetPlacer). `inProcess` runs them here (tests, tiny inputs); otherwise
+ * each in its own child process.
+ */
+export async function runThroughput(
+  o: ThroughputOptions,
+  candidate: Candidate,
+  progress: Progress,
+  inProcess = false,
+): Promise<ThroughputResult> {
+  const inputs = throughputInputs(o);
+  const { fleet, apps } = inputs;
+  const run = (side: 'candidate' | 'baseline') =>
+    inProcess
+      ? Promise.resolve(
+          runThroughputSide(
+            side,
+            o,
+            candidate,
+            progress,
+            side === 'candidate' ? inputs : throughputInputs(o),
+          ),
+        )
+      : runThroughputChild(side, o);
+  const wired = candidate.fleetPlacer !== undefined;
+  const cand = wired ? await run('candidate') : undefined;
+  const base = await run('baseline');
+  if (
+    (cand !== undefined && cand.fingerprint !== inputs.fingerprint) ||
+    base.fingerprint !== inputs.fingerprint
+  )
+    throw new Error('the two sides did not get the same fleet and stream (fingerprints differ)');
+  const prefixApps = base.apps;
+  let prefixReplicas = 0;
+  for (let i = 0; i < prefixApps; i++) prefixReplicas += apps[i]!.replicas;
+  const notes = [
+    `baseline: the first ${prefixApps.toLocaleString('en-US')} applications (${prefixReplicas.toLocaleString('en-US')} replicas) of the same stream` +
+      (base.sampled
+        ? `, as many as its ${o.baselineSeconds} s budget allowed; "same apps" compares the candidate on exactly those`
+        : ' (the whole stream)'),
+    'each side ran in its own process; its peak RSS includes generating the fleet and the stream',
+  ];
+  if (!wired)
+    notes.push(
+      `the candidate (${candidate.name}) has no fleetPlacer wired in src/bench/candidate.ts`,
+    );
+  const s = fleet.summary;
+  const result: ThroughputResult = {
+    benchmark: 'scheduler-throughput',
+    candidate: wired ? candidate.name : `${candidate.name} (not wired)`,
+    options: o,
+    fleet: {
+      nodes: s.nodes,
+      cores: s.cores,
+      clusters: s.clusters,
+      clouds: s.clouds,
+      sites: s.sitesByKind,
+      nodesByArch: s.nodesByArch,
+      gpus: s.gpus,
+    },
+    workload: workloadMix(apps),
+    baseline: strip(base),
+    notes,
+  };
+  if (cand !== undefined) {
+    let prefixMs = 0;
+    let prefixPlaced = 0;
+    for (let i = 0; i < prefixApps; i++) {
+      prefixMs += cand.latenciesMs?.[i] ?? 0;
+      prefixPlaced += cand.placedPerApp?.[i] ?? 0;
+    }
+    Object.assign(result, strip(cand));
+    result.samePrefix = {
+      apps: prefixApps,
+      replicas: prefixReplicas,
+      placed: prefixPlaced,
+      seconds: prefixMs / 1000,
+      placementsPerSecond: prefixMs > 0 ? prefixPlaced / (prefixMs / 1000) : 0,
+    };
+  }
+  return result;
+}

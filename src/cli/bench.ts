@@ -1,0 +1,233 @@
+// `yunjian bench scheduler throughput|packing|colocation|all`: the scheduler
+// benchmarks of src/bench, on the default traces in ../shared/data or on any
+// files of the same format. Each prints a table (candidate, baseline, ratio),
+// progress lines on stderr while it runs, and writes JSON (default under
+// bench-results/). The benchmark modules are imported when a command runs, so
+// the rest of the CLI does not load them.
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { CliIo } from './program.ts';
+
+function positiveInteger(raw: string): number {
+  const n = Number(raw.replace(/_/g, ''));
+  if (!/^[0-9_]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`expected an integer > 0, got "${raw}".`);
+  return n;
+}
+
+function integer(raw: string): number {
+  const n = Number(raw);
+  if (!/^-?[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError(`expected an integer, got "${raw}".`);
+  return n;
+}
+
+function positiveNumber(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a number > 0, got "${raw}".`);
+  return n;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** FILE.json -> FILE-name.json, for one JSON per pod list. */
+function withSuffix(path: string, name: string): string {
+  return path.endsWith('.json') ? `${path.slice(0, -5)}-${name}.json` : `${path}-${name}`;
+}
+
+interface ThroughputOpts {
+  cores: number;
+  replicas: number;
+  apps: number;
+  seed: number;
+  baselineSeconds: number;
+  json?: string;
+}
+
+interface PackingOpts {
+  nodes?: string;
+  pods?: string[];
+  seed: number;
+  samples?: number;
+  json?: string;
+}
+
+interface ColocationOpts {
+  vms?: string;
+  usage?: string;
+  seed: number;
+  nodeCores?: number;
+  nodeMemoryGib?: number;
+  trainHours?: number;
+  json?: string;
+}
+
+export function registerBench(program: Command, io: CliIo): void {
+  const progress = (line: string) => io.stderr(`  ${line}\n`);
+  const bench = program.command('bench').description('run a benchmark and print its table');
+  const scheduler = bench
+    .command('scheduler')
+    .description(
+      'scheduler benchmarks against the Kubernetes default scheduler algorithm (throughput, packing, colocation)',
+    );
+
+  const throughput = async (o: ThroughputOpts) => {
+    const [{ throughputBench }, { writeJson, RESULTS_DIR }] = await Promise.all([
+      import('../bench/scheduler.ts'),
+      import('../bench/report.ts'),
+    ]);
+    const { result, text } = await throughputBench(
+      {
+        cores: o.cores,
+        replicas: o.replicas,
+        apps: o.apps,
+        seed: o.seed,
+        baselineSeconds: o.baselineSeconds,
+      },
+      progress,
+    );
+    io.stdout('\n' + text);
+    const path = writeJson(o.json ?? resolve(RESULTS_DIR, 'scheduler-throughput.json'), result);
+    io.stdout(`JSON: ${path}\n`);
+  };
+
+  const packing = async (o: PackingOpts) => {
+    const [{ packingBench }, { writeJson, RESULTS_DIR }, traces] = await Promise.all([
+      import('../bench/scheduler.ts'),
+      import('../bench/report.ts'),
+      import('../bench/traces.ts'),
+    ]);
+    const lists =
+      o.pods === undefined || o.pods.length === 0
+        ? Object.entries(traces.DEFAULT_ALIBABA_POD_LISTS).map(([name, path]) => ({ name, path }))
+        : o.pods.map((path) => ({ name: undefined, path }));
+    for (const list of lists) {
+      const { result, text } = packingBench(
+        o.nodes ?? traces.DEFAULT_ALIBABA_NODE_LIST,
+        list.path,
+        progress,
+        {
+          seed: o.seed,
+          ...(o.samples === undefined ? {} : { samples: o.samples }),
+          ...(list.name === undefined ? {} : { name: list.name }),
+        },
+      );
+      io.stdout('\n' + text);
+      const file =
+        o.json === undefined
+          ? resolve(RESULTS_DIR, `scheduler-packing-${result.podList}.json`)
+          : lists.length === 1
+            ? o.json
+            : withSuffix(o.json, result.podList);
+      io.stdout(`JSON: ${writeJson(file, result)}\n`);
+    }
+  };
+
+  const colocation = async (o: ColocationOpts) => {
+    const [{ colocationBench }, { writeJson, RESULTS_DIR }, traces] = await Promise.all([
+      import('../bench/scheduler.ts'),
+      import('../bench/report.ts'),
+      import('../bench/traces.ts'),
+    ]);
+    const { result, text } = colocationBench(
+      o.vms ?? traces.DEFAULT_BITBRAINS_VMS,
+      o.usage ?? traces.DEFAULT_BITBRAINS_USAGE,
+      progress,
+      {
+        seed: o.seed,
+        ...(o.nodeCores === undefined ? {} : { nodeCores: o.nodeCores }),
+        ...(o.nodeMemoryGib === undefined ? {} : { nodeMemoryGiB: o.nodeMemoryGib }),
+        ...(o.trainHours === undefined ? {} : { trainHours: o.trainHours }),
+      },
+    );
+    io.stdout('\n' + text);
+    const path = writeJson(o.json ?? resolve(RESULTS_DIR, 'scheduler-colocation.json'), result);
+    io.stdout(`JSON: ${path}\n`);
+  };
+
+  const addThroughputOptions = (c: Command) =>
+    c
+      .option('--cores <n>', 'cores in the generated fleet', positiveInteger, 10_000_000)
+      .option('--replicas <n>', 'replicas in the request stream', positiveInteger, 1_000_000)
+      .option('--apps <n>', 'at least this many applications', positiveInteger, 50_000)
+      .option('--seed <s>', 'seed of the fleet, the stream and tie-breaking', integer, 1)
+      .option(
+        '--baseline-seconds <s>',
+        'time budget of the baseline (it runs on a prefix of the stream)',
+        positiveNumber,
+        30,
+      );
+
+  addThroughputOptions(
+    scheduler
+      .command('throughput')
+      .description(
+        'place a stream of applications with mixed constraints on a generated fleet; placements per second, latency, memory',
+      ),
+  )
+    .option(
+      '--json <file>',
+      'write the result here (default bench-results/scheduler-throughput.json)',
+    )
+    .action(throughput);
+
+  scheduler
+    .command('packing')
+    .description(
+      'replay Alibaba GPU 2023 pod lists on their node list; unplaced pods, GPU/CPU allocation, GPU fragmentation',
+    )
+    .option('--nodes <file>', 'node list CSV (sn,cpu_milli,memory_mib,gpu,model)')
+    .option(
+      '--pods <file>',
+      'pod list CSV (repeatable; default: the default, cpu050 and gpushare40 lists)',
+      collect,
+    )
+    .option('--samples <n>', 'fragmentation samples over the replay', positiveInteger)
+    .option('--seed <s>', 'seed of tie-breaking', integer, 1)
+    .option(
+      '--json <file>',
+      'write the result here (one pod list; with several, -NAME is added per list; default bench-results/scheduler-packing-NAME.json)',
+    )
+    .action(packing);
+
+  scheduler
+    .command('colocation')
+    .description(
+      'Bitbrains VMs packed by requests (baseline) vs by predicted use; nodes needed, CPU utilisation, overload',
+    )
+    .option('--vms <file>', 'VM list CSV (vm,cores,mem_mib)')
+    .option('--usage <file>', 'hourly usage CSV (vm,hour,cpu_cores_avg,cpu_cores_max,mem_mib_avg)')
+    .option('--node-cores <n>', 'cores per node (default 32)', positiveInteger)
+    .option('--node-memory-gib <n>', 'memory per node in GiB (default 512)', positiveInteger)
+    .option(
+      '--train-hours <n>',
+      'hours of history the usage-aware side learns from (default 168)',
+      positiveInteger,
+    )
+    .option('--seed <s>', 'seed of tie-breaking', integer, 1)
+    .option(
+      '--json <file>',
+      'write the result here (default bench-results/scheduler-colocation.json)',
+    )
+    .action(colocation);
+
+  addThroughputOptions(
+    scheduler
+      .command('all', { isDefault: true })
+      .description('all three on the default data, JSON under bench-results/ (or --json-dir)'),
+  )
+    .option('--json-dir <dir>', 'directory for the JSON files')
+    .action(async (o: ThroughputOpts & { jsonDir?: string }) => {
+      const dir = o.jsonDir;
+      const file = (name: string) => (dir === undefined ? undefined : resolve(dir, name));
+      const t = file('scheduler-throughput.json');
+      await throughput({ ...o, ...(t === undefined ? {} : { json: t }) });
+      const dirOpt = dir === undefined ? {} : { json: resolve(dir, 'scheduler-packing.json') };
+      await packing({ seed: o.seed, ...dirOpt });
+      const c = file('scheduler-colocation.json');
+      await colocation({ seed: o.seed, ...(c === undefined ? {} : { json: c }) });
+    });
+}

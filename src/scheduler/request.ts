@@ -1,0 +1,71 @@
+// From an Application resource to the scheduler's request: one ComponentRequest
+// per component with its requests in scheduler units (millicores, MiB, GPUs).
+import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
+import type { Application, Arch, Component } from '../model/schema.ts';
+import type { PodRequest } from './nodestate.ts';
+import type { AppRequest, ComponentRequest } from './scheduler.ts';
+
+const MiB = 1024 * 1024;
+
+/** Without `platforms` an image is taken to be amd64-only: never guess that it runs on ARM or RISC-V. */
+export function componentArchitectures(c: Component): Arch[] {
+  const archs = (c.platforms ?? ['linux/amd64']).map((p) => p.split('/')[1] as Arch);
+  return [...new Set(archs)];
+}
+
+/**
+ * A GPU amount as devices: below 1 it is a share of one GPU (0.5 = 500
+ * milli-GPUs); 1 or more is that many whole GPUs, rounded up.
+ */
+export function gpuDemand(gpu: number): { gpuCount: number; gpuMilli: number } {
+  if (!(gpu > 0)) return { gpuCount: 0, gpuMilli: 0 };
+  if (gpu < 1) return { gpuCount: 1, gpuMilli: Math.max(1, Math.round(gpu * 1000)) };
+  return { gpuCount: Math.ceil(gpu), gpuMilli: 1000 };
+}
+
+/** What one replica asks of a node, from workload-style units (millicores, bytes, GPUs). */
+export function podRequest(
+  cpuMillis: number,
+  memoryBytes: number,
+  gpu: number,
+  gpuModel: string | undefined,
+  architectures: Arch[],
+): PodRequest {
+  const pod: PodRequest = {
+    cpuMilli: cpuMillis,
+    memoryMiB: memoryBytes / MiB,
+    ...gpuDemand(gpu),
+    architectures,
+  };
+  if (gpuModel !== undefined) pod.gpuModel = gpuModel;
+  return pod;
+}
+
+export function componentRequest(c: Component): ComponentRequest {
+  const res = c.resources;
+  return {
+    name: c.name,
+    replicas: c.replicas,
+    pod: podRequest(
+      res?.cpu !== undefined ? parseCpuMillis(res.cpu) : 0,
+      res?.memory !== undefined ? parseMemoryBytes(res.memory) : 0,
+      res?.gpu ?? 0,
+      res?.gpuModel,
+      componentArchitectures(c),
+    ),
+  };
+}
+
+/** The scheduler's request for an app; `current` is what runs now (component -> cluster -> replicas). */
+export function appRequest(
+  app: Application,
+  current?: Record<string, Record<string, number>>,
+): AppRequest {
+  const req: AppRequest = {
+    name: `${app.metadata.namespace ?? 'default'}/${app.metadata.name}`,
+    components: app.spec.components.map(componentRequest),
+  };
+  if (app.spec.placement !== undefined) req.placement = app.spec.placement;
+  if (current !== undefined) req.current = current;
+  return req;
+}
