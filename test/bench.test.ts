@@ -112,14 +112,14 @@ describe('throughput', () => {
     hasNumbers(r, THROUGHPUT_KEYS, 'candidate');
     hasNumbers(result.baseline, THROUGHPUT_KEYS, 'baseline');
     assert.equal(result.replicas, 300);
-    assert.ok(result.apps! >= 30);
+    assert.ok(result.apps >= 30);
     assert.equal(result.baseline.sampled, false, 'the baseline finished the tiny stream');
     assert.equal(result.baseline.replicas, 300);
     assert.equal(result.overCapacityNodes, 0);
     assert.equal(result.baseline.overCapacityNodes, 0);
-    assert.ok(result.placed! > 0 && result.placed! <= 300);
+    assert.ok(result.placed > 0 && result.placed <= 300);
     assert.ok(result.baseline.placed > 0 && result.baseline.placed <= 300);
-    assert.equal(result.placed! + result.unplaced!, 300);
+    assert.equal(result.placed + result.unplaced, 300);
     assert.ok(result.fleet.nodes > 0);
     assert.match(text, /placements \/ s/);
     assert.ok(lines.some((l) => l.startsWith('throughput:')));
@@ -128,7 +128,7 @@ describe('throughput', () => {
   it('runs each side in its own process', async () => {
     const { result } = await throughputBench({ ...tiny, replicas: 60, apps: 6 }, progress);
     hasNumbers(result as unknown as Record<string, unknown>, THROUGHPUT_KEYS, 'candidate');
-    assert.ok(result.peakRssBytes! > 0);
+    assert.ok(result.peakRssBytes > 0);
     assert.ok(result.baseline.peakRssBytes > 0);
   });
 });
@@ -141,7 +141,7 @@ describe('packing', () => {
     const r = result as unknown as Record<string, unknown>;
     hasNumbers(r, PACKING_KEYS, 'candidate');
     hasNumbers(result.baseline as unknown as Record<string, unknown>, PACKING_KEYS, 'baseline');
-    hasNumbers(result.fill, PACKING_KEYS, 'fill');
+    hasNumbers(result.fill as unknown as Record<string, unknown>, PACKING_KEYS, 'fill');
     hasNumbers(
       result.fill.baseline as unknown as Record<string, unknown>,
       PACKING_KEYS,
@@ -150,9 +150,9 @@ describe('packing', () => {
     for (const side of [result, result.baseline, result.fill, result.fill.baseline]) {
       assert.equal(side.pods, 10);
       assert.equal(side.overCapacity, 0);
-      assert.ok(side.unplaced! >= 1, 'the 128-core pod fits nowhere');
+      assert.ok(side.unplaced >= 1, 'the 128-core pod fits nowhere');
       for (const k of ['gpuAllocationAvg', 'cpuAllocationAvg', 'gpuFragmentationAvg'] as const) {
-        assert.ok(side[k]! >= 0 && side[k]! <= 1, `${k} in [0, 1]`);
+        assert.ok(side[k] >= 0 && side[k] <= 1, `${k} in [0, 1]`);
       }
       assert.equal(side.timeline?.length, 10);
     }
@@ -190,10 +190,10 @@ describe('colocation', () => {
     // By requests: 4 + 2 + 8 + 2 = 16 cores on 8-core nodes -> at least 2 nodes.
     assert.ok(result.baseline.nodes >= 2);
     assert.ok(result.baseline.cpuRequestedPerCore <= 1, 'requests never overcommit');
-    assert.ok(result.nodes! >= 1 && result.nodes! <= result.baseline.nodes);
+    assert.ok(result.nodes >= 1 && result.nodes <= result.baseline.nodes);
     for (const side of [result, result.baseline]) {
-      assert.ok(side.avgCpuUtilization! > 0 && side.avgCpuUtilization! <= 1);
-      assert.ok(side.overloadedNodeHourShare! >= 0 && side.overloadedNodeHourShare! <= 1);
+      assert.ok(side.avgCpuUtilization > 0 && side.avgCpuUtilization <= 1);
+      assert.ok(side.overloadedNodeHourShare >= 0 && side.overloadedNodeHourShare <= 1);
     }
     assert.equal(result.evaluationHours, 6);
     assert.match(text, /nodes needed/);

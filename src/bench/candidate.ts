@@ -12,8 +12,6 @@
 // - vmPlacer     (colocation) places VMs by predicted use from their training
 //                history on the nodes given, returning each VM's node (-1 =
 //                not placed).
-// A hook left undefined is reported as "not wired" and the benchmark runs the
-// baseline alone.
 import type { Placement } from '../model/schema.ts';
 import type { NodeState } from '../scheduler/nodestate.ts';
 import { NodePlacer } from '../scheduler/placer.ts';
@@ -32,9 +30,9 @@ import type { BenchApp } from './workload.ts';
 
 export interface Candidate {
   name: string;
-  fleetPlacer?: (fleet: BenchFleet, seed: number) => (app: BenchApp) => number;
-  podPlacer?: (state: NodeState, seed: number) => PodPlacer;
-  vmPlacer?: (seed: number) => VmPlacer;
+  fleetPlacer: (fleet: BenchFleet, seed: number) => (app: BenchApp) => number;
+  podPlacer: (state: NodeState, seed: number) => PodPlacer;
+  vmPlacer: (seed: number) => VmPlacer;
   /** Settings worth recording with the results (e.g. the colocation safety limit). */
   settings?: Record<string, string | number>;
 }

@@ -48,6 +48,25 @@ export function table(title: string, rows: readonly Row[], notes: readonly strin
   ].join('\n');
 }
 
+/**
+ * One candidate-versus-baseline row. `ratioOf` defaults to candidate / baseline;
+ * `false` leaves the ratio empty where it would mislead (counts, shares near 0).
+ */
+export function compareRow(
+  metric: string,
+  candidate: number,
+  baseline: number,
+  fmt: (x: number) => string,
+  ratioOf: ((c: number, b: number) => string) | false = (c, b) => ratio(c, b),
+): Row {
+  return {
+    metric,
+    candidate: fmt(candidate),
+    baseline: fmt(baseline),
+    ratio: ratioOf === false ? '' : ratioOf(candidate, baseline),
+  };
+}
+
 /** candidate / baseline as "2.31x"; "n/a" when the baseline is 0. */
 export function ratio(candidate: number, baseline: number, digits = 2): string {
   if (baseline === 0 || !Number.isFinite(baseline) || !Number.isFinite(candidate)) return 'n/a';

@@ -20,6 +20,7 @@ import {
   type PackingTiming,
 } from './packing.ts';
 import {
+  compareRow,
   fixed,
   int,
   machine,
@@ -39,8 +40,6 @@ export interface BenchOutput<T> {
   text: string;
 }
 
-const NOT_WIRED = 'not wired';
-
 // ------------------------------------------------------------------ throughput
 
 export async function throughputBench(
@@ -55,34 +54,22 @@ export async function throughputBench(
   const r = await runThroughput(o, cand, progress, options.inProcess ?? false);
   const b = r.baseline;
   const rows: Row[] = [];
-  const add = (
-    label: string,
-    c: number | undefined,
-    bv: number,
-    fmt: (x: number) => string,
-    ratioOf?: (c: number, b: number) => string,
-  ) =>
-    rows.push({
-      metric: label,
-      candidate: c === undefined ? NOT_WIRED : fmt(c),
-      baseline: fmt(bv),
-      ratio: c === undefined || ratioOf === undefined ? '' : ratioOf(c, bv),
-    });
+  const add = (...a: Parameters<typeof compareRow>) => rows.push(compareRow(...a));
   const msFmt = (x: number) => `${fixed(x, 3)} ms`;
   rows.push({
     metric: 'replicas placed',
-    candidate: r.placed === undefined ? NOT_WIRED : `${int(r.placed)} / ${int(r.replicas ?? 0)}`,
+    candidate: `${int(r.placed)} / ${int(r.replicas)}`,
     baseline: `${int(b.placed)} / ${int(b.replicas)}`,
     ratio: b.sampled ? 'sample' : '',
   });
-  add('applications', r.apps, b.apps, int);
-  add('seconds (placement)', r.seconds, b.seconds, (x) => fixed(x));
+  add('applications', r.apps, b.apps, int, false);
+  add('seconds (placement)', r.seconds, b.seconds, (x) => fixed(x), false);
   add('placements / s', r.placementsPerSecond, b.placementsPerSecond, int, (c, bv) =>
     ratio(c, bv, 0),
   );
   add(
     'placements / s, same apps',
-    r.samePrefix?.placementsPerSecond,
+    r.samePrefix.placementsPerSecond,
     b.placementsPerSecond,
     int,
     (c, bv) => ratio(c, bv, 0),
@@ -95,9 +82,9 @@ export async function throughputBench(
     ratio(bv, c, 0),
   );
   add('peak RSS', r.peakRssBytes, b.peakRssBytes, mib, (c, bv) => ratio(c, bv));
-  add('setup: fleet and stream, s', r.setupSeconds, b.setupSeconds, (x) => fixed(x));
-  add('setup: scheduler indexes, s', r.prepareSeconds, b.prepareSeconds, (x) => fixed(x));
-  add('nodes over capacity', r.overCapacityNodes, b.overCapacityNodes, int);
+  add('setup: fleet and stream, s', r.setupSeconds, b.setupSeconds, (x) => fixed(x), false);
+  add('setup: scheduler indexes, s', r.prepareSeconds, b.prepareSeconds, (x) => fixed(x), false);
+  add('nodes over capacity', r.overCapacityNodes, b.overCapacityNodes, int, false);
   const f = r.fleet;
   const title =
     `Scheduler throughput: ${int(f.cores)} cores on ${int(f.nodes)} nodes (${int(f.clusters)} clusters, ${f.clouds} clouds, ` +
@@ -116,7 +103,7 @@ export async function throughputBench(
 
 // ------------------------------------------------------------------ packing
 
-export interface PackingResult extends Partial<Omit<PackingSide, 'timeline'>> {
+export interface PackingResult extends Omit<PackingSide, 'timeline'> {
   benchmark: 'scheduler-packing';
   candidate: string;
   podList: string;
@@ -125,9 +112,9 @@ export interface PackingResult extends Partial<Omit<PackingSide, 'timeline'>> {
   cluster: { nodes: number; gpus: number; cpuCores: number };
   /** The candidate's keys above are for the trace's own timing; `fill` has the same keys without deletions. */
   timing: 'trace';
-  timeline?: PackingSide['timeline'];
+  timeline: PackingSide['timeline'];
   baseline: PackingSide;
-  fill: Partial<PackingSide> & { baseline: PackingSide };
+  fill: PackingSide & { baseline: PackingSide };
   notes: string[];
   machine: Record<string, string | number>;
 }
@@ -160,14 +147,10 @@ export function packingBench(
       ...opts,
       label: `packing ${name} ${timing} baseline`,
     });
-    const podPlacer = cand.podPlacer;
-    const candidate =
-      podPlacer === undefined
-        ? undefined
-        : replay(inputs, pods, (s) => podPlacer(s, seed), {
-            ...opts,
-            label: `packing ${name} ${timing} candidate`,
-          });
+    const candidate = replay(inputs, pods, (s) => cand.podPlacer(s, seed), {
+      ...opts,
+      label: `packing ${name} ${timing} candidate`,
+    });
     return { baseline, candidate };
   };
   const trace = run('trace');
@@ -180,79 +163,62 @@ export function packingBench(
     'a pod that fits nowhere on arrival is dropped (no queue, no preemption); GPU allocation counts what pods asked for (a 0.3-GPU pod counts 0.3)',
     "the baseline gives a GPU share a whole GPU (nvidia.com/gpu is an integer); 'GPU over-allocated' is the part held but not asked for",
   ];
-  const spark = (s: PackingSide | undefined) =>
-    s === undefined ? NOT_WIRED : sparkline(s.timeline.map((p) => p.gpuAllocation));
+  const spark = (s: PackingSide) => sparkline(s.timeline.map((p) => p.gpuAllocation));
   notes.push(
     `fill, GPU allocation over arrivals (0-100 %): yunjian ${spark(fill.candidate)}  kube ${spark(fill.baseline)}`,
   );
   const rows: Row[] = [];
-  const add = (
-    label: string,
-    c: number | undefined,
-    b: number,
-    fmt: (x: number) => string,
-    r = true,
-  ) =>
-    rows.push({
-      metric: label,
-      candidate: c === undefined ? NOT_WIRED : fmt(c),
-      baseline: fmt(b),
-      ratio: c === undefined || !r ? '' : ratio(c, b),
-    });
+  const add = (...a: Parameters<typeof compareRow>) => rows.push(compareRow(...a));
   const tc = trace.candidate;
   const tb = trace.baseline;
-  add('trace: pods unplaced', tc?.unplaced, tb.unplaced, int);
-  add('trace: GPU allocation, avg', tc?.gpuAllocationAvg, tb.gpuAllocationAvg, (x) =>
-    percent(x, 2),
-  );
-  add('trace: CPU allocation, avg', tc?.cpuAllocationAvg, tb.cpuAllocationAvg, (x) =>
-    percent(x, 2),
-  );
+  add('trace: pods unplaced', tc.unplaced, tb.unplaced, int);
+  add('trace: GPU allocation, avg', tc.gpuAllocationAvg, tb.gpuAllocationAvg, (x) => percent(x, 2));
+  add('trace: CPU allocation, avg', tc.cpuAllocationAvg, tb.cpuAllocationAvg, (x) => percent(x, 2));
   add(
     'trace: GPU fragmentation, avg',
-    tc?.gpuFragmentationAvg,
+    tc.gpuFragmentationAvg,
     tb.gpuFragmentationAvg,
     (x) => percent(x, 2),
     false,
   );
   const fc = fill.candidate;
   const fb = fill.baseline;
-  add('fill: pods unplaced', fc?.unplaced, fb.unplaced, int);
-  add('fill: GPU pods unplaced', fc?.unplacedGpuPods, fb.unplacedGpuPods, int);
-  add('fill: GPU allocation, avg', fc?.gpuAllocationAvg, fb.gpuAllocationAvg, percent);
-  add('fill: GPU allocation, end', fc?.gpuAllocationFinal, fb.gpuAllocationFinal, percent);
-  add('fill: CPU allocation, avg', fc?.cpuAllocationAvg, fb.cpuAllocationAvg, percent);
-  add('fill: CPU allocation, end', fc?.cpuAllocationFinal, fb.cpuAllocationFinal, percent);
+  add('fill: pods unplaced', fc.unplaced, fb.unplaced, int);
+  add('fill: GPU pods unplaced', fc.unplacedGpuPods, fb.unplacedGpuPods, int);
+  add('fill: GPU allocation, avg', fc.gpuAllocationAvg, fb.gpuAllocationAvg, percent);
+  add('fill: GPU allocation, end', fc.gpuAllocationFinal, fb.gpuAllocationFinal, percent);
+  add('fill: CPU allocation, avg', fc.cpuAllocationAvg, fb.cpuAllocationAvg, percent);
+  add('fill: CPU allocation, end', fc.cpuAllocationFinal, fb.cpuAllocationFinal, percent);
   add(
     'fill: GPU fragmentation, avg',
-    fc?.gpuFragmentationAvg,
+    fc.gpuFragmentationAvg,
     fb.gpuFragmentationAvg,
     percent,
     false,
   );
   add(
     'fill: GPU over-allocated, avg',
-    fc?.gpuOverAllocationAvg,
+    fc.gpuOverAllocationAvg,
     fb.gpuOverAllocationAvg,
     percent,
     false,
   );
   add(
     'fill: GPU lost (fragmented + over-allocated)',
-    fc === undefined ? undefined : fc.gpuFragmentationAvg + fc.gpuOverAllocationAvg,
+    fc.gpuFragmentationAvg + fc.gpuOverAllocationAvg,
     fb.gpuFragmentationAvg + fb.gpuOverAllocationAvg,
     percent,
   );
   add(
     'placements over capacity',
-    tc && fc ? tc.overCapacity + fc.overCapacity : undefined,
+    tc.overCapacity + fc.overCapacity,
     tb.overCapacity + fb.overCapacity,
     int,
     false,
   );
   add(
     'replay seconds (trace + fill)',
-    tc && fc ? tc.seconds + fc.seconds : undefined,
+    tc.seconds + fc.seconds,
     tb.seconds + fb.seconds,
     (x) => fixed(x),
     false,
@@ -260,15 +226,15 @@ export function packingBench(
   const title = `Packing on real data: Alibaba GPU 2023, pod list "${name}" (${int(pods.length)} pods) on ${int(nodes.length)} nodes (${int(gpus)} GPUs, ${int(cpuCores)} cores)`;
   const result: PackingResult = {
     benchmark: 'scheduler-packing',
-    candidate: cand.podPlacer === undefined ? `${cand.name} (${NOT_WIRED})` : cand.name,
+    candidate: cand.name,
     podList: name,
     nodesFile,
     podsFile,
     cluster: { nodes: nodes.length, gpus, cpuCores },
     timing: 'trace',
-    ...(tc ?? {}),
+    ...tc,
     baseline: tb,
-    fill: { ...(fc ?? {}), baseline: fb },
+    fill: { ...fc, baseline: fb },
     notes,
     machine: machine(),
   };
@@ -277,7 +243,7 @@ export function packingBench(
 
 // ------------------------------------------------------------------ colocation
 
-export interface ColocationResult extends Partial<ColocationSide> {
+export interface ColocationResult extends ColocationSide {
   benchmark: 'scheduler-colocation';
   candidate: string;
   vmsFile: string;
@@ -318,57 +284,44 @@ export function colocationBench(
     ...common,
     label: 'colocation baseline',
   });
-  const vmPlacer = cand.vmPlacer;
-  const candidate =
-    vmPlacer === undefined
-      ? undefined
-      : colocate(trace, vmPlacer(seed), { ...common, label: 'colocation candidate' });
+  const candidate = colocate(trace, cand.vmPlacer(seed), {
+    ...common,
+    label: 'colocation candidate',
+  });
   const rows: Row[] = [];
-  const add = (
-    label: string,
-    c: number | undefined,
-    b: number,
-    fmt: (x: number) => string,
-    r = true,
-  ) =>
-    rows.push({
-      metric: label,
-      candidate: c === undefined ? NOT_WIRED : fmt(c),
-      baseline: fmt(b),
-      ratio: c === undefined || !r ? '' : ratio(c, b),
-    });
-  add('VMs placed', candidate?.vms, baseline.vms, int, false);
-  add('nodes needed', candidate?.nodes, baseline.nodes, int);
-  add('avg CPU utilisation', candidate?.avgCpuUtilization, baseline.avgCpuUtilization, percent);
+  const add = (...a: Parameters<typeof compareRow>) => rows.push(compareRow(...a));
+  add('VMs placed', candidate.vms, baseline.vms, int, false);
+  add('nodes needed', candidate.nodes, baseline.nodes, int);
+  add('avg CPU utilisation', candidate.avgCpuUtilization, baseline.avgCpuUtilization, percent);
   add(
     `node-hours > ${OVERLOAD_THRESHOLD * 100} % CPU (peaks)`,
-    candidate?.overloadedNodeHourShare,
+    candidate.overloadedNodeHourShare,
     baseline.overloadedNodeHourShare,
     (x) => percent(x, 2),
     false,
   );
   add(
     'highest node-hour peak',
-    candidate?.maxNodePeakUtilization,
+    candidate.maxNodePeakUtilization,
     baseline.maxNodePeakUtilization,
     percent,
     false,
   );
   add(
     'requested cores / node core',
-    candidate?.cpuRequestedPerCore,
+    candidate.cpuRequestedPerCore,
     baseline.cpuRequestedPerCore,
     (x) => fixed(x),
   );
   add(
     'avg memory utilisation',
-    candidate?.avgMemoryUtilization,
+    candidate.avgMemoryUtilization,
     baseline.avgMemoryUtilization,
     percent,
   );
   add(
     'node-hours memory > 100 %',
-    candidate?.memoryOverloadedNodeHourShare,
+    candidate.memoryOverloadedNodeHourShare,
     baseline.memoryOverloadedNodeHourShare,
     (x) => percent(x, 2),
     false,
@@ -389,7 +342,7 @@ export function colocationBench(
   const title = `Colocation on real data: Bitbrains Rnd, ${int(trace.vms.length)} VMs, July 2013, on nodes of ${nodeCores} cores / ${nodeMemoryGiB} GiB`;
   const result: ColocationResult = {
     benchmark: 'scheduler-colocation',
-    candidate: vmPlacer === undefined ? `${cand.name} (${NOT_WIRED})` : cand.name,
+    candidate: cand.name,
     vmsFile,
     usageFile,
     node: { cores: nodeCores, memoryGiB: nodeMemoryGiB },
@@ -397,7 +350,7 @@ export function colocationBench(
     evaluationHours,
     overloadThreshold: OVERLOAD_THRESHOLD,
     settings,
-    ...(candidate ?? {}),
+    ...candidate,
     baseline,
     notes,
     machine: machine(),

@@ -149,7 +149,7 @@ export function runThroughputSide(
   const prepareStart = performance.now();
   let place: (app: BenchApp, i: number) => number;
   if (side === 'candidate') {
-    if (candidate?.fleetPlacer === undefined) throw new Error('the candidate has no fleetPlacer');
+    if (candidate === undefined) throw new Error('the candidate side needs a candidate');
     const placer = candidate.fleetPlacer(fleet, o.seed);
     place = (app) => placer(app);
   } else {
@@ -260,7 +260,7 @@ export function runThroughputChild(
 
 type Reported = Omit<ThroughputSide, 'latenciesMs' | 'placedPerApp'>;
 
-export interface ThroughputResult extends Partial<Reported> {
+export interface ThroughputResult extends Reported {
   benchmark: 'scheduler-throughput';
   candidate: string;
   options: ThroughputOptions;
@@ -275,7 +275,7 @@ export interface ThroughputResult extends Partial<Reported> {
   };
   workload: Record<string, number>;
   /** The candidate on the same applications as the baseline's sample. */
-  samePrefix?: {
+  samePrefix: {
     apps: number;
     replicas: number;
     placed: number;
@@ -292,8 +292,7 @@ function strip(s: ThroughputSide & { fingerprint?: string }): Reported {
 }
 
 /**
- * Both sides and the comparison (the baseline alone when the candidate has no
- * fleetPlacer). `inProcess` runs them here (tests, tiny inputs); otherwise
+ * Both sides and the comparison. `inProcess` runs them here (tests, tiny inputs); otherwise
  * each in its own child process.
  */
 export async function runThroughput(
@@ -316,13 +315,9 @@ export async function runThroughput(
           ),
         )
       : runThroughputChild(side, o);
-  const wired = candidate.fleetPlacer !== undefined;
-  const cand = wired ? await run('candidate') : undefined;
+  const cand = await run('candidate');
   const base = await run('baseline');
-  if (
-    (cand !== undefined && cand.fingerprint !== inputs.fingerprint) ||
-    base.fingerprint !== inputs.fingerprint
-  )
+  if (cand.fingerprint !== inputs.fingerprint || base.fingerprint !== inputs.fingerprint)
     throw new Error('the two sides did not get the same fleet and stream (fingerprints differ)');
   const prefixApps = base.apps;
   let prefixReplicas = 0;
@@ -334,14 +329,16 @@ export async function runThroughput(
         : ' (the whole stream)'),
     'each side ran in its own process; its peak RSS includes generating the fleet and the stream',
   ];
-  if (!wired)
-    notes.push(
-      `the candidate (${candidate.name}) has no fleetPlacer wired in src/bench/candidate.ts`,
-    );
+  let prefixMs = 0;
+  let prefixPlaced = 0;
+  for (let i = 0; i < prefixApps; i++) {
+    prefixMs += cand.latenciesMs?.[i] ?? 0;
+    prefixPlaced += cand.placedPerApp?.[i] ?? 0;
+  }
   const s = fleet.summary;
   const result: ThroughputResult = {
     benchmark: 'scheduler-throughput',
-    candidate: wired ? candidate.name : `${candidate.name} (not wired)`,
+    candidate: candidate.name,
     options: o,
     fleet: {
       nodes: s.nodes,
@@ -353,24 +350,16 @@ export async function runThroughput(
       gpus: s.gpus,
     },
     workload: workloadMix(apps),
-    baseline: strip(base),
-    notes,
-  };
-  if (cand !== undefined) {
-    let prefixMs = 0;
-    let prefixPlaced = 0;
-    for (let i = 0; i < prefixApps; i++) {
-      prefixMs += cand.latenciesMs?.[i] ?? 0;
-      prefixPlaced += cand.placedPerApp?.[i] ?? 0;
-    }
-    Object.assign(result, strip(cand));
-    result.samePrefix = {
+    ...strip(cand),
+    samePrefix: {
       apps: prefixApps,
       replicas: prefixReplicas,
       placed: prefixPlaced,
       seconds: prefixMs / 1000,
       placementsPerSecond: prefixMs > 0 ? prefixPlaced / (prefixMs / 1000) : 0,
-    };
-  }
+    },
+    baseline: strip(base),
+    notes,
+  };
   return result;
 }
