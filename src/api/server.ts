@@ -35,6 +35,18 @@ export interface ChaosTarget {
   faults(): unknown[];
 }
 
+/**
+ * Routes a subsystem adds to the API (agent hub, console, traffic, cluster
+ * join). Registered after the core routes; paths under `publicPrefixes` skip
+ * admin-token authentication because the plugin authenticates them itself
+ * (join tokens, console sessions) or serves public files.
+ */
+export interface ApiPlugin {
+  name: string;
+  register(app: FastifyInstance): void;
+  publicPrefixes?: readonly string[];
+}
+
 export interface ApiServerOptions {
   store: Store;
   auth: TokenAuthenticator;
@@ -48,6 +60,7 @@ export interface ApiServerOptions {
   /** Extra readiness checks (controllers started, leader elected, ...). */
   ready?: () => Promise<void>;
   registry?: Registry;
+  plugins?: readonly ApiPlugin[];
   /** Seconds between BOOKMARK events on idle watch streams. */
   watchBookmarkSeconds?: number;
   logger?: boolean;
@@ -118,9 +131,11 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
   app.setNotFoundHandler(routeNotFound);
 
+  const publicPrefixes = (options.plugins ?? []).flatMap((p) => p.publicPrefixes ?? []);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
-    if (UNAUTHENTICATED.has(path)) return;
+    if (UNAUTHENTICATED.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)))
+      return;
     auth.authenticate(request.headers.authorization);
   });
   app.addHook('onResponse', async (request, reply) => {
@@ -142,6 +157,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   );
 
   for (const k of KINDS) registerKind(app, k);
+  for (const plugin of options.plugins ?? []) plugin.register(app);
 
   app.post<{ Querystring: { namespace?: string; dryRun?: string } }>(
     `${BASE}/apply`,

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../api/server.ts';
 import { applyDocuments } from '../api/apply.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
-import { startControlLoops, type DriverProvider } from '../controllers/index.ts';
+import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { SimFleet } from '../drivers/sim/index.ts';
 import {
   fleetSummary,
@@ -125,9 +125,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     auth.addToken(token.token, { name: 'admin' });
 
     const sim = new SimFleet();
-    const drivers: DriverProvider = {
+    const simProvider: DriverProvider = {
       driverFor(cluster: Cluster) {
-        if (cluster.spec.driver.type !== 'sim') return undefined;
         sim.upsertCluster(cluster);
         return sim.driverFor(cluster.metadata.name);
       },
@@ -135,6 +134,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         sim.removeCluster(name);
       },
     };
+    const drivers = providerByType({ sim: simProvider });
 
     if (fleet) {
       const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];

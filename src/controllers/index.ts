@@ -8,7 +8,7 @@ import type { DriverProvider } from './drivers.ts';
 import type { Controller } from './runtime/controller.ts';
 import { Informer } from './runtime/informer.ts';
 
-export type { DriverProvider } from './drivers.ts';
+export { providerByType, type DriverProvider, type DriverType } from './drivers.ts';
 
 export interface ControlLoops {
   controllers: Controller[];

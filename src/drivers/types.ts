@@ -48,6 +48,19 @@ export interface WorkloadSpec {
   };
 }
 
+/**
+ * Where a workload's port is reachable from outside the cluster: the agent's
+ * ingress address, a Kubernetes Service or Ingress address, a sim member's
+ * stable simulated address. Traffic management points DNS answers and the
+ * gateway here.
+ */
+export interface WorkloadEndpoint {
+  /** The component port's name, when it has one. */
+  name?: string;
+  address: string;
+  port: number;
+}
+
 export interface WorkloadStatus {
   key: WorkloadKey;
   hash: string;
@@ -57,6 +70,8 @@ export interface WorkloadStatus {
   ready: number;
   /** Why replicas are not ready, e.g. "3 replicas unschedulable: insufficient cpu". */
   message?: string;
+  /** Present once the workload can be reached; one entry per served port. */
+  endpoints?: WorkloadEndpoint[];
 }
 
 export interface ResourceTotals {

@@ -490,6 +490,15 @@ export const PlacementStatus = Obj({
   ready: Count,
   /** Replicas the scheduler assigned here, before overrides patch the count. */
   assigned: Type.Optional(Count),
+  /**
+   * Being replaced (failover, failback, rebalance): kept running until the
+   * replacement replicas are ready, then deleted.
+   */
+  draining: Type.Optional(Type.Boolean()),
+  /** Where the component's ports are reachable in this cluster (from the driver). */
+  endpoints: Type.Optional(
+    Type.Array(Obj({ name: Type.Optional(Name), address: Type.String(), port: Port })),
+  ),
 });
 export type PlacementStatus = Static<typeof PlacementStatus>;
 
