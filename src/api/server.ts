@@ -45,6 +45,8 @@ export interface ApiPlugin {
   name: string;
   register(app: FastifyInstance): void;
   publicPrefixes?: readonly string[];
+  /** Exact paths that skip admin-token authentication (e.g. the console's `/`). */
+  publicPaths?: readonly string[];
 }
 
 export interface ApiServerOptions {
@@ -132,10 +134,13 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   app.setNotFoundHandler(routeNotFound);
 
   const publicPrefixes = (options.plugins ?? []).flatMap((p) => p.publicPrefixes ?? []);
+  const publicPaths = new Set([
+    ...UNAUTHENTICATED,
+    ...(options.plugins ?? []).flatMap((p) => p.publicPaths ?? []),
+  ]);
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
-    if (UNAUTHENTICATED.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)))
-      return;
+    if (publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix))) return;
     auth.authenticate(request.headers.authorization);
   });
   app.addHook('onResponse', async (request, reply) => {

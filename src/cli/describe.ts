@@ -436,9 +436,20 @@ export function describe(o: AnyResource, now: number): string {
         return describeCluster(o, now);
       case 'Application':
         return describeApplication(o, now);
+      case 'Event':
+      case 'Lease':
+        return ['Spec:', ...fields(specFields(o.spec), 2)];
     }
   })();
   return [...metadata(o, now), ...body].join('\n') + '\n';
+}
+
+/** Flat specs (Event, Lease) as label/value pairs; nested values as compact JSON. */
+function specFields(spec: object): Field[] {
+  return Object.entries(spec).map(([k, v]) => [
+    k.charAt(0).toUpperCase() + k.slice(1),
+    typeof v === 'object' ? JSON.stringify(v) : String(v),
+  ]);
 }
 
 function plural(n: number, word: string): string {

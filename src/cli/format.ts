@@ -257,6 +257,28 @@ const COLUMNS: ColumnsByKind = {
         ),
     },
   ],
+  Event: [
+    { header: 'LAST', cell: (e, now) => ageSince(e.spec.lastTimestamp, now) },
+    { header: 'TYPE', cell: (e) => e.spec.type },
+    { header: 'REASON', cell: (e) => e.spec.reason },
+    {
+      header: 'OBJECT',
+      cell: (e) => {
+        const o = e.spec.involvedObject;
+        return `${o.kind.toLowerCase()}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+      },
+    },
+    { header: 'COUNT', cell: (e) => String(e.spec.count) },
+    { header: 'MESSAGE', cell: (e) => e.spec.message },
+    { header: 'NAME', wide: true, cell: (e) => e.metadata.name },
+  ],
+  Lease: [
+    name,
+    { header: 'HOLDER', cell: (l) => l.spec.holderIdentity },
+    { header: 'RENEWED', cell: (l, now) => ageSince(l.spec.renewTime, now) },
+    { header: 'TRANSITIONS', cell: (l) => String(l.spec.leaseTransitions) },
+    age,
+  ],
 };
 
 export interface TableOptions {
@@ -286,6 +308,10 @@ export function tableRow(o: AnyResource, options: TableOptions, now: number): st
         return visible(COLUMNS.Cluster, options.wide).map((c) => c.cell(o, now));
       case 'Application':
         return visible(COLUMNS.Application, options.wide).map((c) => c.cell(o, now));
+      case 'Event':
+        return visible(COLUMNS.Event, options.wide).map((c) => c.cell(o, now));
+      case 'Lease':
+        return visible(COLUMNS.Lease, options.wide).map((c) => c.cell(o, now));
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;

@@ -88,6 +88,12 @@ export interface ClusterInventory {
   reachable: boolean;
   /** Why it is unreachable or degraded. */
   message?: string;
+  /**
+   * When the driver last heard from the cluster (ms since the epoch), for
+   * drivers that learn of an outage only by silence (agent heartbeats); the
+   * failover grace period counts from here instead of from first detection.
+   */
+  lastContactMs?: number;
   capacity: ResourceTotals;
   allocatable: ResourceTotals;
   allocated: ResourceTotals;

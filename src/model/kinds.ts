@@ -5,6 +5,8 @@ import {
   ApplicationResource,
   ClusterResource,
   CloudResource,
+  EventResource,
+  LeaseResource,
   SiteResource,
   type KindName,
 } from './schema.ts';
@@ -50,6 +52,22 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['app', 'apps'],
     namespaced: true,
     schema: ApplicationResource,
+  },
+  {
+    kind: 'Event',
+    plural: 'events',
+    singular: 'event',
+    shortNames: ['ev'],
+    namespaced: false,
+    schema: EventResource,
+  },
+  {
+    kind: 'Lease',
+    plural: 'leases',
+    singular: 'lease',
+    shortNames: [],
+    namespaced: false,
+    schema: LeaseResource,
   },
 ];
 

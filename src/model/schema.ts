@@ -513,6 +513,45 @@ export const ApplicationStatus = Obj({
 });
 export type ApplicationStatus = Static<typeof ApplicationStatus>;
 
+// ---------------------------------------------------------------- Event
+
+export const EventSpec = Obj(
+  {
+    involvedObject: Obj({ kind: Type.String(), namespace: Type.Optional(Name), name: Name }),
+    type: Enum(['Normal', 'Warning']),
+    reason: Type.String({
+      minLength: 1,
+      description:
+        'Machine-readable cause: ClusterNotReady, ClusterReady, Failover, Failback, Rebalance, ...',
+    }),
+    message: Type.String(),
+    /** How many times the same event repeated (same object, reason and message). */
+    count: Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
+    firstTimestamp: Type.String(),
+    lastTimestamp: Type.String(),
+    /** The controller that recorded it. */
+    source: Type.Optional(Type.String()),
+  },
+  'Something that happened to a resource; written by controllers, kept for a bounded time.',
+);
+export type EventSpec = Static<typeof EventSpec>;
+
+// ---------------------------------------------------------------- Lease
+
+export const LeaseSpec = Obj(
+  {
+    holderIdentity: Type.String({ minLength: 1 }),
+    leaseDurationSeconds: Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a number > 0' }),
+    acquireTime: Type.String(),
+    renewTime: Type.String(),
+    leaseTransitions: Count,
+  },
+  'Leader lock: the holder acts while it renews within the duration.',
+);
+export type LeaseSpec = Static<typeof LeaseSpec>;
+
+const NoStatus = Obj({});
+
 // ---------------------------------------------------------------- kinds
 
 function ResourceSchema<K extends string, S extends TSchema, St extends TSchema>(
@@ -538,9 +577,14 @@ export const ApplicationResource = ResourceSchema(
   ApplicationStatus,
 );
 
+export const EventResource = ResourceSchema('Event', EventSpec, NoStatus);
+export const LeaseResource = ResourceSchema('Lease', LeaseSpec, NoStatus);
+
 export type Cloud = Static<typeof CloudResource>;
 export type Site = Static<typeof SiteResource>;
 export type Cluster = Static<typeof ClusterResource>;
 export type Application = Static<typeof ApplicationResource>;
-export type AnyResource = Cloud | Site | Cluster | Application;
+export type Event = Static<typeof EventResource>;
+export type Lease = Static<typeof LeaseResource>;
+export type AnyResource = Cloud | Site | Cluster | Application | Event | Lease;
 export type KindName = AnyResource['kind'];
