@@ -106,7 +106,7 @@ export class EventRecorder {
   async prune(): Promise<number> {
     const retentionMs = (this.#o.retentionSeconds ?? 3600) * 1000;
     const max = this.#o.maxEvents ?? 5000;
-    const { items } = await this.#o.store.list({ kind: 'Event' });
+    const { items } = await this.#o.store.list('Event');
     const events = (items as Event[]).sort((a, b) =>
       a.spec.lastTimestamp.localeCompare(b.spec.lastTimestamp),
     );
