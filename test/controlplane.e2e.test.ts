@@ -21,6 +21,7 @@ before(async () => {
     fleetScale: 1,
     log: () => {},
     heartbeatSeconds: 1,
+    clusterGraceSeconds: 2,
   });
   headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
 });
@@ -69,8 +70,12 @@ describe('control plane with the demo fleet', () => {
     assert.ok(archs.amd64 > 0 && archs.arm64 > 0 && archs.riscv64 > 0, JSON.stringify(archs));
   });
 
-  it('places the example app over three clouds, runs it, and moves it off a failed cloud', async () => {
-    const body = readFileSync(join(import.meta.dirname, '..', 'examples', 'shop.yaml'), 'utf8');
+  it('places the example app over three clouds, fails over off a failed cloud and back after recovery', async () => {
+    // Failback after a short stabilisation window, so the test sees it.
+    const body = readFileSync(join(import.meta.dirname, '..', 'examples', 'shop.yaml'), 'utf8')
+      .replace(/gracePeriodSeconds: \d+/, 'gracePeriodSeconds: 1')
+      .replace(/stabilizationSeconds: \d+/, 'stabilizationSeconds: 3');
+    assert.match(body, /stabilizationSeconds: 3/);
     const applied = await fetch(`${server.url}/api/v1alpha1/apply`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/yaml' },
@@ -104,14 +109,19 @@ describe('control plane with the demo fleet', () => {
       assert.ok(list.length > 0, `no clusters in cloud ${victim}`);
       return list.every((c) => c.status?.conditions?.[0]?.status === 'False') ? true : undefined;
     });
+    type P = { cloud: string; draining?: boolean; ready: number };
     const moved = await waitFor('shop Ready without the failed cloud', async () => {
       const app = await get('/api/v1alpha1/namespaces/default/applications/shop');
       const ok =
         app.status?.conditions?.[0]?.status === 'True' &&
-        app.status.placements.every((p: { cloud: string }) => p.cloud !== victim);
+        app.status.placements.every((p: P) => p.cloud !== victim || p.draining === true);
       return ok ? app : undefined;
     });
     assert.equal(moved.status.replicas.ready, 13);
+    // The dead replicas are kept as draining (ready 0) until they can be deleted.
+    for (const p of moved.status.placements as P[])
+      if (p.cloud === victim) assert.equal(p.ready, 0);
+    assert.ok(moved.status.displaced?.length > 0, 'failover remembered for failback');
 
     const recover = await fetch(`${server.url}/api/v1alpha1/chaos`, {
       method: 'POST',
@@ -119,6 +129,24 @@ describe('control plane with the demo fleet', () => {
       body: JSON.stringify({ action: 'recover', scope: 'cloud', name: victim }),
     });
     assert.equal(recover.status, 200);
+    const back = await waitFor(
+      'shop failed back onto the recovered cloud',
+      async () => {
+        const app = await get('/api/v1alpha1/namespaces/default/applications/shop');
+        const ps = app.status?.placements as P[] | undefined;
+        const ok =
+          app.status?.conditions?.[0]?.status === 'True' &&
+          app.status.displaced === undefined &&
+          ps?.some((p) => p.cloud === victim) === true &&
+          ps.every((p) => p.draining !== true);
+        return ok ? app : undefined;
+      },
+      60_000,
+    );
+    assert.equal(back.status.replicas.ready, 13);
+    const reasons = ((await get('/api/v1alpha1/events')).items as any[]).map((e) => e.spec.reason);
+    for (const r of ['ClusterNotReady', 'ClusterReady', 'Failover', 'Failback'])
+      assert.ok(reasons.includes(r), `event ${r} recorded (have ${reasons.join(', ')})`);
   });
 
   it('rejects chaos against an unknown target with 404', async () => {

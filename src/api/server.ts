@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import {
   BadRequestError,
+  ConflictError,
   ValidationError,
   toStatusBody,
   type YunjianError,
@@ -18,11 +19,12 @@ import {
   type Cluster,
   type Site,
 } from '../model/schema.ts';
+import { REBALANCE_ANNOTATION } from '../controllers/application.ts';
 import { explainApplication } from '../scheduler/explain.ts';
 import type { ReportedNode } from '../scheduler/snapshot.ts';
 import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
-import type { TokenAuthenticator } from './auth.ts';
+import { CSRF_HEADER, type TokenAuthenticator } from './auth.ts';
 import { routeNotFound, sendError, toYunjianError } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
 
@@ -141,7 +143,14 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   app.addHook('onRequest', async (request) => {
     const path = request.url.split('?')[0] ?? '';
     if (publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix))) return;
-    auth.authenticate(request.headers.authorization);
+    auth.authenticateRequest({
+      method: request.method,
+      authorization: request.headers.authorization,
+      cookie: request.headers.cookie,
+      origin: request.headers.origin,
+      host: request.headers.host,
+      csrf: request.headers[CSRF_HEADER],
+    });
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -205,6 +214,32 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       ? chaos.fail(scope as ChaosScope, name as string)
       : chaos.recover(scope as ChaosScope, name as string);
   });
+
+  // Rebalance: asks the application controller for a fresh placement by
+  // stamping an annotation; the controller moves replicas make-before-break.
+  app.post<{ Params: { namespace: string; name: string } }>(
+    `${BASE}/namespaces/:namespace/applications/:name/rebalance`,
+    async (request) => {
+      const { namespace, name } = request.params;
+      for (let attempt = 0; ; attempt++) {
+        const current = await store.get({ kind: 'Application', namespace, name });
+        try {
+          return await store.update({
+            ...current,
+            metadata: {
+              ...current.metadata,
+              annotations: {
+                ...current.metadata.annotations,
+                [REBALANCE_ANNOTATION]: new Date().toISOString(),
+              },
+            },
+          });
+        } catch (err) {
+          if (!(err instanceof ConflictError) || attempt >= 4) throw err;
+        }
+      }
+    },
+  );
 
   // Why an application is placed where it is: the scheduler's verdict on
   // every cloud and cluster, per component (scheduler/explain.ts).

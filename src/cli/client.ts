@@ -177,6 +177,14 @@ export class YunjianClient {
     );
   }
 
+  /** Asks for a fresh placement of the application (moved make-before-break). */
+  rebalance(name: string, namespace: string = DEFAULT_NAMESPACE): Promise<unknown> {
+    return this.#json<unknown>(
+      'POST',
+      `${API_PREFIX}/namespaces/${encodeURIComponent(namespace)}/applications/${encodeURIComponent(name)}/rebalance`,
+    );
+  }
+
   chaosList(): Promise<ChaosList> {
     return this.#json<ChaosList>('GET', `${API_PREFIX}/chaos`);
   }

@@ -114,6 +114,13 @@ function positiveNumber(raw: string): number {
   return n;
 }
 
+function nonNegativeNumber(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError(`expected a number >= 0, got "${raw}".`);
+  return n;
+}
+
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
@@ -190,6 +197,12 @@ function buildProgram(session: Session): Command {
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
+    .option(
+      '--cluster-grace-seconds <s>',
+      'seconds a cluster that stops answering stays Ready before failover',
+      nonNegativeNumber,
+      5,
+    )
     .action(
       async (opts: {
         port: number;
@@ -197,6 +210,7 @@ function buildProgram(session: Session): Command {
         data: string;
         fleet: string;
         fleetScale: number;
+        clusterGraceSeconds: number;
       }) => {
         await serve(session, opts);
       },
@@ -301,6 +315,35 @@ function buildProgram(session: Session): Command {
         if (opts.output === 'json') io.stdout(toJson(x));
         else if (opts.output === 'yaml') io.stdout(toYaml(x));
         else io.stdout(describeExplanation(x));
+      },
+    );
+
+  program
+    .command('rebalance')
+    .description(
+      'place an application afresh on the current fleet; replicas move make-before-break',
+    )
+    .argument('<kind>', 'applications (or app/NAME)')
+    .argument('[name]', 'application name')
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(
+      async (
+        kindArg: string,
+        nameArg: string | undefined,
+        opts: { namespace?: string },
+        cmd: Command,
+      ) => {
+        const { kind, name } = target(kindArg, nameArg);
+        if (kind.kind !== 'Application')
+          throw new UsageError(`rebalance works on applications, not ${kind.plural}`);
+        if (name === undefined)
+          throw new UsageError('rebalance needs a name: yunjian rebalance app NAME');
+        const client = await connect(session, cmd);
+        const ns = namespaceFor(kind, opts.namespace) ?? DEFAULT_NAMESPACE;
+        await client.rebalance(name, ns);
+        io.stdout(
+          `application.yunjian.io/${name} rebalance requested; watch it with: yunjian describe app ${name}\n`,
+        );
       },
     );
 
@@ -432,7 +475,14 @@ function withSources(err: ValidationError, labels: readonly string[]): Validatio
 
 async function serve(
   session: Session,
-  opts: { port: number; host: string; data: string; fleet: string; fleetScale: number },
+  opts: {
+    port: number;
+    host: string;
+    data: string;
+    fleet: string;
+    fleetScale: number;
+    clusterGraceSeconds: number;
+  },
 ): Promise<void> {
   const { io } = session;
   if (opts.fleet !== 'demo' && opts.fleet !== 'none') {
@@ -454,6 +504,7 @@ async function serve(
     dataDir: opts.data,
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
+    clusterGraceSeconds: opts.clusterGraceSeconds,
     log: (line) => io.stdout(`${line}\n`),
   });
   if (!interrupted.aborted) {

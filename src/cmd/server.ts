@@ -2,10 +2,12 @@
 // the embedded digital-twin fleet. Kept thin: every part is built elsewhere and
 // only wired here, so tests can start the same thing in-process.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApiServer } from '../api/server.ts';
 import { applyDocuments } from '../api/apply.ts';
+import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { SimFleet } from '../drivers/sim/index.ts';
@@ -30,6 +32,10 @@ export interface ServerOptions {
   log: (line: string) => void;
   /** Seconds between cluster heartbeats; tests shorten it. */
   heartbeatSeconds?: number;
+  /** Seconds a Ready cluster that stops answering stays Ready before it is NotReady (failover). */
+  clusterGraceSeconds?: number;
+  /** Overrides every sim cluster's replica start-up time (benchmarks isolate the control plane with 0). */
+  simStartupSeconds?: number;
 }
 
 export interface RunningServer {
@@ -124,7 +130,9 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const auth = new TokenAuthenticator();
     auth.addToken(token.token, { name: 'admin' });
 
-    const sim = new SimFleet();
+    const sim = new SimFleet(
+      options.simStartupSeconds !== undefined ? { startupSeconds: options.simStartupSeconds } : {},
+    );
     const simProvider: DriverProvider = {
       driverFor(cluster: Cluster) {
         sim.upsertCluster(cluster);
@@ -150,8 +158,13 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       store,
       drivers,
       log,
+      // Stable across restarts, so a restarted control plane takes its own lease back at once.
+      identity: `${hostname()}:${resolve(options.dataDir)}`,
       ...(options.heartbeatSeconds !== undefined
         ? { heartbeatSeconds: options.heartbeatSeconds }
+        : {}),
+      ...(options.clusterGraceSeconds !== undefined
+        ? { clusterGraceSeconds: options.clusterGraceSeconds }
         : {}),
     });
     undo.push(() => loops.stop());
@@ -161,7 +174,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       version: VERSION,
       chaos: sim,
       nodes: (cluster) => sim.nodes(cluster),
-      ready: () => loops.synced(),
+      ready: () => loops.synced().then(() => loops.leading()),
+      plugins: [consolePlugin({ auth })],
     });
     undo.push(() => api.close());
     await api.listen({ port: options.port, host: options.host }).catch((err: unknown) => {
@@ -177,6 +191,13 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
     log(`Yunjian ${VERSION} API serving on ${url}`);
     log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);
+    // Like Jupyter: a ready link that signs the browser in (the console swaps
+    // the token for a session cookie and drops it from the address bar).
+    log(
+      consoleBuilt()
+        ? `console: ${url.replace('//127.0.0.1:', '//localhost:')}/?token=${encodeURIComponent(token.token)}`
+        : 'console: not built; run npm run build:console (npm start builds it)',
+    );
     log(`try: bin/yunjian --server ${url} get clusters -o wide`);
 
     let closing: Promise<void> | undefined;

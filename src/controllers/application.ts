@@ -32,7 +32,8 @@ import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '..
 import { fleetSnapshot, placeApplication } from '../scheduler/explain.ts';
 import { componentArchitectures } from '../scheduler/request.ts';
 import type { AppPlan } from '../scheduler/scheduler.ts';
-import { isClusterReady } from './clusterstatus.ts';
+import { isClusterReady, readyCondition } from './clusterstatus.ts';
+import type { EventRecorder } from './events.ts';
 import type { DriverProvider } from './drivers.ts';
 import { Controller } from './runtime/controller.ts';
 import { objectKey, type Informer } from './runtime/informer.ts';
@@ -49,6 +50,31 @@ export interface ApplicationControllerOptions {
   now?: () => number;
   /** How often a settled app is re-checked even without changes. */
   resyncSeconds?: number;
+  events?: EventRecorder;
+}
+
+/** Set (to any new value, e.g. a timestamp) to ask for a fresh placement: `yunjian rebalance app`. */
+export const REBALANCE_ANNOTATION = 'yunjian.io/rebalance';
+
+/** Failback waits this long after a failed cluster is Ready again, unless the app says otherwise. */
+export const DEFAULT_STABILIZATION_SECONDS = 60;
+
+interface EffectivePolicy {
+  enabled: boolean;
+  /** Extra wait after the cluster is NotReady before this app's replicas move. */
+  graceMs: number;
+  failback: boolean;
+  stabilizationMs: number;
+}
+
+function failoverPolicy(app: Application): EffectivePolicy {
+  const f = app.spec.failover;
+  return {
+    enabled: f?.enabled ?? true,
+    graceMs: (f?.gracePeriodSeconds ?? 0) * 1000,
+    failback: (f?.enabled ?? true) && (f?.failback?.enabled ?? true),
+    stabilizationMs: (f?.failback?.stabilizationSeconds ?? DEFAULT_STABILIZATION_SECONDS) * 1000,
+  };
 }
 
 /** Node limits of a component from placement.maxReplicasPerNode and antiAffinity. */
@@ -131,6 +157,15 @@ export function workloadFor(
   return { ...spec, hash: createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16) };
 }
 
+/** True when every draining placement is on a cluster that is not Ready (nothing to poll for). */
+function onlyUndeletable(placements: readonly PlacementStatus[], o: ApplicationControllerOptions) {
+  return placements.every((p) => {
+    if (p.draining !== true) return p.assigned === undefined || p.desired <= p.assigned;
+    const cluster = o.clusters.get(p.cluster);
+    return cluster !== undefined && !isClusterReady(cluster);
+  });
+}
+
 /** Bounds the re-placement rounds of one reconcile; the rest is left to retries. */
 const MAX_UNREACHABLE_PER_RECONCILE = 64;
 
@@ -191,32 +226,42 @@ export function createApplicationController(
     return cluster && driver ? [cluster, driver] : undefined;
   };
 
+  /**
+   * Deletes the app's workloads on these clusters except `keep`
+   * (component@cluster); returns those that could not be deleted because their
+   * cluster is unreachable (listing or deleting failed with a retryable error).
+   */
   async function removeWorkloads(
     namespace: string,
     name: string,
     clusterNames: Iterable<string>,
     keep: Set<string>,
-  ): Promise<void> {
+  ): Promise<Set<string>> {
+    const undeleted = new Set<string>();
     for (const cn of clusterNames) {
       const cd = driverOf(cn);
       if (!cd) continue;
       const listed = await cd[1].listWorkloads().catch((err: unknown) => {
         if (notRetryable(err)) throw err;
-        return [] as WorkloadStatus[];
+        return undefined;
       });
+      if (listed === undefined) {
+        undeleted.add(`*@${cn}`);
+        continue;
+      }
       for (const w of listed) {
-        if (
-          w.key.namespace !== namespace ||
-          w.key.app !== name ||
-          keep.has(`${w.key.component}@${cn}`)
-        )
-          continue;
-        await cd[1].deleteWorkload(w.key).catch((err: unknown) => {
-          if (notRetryable(err)) throw err;
-        });
-        touched(cn);
+        const k = `${w.key.component}@${cn}`;
+        if (w.key.namespace !== namespace || w.key.app !== name || keep.has(k)) continue;
+        await cd[1].deleteWorkload(w.key).then(
+          () => touched(cn),
+          (err: unknown) => {
+            if (notRetryable(err)) throw err;
+            undeleted.add(k);
+          },
+        );
       }
     }
+    return undeleted;
   }
 
   async function reconcile(key: string) {
@@ -231,9 +276,15 @@ export function createApplicationController(
       );
       return;
     }
-    const previous = new Map(
-      (app.status?.placements ?? []).map((p) => [`${p.component}@${p.cluster}`, p]),
-    );
+    const t = now();
+    const policy = failoverPolicy(app);
+    const ref = { kind: 'Application', namespace, name };
+    const notes: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
+    /** When this app must be looked at again for a timer (grace, stabilisation). */
+    let wakeAtMs = Infinity;
+
+    const previousAll = app.status?.placements ?? [];
+    const previous = previousAll.filter((p) => p.draining !== true);
     const listings = new Map<string, Promise<WorkloadStatus[] | undefined>>();
     const listFor = (cn: string, d: ClusterDriver) => {
       let p = listings.get(cn);
@@ -246,23 +297,99 @@ export function createApplicationController(
       }
       return p;
     };
+    const statusOf = async (component: string, cn: string) => {
+      const cd = driverOf(cn);
+      const listed = cd ? await listFor(cn, cd[1]) : undefined;
+      return {
+        listed: listed !== undefined,
+        ws: listed?.find(
+          (w) =>
+            w.key.component === component &&
+            w.key.app === app.metadata.name &&
+            w.key.namespace === namespace,
+        ),
+      };
+    };
+
+    // Which NotReady clusters keep this app's replicas (failover off, or still in
+    // the app's grace period) and which lose them now (failover).
+    const held = new Set<string>();
+    const failedOver = new Set<string>();
+    for (const p of previous) {
+      const cluster = o.clusters.get(p.cluster);
+      if (!cluster || isClusterReady(cluster)) continue;
+      const since = Date.parse(readyCondition(cluster.status)?.lastTransitionTime ?? '') || t;
+      if (!policy.enabled || t < since + policy.graceMs) {
+        held.add(p.cluster);
+        if (policy.enabled) wakeAtMs = Math.min(wakeAtMs, since + policy.graceMs);
+      } else failedOver.add(p.cluster);
+    }
 
     // What runs now: the replicas each workload has on nodes, at most what the
     // scheduler assigned (pending replicas are placed again, maybe elsewhere).
     const current: Record<string, Record<string, number>> = {};
-    for (const p of app.status?.placements ?? []) {
+    for (const p of previous) {
       const assigned = p.assigned ?? p.desired;
-      const cd = driverOf(p.cluster);
-      const listed = cd ? await listFor(p.cluster, cd[1]) : undefined;
-      const ws = listed?.find(
-        (w) =>
-          w.key.component === p.component &&
-          w.key.app === app.metadata.name &&
-          w.key.namespace === namespace,
-      );
-      const running = listed === undefined ? assigned : Math.min(assigned, ws?.scheduled ?? 0);
+      const { listed, ws } = await statusOf(p.component, p.cluster);
+      const cluster = o.clusters.get(p.cluster);
+      if (!cluster || (!isClusterReady(cluster) && !held.has(p.cluster))) continue;
+      const running =
+        !listed || held.has(p.cluster) ? assigned : Math.min(assigned, ws?.scheduled ?? 0);
       if (running > 0) (current[p.component] ??= {})[p.cluster] = running;
     }
+
+    // Failback and rebalance change what counts as current before placing:
+    // rebalance forgets it (a fresh plan), failback gives displaced replicas back
+    // to their cluster once it has been Ready for the stabilisation window.
+    let displaced = [...(app.status?.displaced ?? [])];
+    const rebalanceRequest = app.metadata.annotations?.[REBALANCE_ANNOTATION];
+    const rebalancing =
+      rebalanceRequest !== undefined && rebalanceRequest !== app.status?.rebalanced;
+    let planFrom = current;
+    if (rebalancing) {
+      planFrom = {};
+      displaced = [];
+      notes.push({
+        type: 'Normal',
+        reason: 'Rebalance',
+        message: `placing every replica afresh (requested ${rebalanceRequest})`,
+      });
+    } else if (displaced.length > 0) {
+      planFrom = structuredClone(current);
+      const kept: typeof displaced = [];
+      for (const d of displaced) {
+        const cluster = o.clusters.get(d.cluster);
+        if (!cluster || !policy.failback) continue;
+        const ready = readyCondition(cluster.status);
+        const stableSince = Date.parse(ready?.lastTransitionTime ?? '') || t;
+        if (ready?.status !== 'True' || ready.reason === 'ContactLost') {
+          kept.push(d);
+          continue;
+        }
+        if (t < stableSince + policy.stabilizationMs) {
+          wakeAtMs = Math.min(wakeAtMs, stableSince + policy.stabilizationMs);
+          kept.push(d);
+          continue;
+        }
+        const comp = (planFrom[d.component] ??= {});
+        comp[d.cluster] = (comp[d.cluster] ?? 0) + d.replicas;
+        let give = d.replicas;
+        for (const r of d.replacedBy) {
+          const k = Math.min(comp[r] ?? 0, give);
+          if (k === 0) continue;
+          comp[r] = (comp[r] ?? 0) - k;
+          if (comp[r] === 0) delete comp[r];
+          give -= k;
+        }
+        notes.push({
+          type: 'Normal',
+          reason: 'Failback',
+          message: `${d.replicas} replicas of ${d.component} return to ${d.cluster} (Ready since ${ready.lastTransitionTime ?? 'now'})`,
+        });
+      }
+      displaced = kept;
+    }
+
     const clusters = o.clusters.list();
     await refreshNodes(clusters);
 
@@ -274,6 +401,7 @@ export function createApplicationController(
     let plan: AppPlan;
     let keep: Set<string>;
     let placements: PlacementStatus[];
+    const prevOf = new Map(previous.map((p) => [`${p.component}@${p.cluster}`, p]));
     placing: for (;;) {
       const snapshot = fleetSnapshot({
         clusters,
@@ -281,28 +409,47 @@ export function createApplicationController(
         ...(o.clouds ? { clouds: o.clouds.list() } : {}),
         nodesOf: (c) => nodesReady.get(c.metadata.name),
         unreachable,
+        held,
       });
-      plan = placeApplication(snapshot, app, current);
+      plan = placeApplication(snapshot, app, planFrom);
       keep = new Set<string>();
       placements = [];
       for (const cp of plan.components) {
         const component = app.spec.components.find((c) => c.name === cp.component);
         if (!component) continue;
+        const targets = new Map<string, number>();
+        for (const a of cp.assignments) targets.set(a.cluster, a.replicas);
+
+        // Make before break: while replicas added elsewhere are not ready yet,
+        // every cluster losing replicas of this component keeps them.
+        const prevHere = previous.filter((p) => p.component === component.name);
+        let replacementsReady = true;
+        for (const a of cp.assignments) {
+          const before = prevOf.get(`${component.name}@${a.cluster}`)?.assigned;
+          const prevAssigned = before ?? prevOf.get(`${component.name}@${a.cluster}`)?.desired ?? 0;
+          if (a.replicas <= prevAssigned) continue;
+          const cd = driverOf(a.cluster);
+          if (!cd) continue;
+          const want = workloadFor(app, component, cd[0], a.replicas).replicas;
+          const { ws } = await statusOf(component.name, a.cluster);
+          if ((ws?.ready ?? 0) < want) replacementsReady = false;
+        }
+
         for (const a of cp.assignments) {
           const cd = driverOf(a.cluster);
           if (!cd) continue;
           const [cluster, driver] = cd;
-          const spec = workloadFor(app, component, cluster, a.replicas);
+          const prev = prevOf.get(`${component.name}@${a.cluster}`);
+          // A surge keeps the count that runs now (`desired` of the last pass).
+          const target = workloadFor(app, component, cluster, a.replicas);
+          const surge = !replacementsReady && prev !== undefined && prev.desired > target.replicas;
+          const spec = surge ? workloadFor(app, component, cluster, prev.desired) : target;
           keep.add(`${component.name}@${a.cluster}`);
-          // Status first: a workload already at this hash needs no write, which
-          // keeps a reconcile storm (a whole cloud flipping) within API limits.
-          let ws = (await listFor(a.cluster, driver))?.find(
-            (w) =>
-              w.key.component === component.name &&
-              w.key.app === app.metadata.name &&
-              w.key.namespace === namespace,
-          );
-          if (ws?.hash !== spec.hash) {
+          let { ws } = await statusOf(component.name, a.cluster);
+          // A held cluster cannot be written to; its workload stays as it was.
+          if (!held.has(a.cluster) && ws?.hash !== spec.hash) {
+            // Status first: a workload already at this hash needs no write, which
+            // keeps a reconcile storm (a whole cloud flipping) within API limits.
             try {
               touched(a.cluster);
               await driver.applyWorkload(spec);
@@ -312,12 +459,18 @@ export function createApplicationController(
                 unreachable.size >= MAX_UNREACHABLE_PER_RECONCILE
               )
                 throw err;
-              unreachable.add(a.cluster);
+              // Replicas already there wait out the cluster's grace period (the
+              // cluster-status controller decides when it is NotReady); new
+              // replicas do not wait on a cluster that cannot be reached.
+              if (prev === undefined) {
+                unreachable.add(a.cluster);
+                continue placing;
+              }
+              held.add(a.cluster);
               continue placing;
             }
             ws = undefined; // status predates the apply; the next reconcile reads it
           }
-          const prev = previous.get(`${component.name}@${a.cluster}`);
           placements.push({
             component: component.name,
             cluster: a.cluster,
@@ -326,16 +479,90 @@ export function createApplicationController(
             desired: spec.replicas,
             ready: ws ? ws.ready : Math.min(prev?.ready ?? 0, spec.replicas),
             ...(spec.replicas !== a.replicas ? { assigned: a.replicas } : {}),
+            ...(ws?.endpoints?.length ? { endpoints: ws.endpoints } : {}),
+          });
+        }
+        // Clusters the component leaves: kept as draining until the
+        // replacements are ready (and while they cannot be deleted).
+        const draining = [
+          ...prevHere.filter((p) => !targets.has(p.cluster)),
+          ...previousAll.filter(
+            (p) => p.draining === true && p.component === component.name && !targets.has(p.cluster),
+          ),
+        ];
+        for (const p of draining) {
+          if (replacementsReady) continue;
+          keep.add(`${component.name}@${p.cluster}`);
+          const { ws } = await statusOf(component.name, p.cluster);
+          placements.push({
+            ...p,
+            ready: ws?.ready ?? 0,
+            draining: true,
+            ...(ws?.endpoints?.length ? { endpoints: ws.endpoints } : {}),
           });
         }
       }
       break;
     }
-    const previouslyUsed = new Set((app.status?.placements ?? []).map((p) => p.cluster));
-    await removeWorkloads(namespace, app.metadata.name, previouslyUsed, keep);
 
-    const desired = placements.reduce((n, p) => n + p.desired, 0);
-    const ready = placements.reduce((n, p) => n + p.ready, 0);
+    // Failover bookkeeping: what left each failed cluster, and where it went.
+    if (failedOver.size > 0) {
+      for (const cn of failedOver) {
+        for (const p of previous.filter((x) => x.cluster === cn)) {
+          const planned = plan.components.find((c) => c.component === p.component);
+          const before = new Set(
+            previous.filter((x) => x.component === p.component).map((x) => x.cluster),
+          );
+          const replacedBy = (planned?.assignments ?? [])
+            .map((a) => a.cluster)
+            .filter((c) => !before.has(c));
+          const replicas = p.assigned ?? p.desired;
+          if (
+            policy.failback &&
+            !displaced.some((d) => d.component === p.component && d.cluster === cn)
+          )
+            displaced.push({
+              component: p.component,
+              cluster: cn,
+              replicas,
+              replacedBy,
+              since: new Date(t).toISOString(),
+            });
+          notes.push({
+            type: 'Warning',
+            reason: 'Failover',
+            message: `${replicas} replicas of ${p.component} leave NotReady cluster ${cn}${replacedBy.length ? ` for ${replacedBy.join(', ')}` : ''}`,
+          });
+        }
+      }
+    }
+
+    // Deletion failures on an unreachable cluster keep the placement as draining,
+    // so the next reconcile (or the GC sweep) tries again.
+    const previouslyUsed = new Set(previousAll.map((p) => p.cluster));
+    const undeleted = await removeWorkloads(namespace, app.metadata.name, previouslyUsed, keep);
+    for (const p of previousAll) {
+      const k = `${p.component}@${p.cluster}`;
+      if (!keep.has(k) && (undeleted.has(k) || undeleted.has(`*@${p.cluster}`)))
+        placements.push({ ...p, ready: 0, draining: true });
+    }
+
+    const active = placements.filter((p) => p.draining !== true);
+    const drainingCount = placements.length - active.length;
+    // Per component, ready replicas anywhere (draining and surging ones serve
+    // too) count up to the target the plan assigns.
+    let desired = 0;
+    let ready = 0;
+    for (const c of app.spec.components) {
+      const target = active
+        .filter((p) => p.component === c.name)
+        .reduce((n, p) => n + (p.assigned ?? p.desired), 0);
+      const up = placements.filter((p) => p.component === c.name).reduce((n, p) => n + p.ready, 0);
+      desired += target;
+      ready += Math.min(up, target);
+    }
+    const migrating =
+      drainingCount > 0 || active.some((p) => p.assigned !== undefined && p.desired > p.assigned);
     const unplaced = plan.components.reduce((n, c) => n + c.unplaced, 0);
     const wanted = app.spec.components.reduce((n, c) => n + c.replicas, 0);
     const cond: Omit<Condition, 'lastTransitionTime'> =
@@ -357,7 +584,7 @@ export function createApplicationController(
               type: 'Ready',
               status: 'False',
               reason: 'Progressing',
-              message: `${ready}/${desired} replicas ready`,
+              message: `${ready}/${desired} replicas ready${drainingCount > 0 ? `; ${drainingCount} placements draining until their replacements are ready` : ''}`,
             };
     const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
     const sameCond = oldCond?.status === cond.status && oldCond.reason === cond.reason;
@@ -369,11 +596,15 @@ export function createApplicationController(
         {
           ...cond,
           lastTransitionTime: sameCond
-            ? (oldCond.lastTransitionTime ?? new Date(now()).toISOString())
-            : new Date(now()).toISOString(),
+            ? (oldCond.lastTransitionTime ?? new Date(t).toISOString())
+            : new Date(t).toISOString(),
         },
       ],
       reasons: plan.reasons,
+      ...(displaced.length > 0 ? { displaced } : {}),
+      ...(rebalanceRequest !== undefined
+        ? { rebalanced: rebalancing ? rebalanceRequest : (app.status?.rebalanced ?? '') }
+        : {}),
     };
     if (canonical(status) !== canonical(app.status ?? {})) {
       try {
@@ -382,18 +613,32 @@ export function createApplicationController(
           { expectedResourceVersion: app.metadata.resourceVersion ?? null },
         );
       } catch (err) {
-        // A newer spec is on its way through the informer and will re-enqueue us.
-        if (!(err instanceof ConflictError || err instanceof NotFoundError)) throw err;
+        // A newer spec is on its way through the informer and will re-enqueue us;
+        // the events of this pass are left for the pass that succeeds.
+        if (err instanceof ConflictError || err instanceof NotFoundError) return;
+        throw err;
+      }
+      for (const n of notes) {
+        const error = await o.events?.record(ref, n.type, n.reason, n.message);
+        if (error) o.log(`application: event for ${key}: ${error.message}`);
       }
     }
-    return { requeueAfterMs: cond.status === 'True' ? resyncMs : 1000 };
+    // Draining that waits on replacements is polled; draining that waits on an
+    // unreachable cluster is retried on resync or when the cluster turns Ready.
+    const waiting = cond.status !== 'True' || (migrating && !onlyUndeletable(placements, o));
+    return { requeueAfterMs: Math.max(50, Math.min(waiting ? 1000 : resyncMs, wakeAtMs - t)) };
   }
 
   const controller = new Controller('application', reconcile, o.log, 8);
   o.apps.addHandlers({
     onAdd: (a) => controller.enqueue(objectKey(a)),
     onUpdate: (a, b) => {
-      if (a.metadata.generation !== b.metadata.generation) controller.enqueue(objectKey(b));
+      if (
+        a.metadata.generation !== b.metadata.generation ||
+        a.metadata.annotations?.[REBALANCE_ANNOTATION] !==
+          b.metadata.annotations?.[REBALANCE_ANNOTATION]
+      )
+        controller.enqueue(objectKey(b));
     },
     onDelete: (a) => controller.enqueue(objectKey(a)),
   });

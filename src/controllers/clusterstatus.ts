@@ -3,6 +3,13 @@
 // a status write happens when anything but the heartbeat time changed, or when
 // the recorded heartbeat is older than `heartbeatWriteSeconds`, which keeps the
 // store's change log from filling with heartbeats at fleet scale.
+//
+// Grace period: a Ready cluster that stops answering stays Ready (reason
+// ContactLost) until `graceSeconds` have passed since the driver last heard
+// from it (its `lastContactMs`, else the first failed check), so one missed
+// heartbeat or a control-plane restart does not move every replica. Only then
+// does it become NotReady, which is what the application controller fails over
+// on. A cluster that was not Ready gets no grace.
 import { ConflictError } from '../model/errors.ts';
 import type { Cluster, ClusterStatus, Condition } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
@@ -11,6 +18,7 @@ import type { ClusterInventory } from '../drivers/types.ts';
 import { Controller } from './runtime/controller.ts';
 import type { Informer } from './runtime/informer.ts';
 import type { DriverProvider } from './drivers.ts';
+import type { EventRecorder } from './events.ts';
 
 export interface ClusterStatusOptions {
   store: Store;
@@ -20,7 +28,13 @@ export interface ClusterStatusOptions {
   now?: () => number;
   heartbeatSeconds?: number;
   heartbeatWriteSeconds?: number;
+  /** Seconds an unreachable Ready cluster stays Ready before it is marked NotReady. */
+  graceSeconds?: number;
+  events?: EventRecorder;
 }
+
+/** Default failover grace period for clusters, in seconds. */
+export const DEFAULT_CLUSTER_GRACE_SECONDS = 5;
 
 export function readyCondition(status: ClusterStatus | undefined): Condition | undefined {
   return status?.conditions?.find((c) => c.type === 'Ready');
@@ -57,6 +71,9 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
   const now = o.now ?? Date.now;
   const heartbeatMs = (o.heartbeatSeconds ?? 5) * 1000;
   const writeMs = (o.heartbeatWriteSeconds ?? 30) * 1000;
+  const graceMs = (o.graceSeconds ?? DEFAULT_CLUSTER_GRACE_SECONDS) * 1000;
+  /** First failed check of each cluster now unreachable, for drivers that report no last contact. */
+  const unreachableSince = new Map<string, number>();
 
   const controller = new Controller(
     'cluster-status',
@@ -64,18 +81,43 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       const cluster = o.clusters.get(name);
       if (!cluster) {
         o.drivers.forget(name);
+        unreachableSince.delete(name);
         return;
       }
       const driver = o.drivers.driverFor(cluster);
       const inv = driver ? await driver.inventory() : undefined;
       const old = cluster.status;
       const oldReady = readyCondition(old);
-      const cond = conditionFrom(
+      let cond = conditionFrom(
         inv,
         `no ${cluster.spec.driver.type} driver is connected for this cluster`,
       );
+      let requeueMs = heartbeatMs;
+      if (cond.status === 'True') unreachableSince.delete(name);
+      else if (oldReady?.status === 'True') {
+        const since =
+          inv?.lastContactMs ??
+          unreachableSince.get(name) ??
+          unreachableSince.set(name, now()).get(name)!;
+        const left = since + graceMs - now();
+        if (left > 0) {
+          cond = {
+            type: 'Ready',
+            status: 'True',
+            reason: 'ContactLost',
+            message: `${cond.message ?? 'no contact'}; marked NotReady in ${Math.ceil(left / 1000)}s unless it answers`,
+          };
+          requeueMs = Math.min(heartbeatMs, left);
+        }
+      }
+      // ContactLost is still Ready: the transition time keeps counting the
+      // stretch of readiness that failback's stabilisation window measures.
       const transitioned =
-        !oldReady || oldReady.status !== cond.status || oldReady.reason !== cond.reason;
+        !oldReady ||
+        oldReady.status !== cond.status ||
+        (oldReady.reason !== cond.reason &&
+          cond.reason !== 'ContactLost' &&
+          oldReady.reason !== 'ContactLost');
       const ready: Condition = {
         ...cond,
         lastTransitionTime: transitioned
@@ -111,9 +153,20 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
           // The informer has not seen a newer write yet; the watch event that
           // carries it re-enqueues this key, so just wait for the next tick.
           if (!(err instanceof ConflictError)) throw err;
+          return { requeueAfterMs: Math.min(requeueMs, 200) };
+        }
+        if (oldReady && oldReady.status !== ready.status) {
+          const becameReady = ready.status === 'True';
+          const error = await o.events?.record(
+            { kind: 'Cluster', name },
+            becameReady ? 'Normal' : 'Warning',
+            becameReady ? 'ClusterReady' : 'ClusterNotReady',
+            ready.message ?? ready.reason ?? '',
+          );
+          if (error) o.log(`cluster-status: event for ${name}: ${error.message}`);
         }
       }
-      return { requeueAfterMs: heartbeatMs };
+      return { requeueAfterMs: requeueMs };
     },
     o.log,
     4,

@@ -1,19 +1,32 @@
 // Starts the control loops against a store. Informers are shared: one cache per
 // kind, fed by one watch, read by every controller.
+//
+// Ordering: informers start at once (so caches are warm), workers start only
+// when (1) every informer has synced its first list and (2) this process holds
+// the leader lease. A process that loses the lease stops its workers for good
+// and reports not ready; it is restarted to campaign again, as Kubernetes'
+// controller-manager is.
 import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
+import { EventRecorder } from './events.ts';
+import { LeaderElector } from './leader.ts';
 import type { Controller } from './runtime/controller.ts';
 import { Informer } from './runtime/informer.ts';
 
 export { providerByType, type DriverProvider, type DriverType } from './drivers.ts';
+export { EventRecorder } from './events.ts';
+export { REBALANCE_ANNOTATION } from './application.ts';
 
 export interface ControlLoops {
   controllers: Controller[];
+  events: EventRecorder;
   /** Resolves when every informer has loaded its first list. */
   synced(): Promise<void>;
+  /** Rejects while this process does not lead (lease held elsewhere, or lost). */
+  leading(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -21,8 +34,13 @@ export interface ControlLoopOptions {
   store: Store;
   drivers: DriverProvider;
   log: (line: string) => void;
+  /** Identity in the leader lease; stable across restarts of the same control plane. */
+  identity: string;
   heartbeatSeconds?: number;
   gcSeconds?: number;
+  /** Seconds a Ready cluster that stops answering stays Ready before NotReady. */
+  clusterGraceSeconds?: number;
+  leaseSeconds?: number;
 }
 
 export function startControlLoops(o: ControlLoopOptions): ControlLoops {
@@ -32,12 +50,15 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const sites = new Informer<Site>(o.store, 'Site', onError);
   const apps = new Informer<Application>(o.store, 'Application', onError);
   const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
+  const events = new EventRecorder({ store: o.store, source: 'yunjian-controllers' });
   const clusterStatus = createClusterStatusController({
     store: o.store,
     clusters,
     drivers: o.drivers,
     log: o.log,
+    events,
     ...(o.heartbeatSeconds !== undefined ? { heartbeatSeconds: o.heartbeatSeconds } : {}),
+    ...(o.clusterGraceSeconds !== undefined ? { graceSeconds: o.clusterGraceSeconds } : {}),
   });
   const application = createApplicationController({
     store: o.store,
@@ -47,30 +68,67 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     clouds,
     drivers: o.drivers,
     log: o.log,
+    events,
   });
   const informers = [clusters, sites, apps, clouds];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
-  // Workers start after the caches are full, so no reconcile sees a partial fleet.
-  void synced.then(() => {
-    clusterStatus.start();
-    application.start();
-  });
-  const gc = setInterval(
-    () => {
-      void application
-        .sweep()
-        .catch((err: unknown) => o.log(`gc: ${err instanceof Error ? err.message : String(err)}`));
+
+  let leaderState: 'waiting' | 'leading' | 'lost' = 'waiting';
+  let gc: NodeJS.Timeout | undefined;
+  const stopWorkers = () => {
+    clearInterval(gc);
+    return Promise.all([clusterStatus.stop(), application.stop()]).then(() => undefined);
+  };
+  let workersStopped: Promise<void> | undefined;
+  const elector = new LeaderElector({
+    store: o.store,
+    name: 'yunjian-controllers',
+    identity: o.identity,
+    ...(o.leaseSeconds !== undefined ? { durationSeconds: o.leaseSeconds } : {}),
+    log: o.log,
+    onStarted() {
+      leaderState = 'leading';
+      // Workers start after the caches are full, so no reconcile sees a partial fleet.
+      void synced.then(() => {
+        if (leaderState !== 'leading') return;
+        clusterStatus.start();
+        application.start();
+        gc = setInterval(
+          () => {
+            void Promise.all([application.sweep(), events.prune()]).catch((err: unknown) =>
+              o.log(`gc: ${err instanceof Error ? err.message : String(err)}`),
+            );
+          },
+          (o.gcSeconds ?? 60) * 1000,
+        );
+        gc.unref();
+      });
     },
-    (o.gcSeconds ?? 60) * 1000,
-  );
-  gc.unref();
+    onLost() {
+      leaderState = 'lost';
+      workersStopped = stopWorkers();
+    },
+  });
+  elector.start();
   return {
     controllers: [clusterStatus, application],
+    events,
     synced: () => synced,
+    leading() {
+      if (leaderState === 'leading') return Promise.resolve();
+      return Promise.reject(
+        new Error(
+          leaderState === 'lost'
+            ? 'this control plane lost the leader lease; restart it to campaign again'
+            : 'waiting for the leader lease',
+        ),
+      );
+    },
     async stop() {
-      clearInterval(gc);
-      await Promise.all([clusterStatus.stop(), application.stop()]);
+      await elector.stop();
+      leaderState = 'lost';
+      await (workersStopped ?? stopWorkers());
       await Promise.all(informers.map((i) => i.stop()));
     },
   };

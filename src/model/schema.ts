@@ -510,6 +510,24 @@ export const ApplicationStatus = Obj({
   reasons: Type.Optional(
     Type.Array(Obj({ component: Type.Optional(Name), count: Count, reason: Type.String() })),
   ),
+  /**
+   * Replicas moved off a failed cluster, remembered for failback: once the
+   * cluster has been Ready for the stabilisation window they return there and
+   * their replacements (`replacedBy`) give them back.
+   */
+  displaced: Type.Optional(
+    Type.Array(
+      Obj({
+        component: Name,
+        cluster: Name,
+        replicas: Count,
+        replacedBy: Type.Array(Name),
+        since: Type.String(),
+      }),
+    ),
+  ),
+  /** The `yunjian.io/rebalance` annotation value last acted on. */
+  rebalanced: Type.Optional(Type.String()),
 });
 export type ApplicationStatus = Static<typeof ApplicationStatus>;
 
@@ -550,6 +568,101 @@ export const LeaseSpec = Obj(
 );
 export type LeaseSpec = Static<typeof LeaseSpec>;
 
+// ---------------------------------------------------------------- Workload
+
+/**
+ * One component of one application as it should run on one agent cluster
+ * (the driver's WorkloadSpec), kept in the store so desired state survives a
+ * control-plane crash; the agent pulls it and reports `status`.
+ */
+export const WorkloadResourceSpec = Obj(
+  {
+    cluster: Name,
+    key: Obj({ namespace: Name, app: Name, component: Name }),
+    hash: Type.String({ minLength: 1 }),
+    image: Type.String(),
+    replicas: Count,
+    architectures: Type.Array(Arch),
+    cpuMillis: NonNegative,
+    memoryBytes: NonNegative,
+    gpu: NonNegative,
+    gpuModel: Type.Optional(Type.String()),
+    maxReplicasPerNode: Type.Optional(Count),
+    antiAffinity: Type.Optional(Type.Array(Name)),
+    ports: Type.Array(
+      Obj({ name: Type.Optional(Name), port: Port, protocol: Enum(['TCP', 'UDP']) }),
+    ),
+    env: StringMap,
+    command: Type.Array(Type.String()),
+    args: Type.Array(Type.String()),
+    healthCheck: Type.Optional(
+      Obj({
+        http: Type.Optional(
+          Obj({
+            path: Type.String(),
+            port: Type.Optional(Port),
+            scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
+          }),
+        ),
+        tcp: Type.Optional(Obj({ port: Type.Optional(Port) })),
+        intervalSeconds: Seconds,
+        timeoutSeconds: Seconds,
+        failureThreshold: Type.Integer({ minimum: 1 }),
+      }),
+    ),
+  },
+  'A component placed on an agent cluster: what the agent runs there.',
+);
+export type WorkloadResourceSpec = Static<typeof WorkloadResourceSpec>;
+
+export const ReplicaStatus = Obj({
+  id: Type.String(),
+  hash: Type.String(),
+  state: Enum(['starting', 'running', 'backoff', 'stopping']),
+  ready: Type.Boolean(),
+  pid: Type.Optional(Count),
+  port: Type.Optional(Port),
+  restarts: Count,
+  lastExit: Type.Optional(Type.String()),
+  startedAt: Type.Optional(Type.String()),
+});
+export type ReplicaStatus = Static<typeof ReplicaStatus>;
+
+export const WorkloadResourceStatus = Obj({
+  /** The spec hash the agent last converged to. */
+  hash: Type.Optional(Type.String()),
+  desired: Count,
+  scheduled: Count,
+  ready: Count,
+  message: Type.Optional(Type.String()),
+  endpoints: Type.Optional(
+    Type.Array(Obj({ name: Type.Optional(Name), address: Type.String(), port: Port })),
+  ),
+  replicas: Type.Optional(Type.Array(ReplicaStatus)),
+});
+export type WorkloadResourceStatus = Static<typeof WorkloadResourceStatus>;
+
+// ---------------------------------------------------------------- AgentToken
+
+/**
+ * A secret an agent presents: a join token (`purpose: join`, created with
+ * `yunjian token create`) or the per-cluster credential a join hands out
+ * (`purpose: agent`). Only a SHA-256 of the secret is stored.
+ */
+export const AgentTokenSpec = Obj(
+  {
+    purpose: Enum(['join', 'agent']),
+    /** Hex SHA-256 of the whole token. */
+    tokenHash: Type.String({ pattern: '^[0-9a-f]{64}$', 'x-expected': 'a hex SHA-256' }),
+    cluster: Type.Optional(Name),
+    description: Type.Optional(Type.String()),
+    /** RFC 3339; absent never expires. */
+    expires: Type.Optional(Type.String()),
+  },
+  'A join token or agent credential, stored as a hash.',
+);
+export type AgentTokenSpec = Static<typeof AgentTokenSpec>;
+
 const NoStatus = Obj({});
 
 // ---------------------------------------------------------------- kinds
@@ -579,6 +692,12 @@ export const ApplicationResource = ResourceSchema(
 
 export const EventResource = ResourceSchema('Event', EventSpec, NoStatus);
 export const LeaseResource = ResourceSchema('Lease', LeaseSpec, NoStatus);
+export const WorkloadResource = ResourceSchema(
+  'Workload',
+  WorkloadResourceSpec,
+  WorkloadResourceStatus,
+);
+export const AgentTokenResource = ResourceSchema('AgentToken', AgentTokenSpec, NoStatus);
 
 export type Cloud = Static<typeof CloudResource>;
 export type Site = Static<typeof SiteResource>;
@@ -586,5 +705,8 @@ export type Cluster = Static<typeof ClusterResource>;
 export type Application = Static<typeof ApplicationResource>;
 export type Event = Static<typeof EventResource>;
 export type Lease = Static<typeof LeaseResource>;
-export type AnyResource = Cloud | Site | Cluster | Application | Event | Lease;
+export type Workload = Static<typeof WorkloadResource>;
+export type AgentToken = Static<typeof AgentTokenResource>;
+export type AnyResource =
+  Cloud | Site | Cluster | Application | Event | Lease | Workload | AgentToken;
 export type KindName = AnyResource['kind'];

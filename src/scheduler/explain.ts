@@ -19,6 +19,8 @@ export interface FleetInput {
   nodesOf?: (cluster: Cluster) => readonly ReportedNode[] | undefined;
   /** Clusters to treat as not Ready (found unreachable). */
   unreachable?: ReadonlySet<string>;
+  /** NotReady clusters an app's replicas are held on (failover grace or failover off). */
+  held?: ReadonlySet<string>;
 }
 
 /** The fleet as the scheduler sees it. */
@@ -29,6 +31,7 @@ export function fleetSnapshot(input: FleetInput): Snapshot {
     ...(input.clouds ? { clouds: input.clouds } : {}),
     ...(input.nodesOf ? { nodes: input.nodesOf } : {}),
     ...(input.unreachable ? { unreachable: input.unreachable } : {}),
+    ...(input.held ? { held: input.held } : {}),
   });
 }
 

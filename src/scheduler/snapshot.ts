@@ -170,6 +170,12 @@ export interface ResourceSnapshotInput {
   nodes?: (cluster: Cluster) => readonly ReportedNode[] | undefined;
   /** Clusters to treat as not Ready whatever their status says. */
   unreachable?: ReadonlySet<string>;
+  /**
+   * Clusters to treat as Ready whatever their status says: an app's replicas
+   * are held on a NotReady cluster during its failover grace period, or
+   * always when the app turned failover off. `unreachable` wins over it.
+   */
+  held?: ReadonlySet<string>;
   /** Take every cluster as Ready (a generated fleet has no status yet). */
   assumeReady?: boolean;
 }
@@ -192,7 +198,8 @@ export function snapshotFromResources(input: ResourceSnapshotInput): Snapshot & 
   const clusterStart = new Int32Array(sorted.length + 1);
   sorted.forEach((c, i) => {
     const ready =
-      !input.unreachable?.has(c.metadata.name) && (input.assumeReady === true || isReady(c));
+      !input.unreachable?.has(c.metadata.name) &&
+      (input.assumeReady === true || input.held?.has(c.metadata.name) === true || isReady(c));
     clusters.push(clusterInfo(c, sites.get(c.spec.site), clouds.get(c.spec.cloud), ready));
     const reported = input.nodes?.(c);
     if (reported) for (const n of reported) nodes.push(nodeFromReport(n, i));
