@@ -1,0 +1,23 @@
+// A tiny HTTP replica for agent clusters: listens on $HOST:$PORT (the agent
+// allocates them), answers every request with who it is, logs each request to
+// stdout (shown by `yunjian logs`) and serves /healthz for health checks.
+// Plain JavaScript so any Node can run it: command ["node", "examples/apps/hello.mjs"].
+import { createServer } from 'node:http';
+
+const host = process.env.HOST ?? '127.0.0.1';
+const port = Number(process.env.PORT ?? '8080');
+const name = process.env.COMPONENT ?? 'hello';
+const replica = process.env.YUNJIAN_REPLICA ?? String(process.pid);
+
+const server = createServer((req, res) => {
+  if (req.url === '/healthz') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    return;
+  }
+  console.log(`${new Date().toISOString()} ${req.method} ${req.url} from ${req.socket.remoteAddress}`);
+  res
+    .writeHead(200, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ component: name, replica, pid: process.pid, host, port }) + '\n');
+});
+server.listen(port, host, () => console.log(`${name} replica ${replica} listening on ${host}:${port}`));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));

@@ -1,0 +1,437 @@
+// The control plane's side of the agent protocol. Desired state is the set of
+// Workload objects in the store (one per cluster and component), so it
+// survives a control-plane crash; the hub keeps only what heartbeats bring
+// (last contact, host inventory, the agent's API token) in memory, and writes
+// reported workload statuses to the store when they change.
+import { createHash } from 'node:crypto';
+import type {
+  HeartbeatRequest,
+  HeartbeatResponse,
+  JoinRequest,
+  JoinResponse,
+  ReplicaLogs,
+} from '../../agent/protocol.ts';
+import { applyDocuments } from '../../api/apply.ts';
+import { canonical } from '../../model/canonical.ts';
+import {
+  ConflictError,
+  NotFoundError,
+  UnauthorizedError,
+  ValidationError,
+} from '../../model/errors.ts';
+import {
+  API_VERSION,
+  type Application,
+  type Cluster,
+  type Site,
+  type Workload,
+} from '../../model/schema.ts';
+import type { Store } from '../../store/types.ts';
+import type {
+  ClusterDriver,
+  ClusterInventory,
+  NodeStatus,
+  WorkloadKey,
+  WorkloadSpec,
+  WorkloadStatus,
+} from '../types.ts';
+import { isJoinToken, issueCredential, verifyCredential, verifyJoinToken } from './tokens.ts';
+
+export const CLUSTER_LABEL = 'yunjian.io/cluster';
+const APP_LABEL = 'yunjian.io/app';
+const NAMESPACE_LABEL = 'yunjian.io/namespace';
+const COMPONENT_LABEL = 'yunjian.io/component';
+
+/** Missed heartbeats after which an agent counts as unreachable. */
+const MISSED_HEARTBEATS = 3;
+
+interface Contact {
+  atMs: number;
+  host: HeartbeatRequest['host'];
+  heartbeatSeconds: number;
+  apiToken?: string;
+}
+
+export interface AgentHubOptions {
+  store: Store;
+  now?: () => number;
+}
+
+export function workloadName(cluster: string, key: WorkloadKey): string {
+  return `${cluster}.${key.namespace}.${key.app}.${key.component}`;
+}
+
+function bearerOf(authorization: string | undefined): string {
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (m?.[1] === undefined)
+    throw new UnauthorizedError('missing bearer token: send the join token or agent credential');
+  return m[1];
+}
+
+export class AgentHub {
+  readonly #store: Store;
+  readonly #now: () => number;
+  readonly #contacts = new Map<string, Contact>();
+  readonly #drivers = new Map<string, AgentDriver>();
+  /** Before the first heartbeat after a restart, silence counts from here. */
+  readonly startedMs: number;
+
+  constructor(options: AgentHubOptions) {
+    this.#store = options.store;
+    this.#now = options.now ?? Date.now;
+    this.startedMs = this.#now();
+  }
+
+  get store(): Store {
+    return this.#store;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  contact(cluster: string): Contact | undefined {
+    return this.#contacts.get(cluster);
+  }
+
+  /** Whether the cluster's agent heartbeated within ~3 of its intervals. */
+  reachable(cluster: string): { reachable: boolean; message?: string; lastContactMs: number } {
+    const c = this.#contacts.get(cluster);
+    if (c === undefined)
+      return {
+        reachable: false,
+        message: 'no heartbeat from the agent since the control plane started',
+        lastContactMs: this.startedMs,
+      };
+    const ageMs = this.#now() - c.atMs;
+    const limitMs = MISSED_HEARTBEATS * c.heartbeatSeconds * 1000 + 500;
+    return ageMs <= limitMs
+      ? { reachable: true, lastContactMs: c.atMs }
+      : {
+          reachable: false,
+          message: `agent silent for ${(ageMs / 1000).toFixed(1)} s (heartbeat every ${c.heartbeatSeconds} s)`,
+          lastContactMs: c.atMs,
+        };
+  }
+
+  driver(cluster: string): AgentDriver {
+    let d = this.#drivers.get(cluster);
+    if (d === undefined) {
+      d = new AgentDriver(this, cluster);
+      this.#drivers.set(cluster, d);
+    }
+    return d;
+  }
+
+  forget(cluster: string): void {
+    this.#drivers.delete(cluster);
+    this.#contacts.delete(cluster);
+  }
+
+  async join(authorization: string | undefined, req: JoinRequest): Promise<JoinResponse> {
+    const bearer = bearerOf(authorization);
+    const byToken = isJoinToken(bearer);
+    if (byToken) await verifyJoinToken(this.#store, bearer, this.#now());
+    else await verifyCredential(this.#store, req.cluster, bearer);
+
+    const existing = await this.#getCluster(req.cluster);
+    if (existing !== undefined && existing.spec.driver.type !== 'agent')
+      throw new ConflictError(
+        `cluster ${req.cluster} exists with driver ${existing.spec.driver.type}; an agent can only join as a new or agent cluster`,
+        { kind: 'Cluster', name: req.cluster },
+      );
+    const siteName = req.site ?? existing?.spec.site;
+    if (siteName === undefined)
+      throw new ValidationError('join request', [
+        { field: 'site', message: `required on the first join of cluster ${req.cluster} (--site)` },
+      ]);
+    let site: Site;
+    try {
+      site = (await this.#store.get({ kind: 'Site', name: siteName })) as Site;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      throw new ValidationError('join request', [
+        {
+          field: 'site',
+          message: `Site "${siteName}" does not exist; create it first (see "yunjian get sites")`,
+        },
+      ]);
+    }
+    const cluster: Cluster = {
+      apiVersion: API_VERSION,
+      kind: 'Cluster',
+      metadata: {
+        name: req.cluster,
+        labels: {
+          ...existing?.metadata.labels,
+          'yunjian.io/cloud': site.spec.cloud,
+          'yunjian.io/site': site.metadata.name,
+        },
+        ...(existing?.metadata.annotations !== undefined
+          ? { annotations: existing.metadata.annotations }
+          : {}),
+      },
+      spec: {
+        ...existing?.spec,
+        cloud: site.spec.cloud,
+        site: site.metadata.name,
+        driver: { type: 'agent', agent: { address: req.host.address } },
+      },
+    };
+    await applyDocuments(this.#store, [cluster], {});
+    this.#contacts.set(req.cluster, {
+      atMs: this.#now(),
+      host: req.host,
+      heartbeatSeconds: this.#contacts.get(req.cluster)?.heartbeatSeconds ?? 1,
+    });
+    if (!byToken) return { cluster: req.cluster };
+    return { cluster: req.cluster, credential: await issueCredential(this.#store, req.cluster) };
+  }
+
+  async heartbeat(
+    authorization: string | undefined,
+    req: HeartbeatRequest,
+  ): Promise<HeartbeatResponse> {
+    await verifyCredential(this.#store, req.cluster, bearerOf(authorization));
+    this.#contacts.set(req.cluster, {
+      atMs: this.#now(),
+      host: req.host,
+      heartbeatSeconds: req.heartbeatSeconds,
+      apiToken: req.apiToken,
+    });
+    const workloads = await this.workloads(req.cluster);
+    const reported = new Map(req.workloads.map((w) => [w.name, w.status]));
+    for (const w of workloads) {
+      const status = reported.get(w.metadata.name);
+      if (status === undefined || canonical(status) === canonical(w.status ?? null)) continue;
+      try {
+        await this.#store.updateStatus({ ...w, status });
+      } catch (err) {
+        // Changed or deleted meanwhile: the next heartbeat reports again.
+        if (!(err instanceof ConflictError) && !(err instanceof NotFoundError)) throw err;
+      }
+    }
+    const desired = workloads
+      .map((w) => ({ name: w.metadata.name, spec: w.spec }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    const revision = createHash('sha256')
+      .update(desired.map((d) => `${d.name}@${d.spec.hash}`).join('\n'))
+      .digest('hex')
+      .slice(0, 16);
+    return req.revision === revision ? { revision } : { revision, workloads: desired };
+  }
+
+  async #getCluster(name: string): Promise<Cluster | undefined> {
+    try {
+      return (await this.#store.get({ kind: 'Cluster', name })) as Cluster;
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
+  async workloads(cluster: string): Promise<Workload[]> {
+    const list = await this.#store.list('Workload', {
+      labelSelector: `${CLUSTER_LABEL}=${cluster}`,
+    });
+    return list.items as Workload[];
+  }
+
+  /** Replica logs of an application, asked from each agent running it. */
+  async logs(query: {
+    namespace: string;
+    app: string;
+    component?: string;
+    cluster?: string;
+    tail: number;
+  }): Promise<{
+    items: (ReplicaLogs & { cluster: string; component: string })[];
+    errors: { cluster: string; message: string }[];
+  }> {
+    try {
+      (await this.#store.get({
+        kind: 'Application',
+        namespace: query.namespace,
+        name: query.app,
+      })) as Application;
+    } catch (err) {
+      if (err instanceof NotFoundError)
+        throw new NotFoundError(`application ${query.namespace}/${query.app} not found`, {
+          kind: 'Application',
+          name: query.app,
+        });
+      throw err;
+    }
+    const selector = [
+      `${APP_LABEL}=${query.app}`,
+      `${NAMESPACE_LABEL}=${query.namespace}`,
+      ...(query.component !== undefined ? [`${COMPONENT_LABEL}=${query.component}`] : []),
+      ...(query.cluster !== undefined ? [`${CLUSTER_LABEL}=${query.cluster}`] : []),
+    ].join(',');
+    const workloads = (await this.#store.list('Workload', { labelSelector: selector }))
+      .items as Workload[];
+    const byCluster = new Map<string, Workload[]>();
+    for (const w of workloads)
+      byCluster.set(w.spec.cluster, [...(byCluster.get(w.spec.cluster) ?? []), w]);
+    const items: (ReplicaLogs & { cluster: string; component: string })[] = [];
+    const errors: { cluster: string; message: string }[] = [];
+    await Promise.all(
+      [...byCluster].map(async ([cluster, list]) => {
+        const c = this.#contacts.get(cluster);
+        if (c?.apiToken === undefined) {
+          errors.push({
+            cluster,
+            message: 'no heartbeat from its agent since the control plane started',
+          });
+          return;
+        }
+        const url = new URL(`http://${c.host.address}:${c.host.apiPort}/logs`);
+        for (const w of list) url.searchParams.append('workload', w.metadata.name);
+        url.searchParams.set('tail', String(query.tail));
+        try {
+          const res = await fetch(url, {
+            headers: { authorization: `Bearer ${c.apiToken}` },
+            signal: AbortSignal.timeout(5000),
+          });
+          if (!res.ok) throw new Error(`agent answered HTTP ${res.status}`);
+          const body = (await res.json()) as { items: ReplicaLogs[] };
+          for (const item of body.items) {
+            const component =
+              list.find((w) => w.metadata.name === item.workload)?.spec.key.component ?? '';
+            items.push({ cluster, component, ...item });
+          }
+        } catch (err) {
+          errors.push({ cluster, message: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
+    items.sort((a, b) => (a.cluster + a.replica < b.cluster + b.replica ? -1 : 1));
+    return { items, errors };
+  }
+}
+
+function toStatus(w: Workload, reach: { reachable: boolean; message?: string }): WorkloadStatus {
+  const spec = w.spec;
+  const st = w.status;
+  const messages: string[] = [];
+  if (!reach.reachable) messages.push(`agent unreachable: ${reach.message ?? ''}`);
+  if (st === undefined || st.hash !== spec.hash)
+    messages.push(`the agent has not run revision ${spec.hash} yet`);
+  if (st?.message !== undefined) messages.push(st.message);
+  return {
+    key: { ...spec.key },
+    hash: spec.hash,
+    desired: spec.replicas,
+    scheduled: Math.min(spec.replicas, st?.scheduled ?? 0),
+    ready: Math.min(spec.replicas, st?.ready ?? 0),
+    ...(messages.length > 0 ? { message: messages.join('; ') } : {}),
+    ...(st?.endpoints !== undefined && st.endpoints.length > 0
+      ? { endpoints: st.endpoints.map((e) => ({ ...e })) }
+      : {}),
+  };
+}
+
+/** One agent cluster as the control plane's drivers see it. */
+export class AgentDriver implements ClusterDriver {
+  readonly type = 'agent';
+  readonly #hub: AgentHub;
+  readonly #cluster: string;
+
+  constructor(hub: AgentHub, cluster: string) {
+    this.#hub = hub;
+    this.#cluster = cluster;
+  }
+
+  async inventory(): Promise<ClusterInventory> {
+    const reach = this.#hub.reachable(this.#cluster);
+    const host = this.#hub.contact(this.#cluster)?.host;
+    const zero = { cpu: 0, memory: 0, gpu: 0, pods: 0 };
+    const capacity = host ? { cpu: host.cpu, memory: host.memory, gpu: 0, pods: host.pods } : zero;
+    const allocated = { ...zero };
+    for (const w of await this.#hub.workloads(this.#cluster)) {
+      const n = Math.min(w.spec.replicas, w.status?.scheduled ?? 0);
+      allocated.cpu += (n * w.spec.cpuMillis) / 1000;
+      allocated.memory += n * w.spec.memoryBytes;
+      allocated.pods += n;
+    }
+    return {
+      reachable: reach.reachable,
+      ...(reach.message !== undefined ? { message: reach.message } : {}),
+      lastContactMs: reach.lastContactMs,
+      capacity,
+      allocatable: { ...capacity },
+      allocated,
+      nodeCount: host ? 1 : 0,
+      readyNodeCount: host && reach.reachable ? 1 : 0,
+      nodesByArch: {
+        amd64: host?.arch === 'amd64' ? 1 : 0,
+        arm64: host?.arch === 'arm64' ? 1 : 0,
+        riscv64: host?.arch === 'riscv64' ? 1 : 0,
+      },
+      gpuModels: {},
+    };
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    const inv = await this.inventory();
+    const host = this.#hub.contact(this.#cluster)?.host;
+    if (host === undefined) return [];
+    return [
+      {
+        name: `${this.#cluster}-${host.hostname}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-'),
+        arch: host.arch,
+        healthy: inv.reachable,
+        capacity: inv.capacity,
+        allocated: inv.allocated,
+      },
+    ];
+  }
+
+  async applyWorkload(spec: WorkloadSpec): Promise<void> {
+    const store = this.#hub.store;
+    const name = workloadName(this.#cluster, spec.key);
+    const doc: Workload = {
+      apiVersion: API_VERSION,
+      kind: 'Workload',
+      metadata: {
+        name,
+        labels: {
+          [CLUSTER_LABEL]: this.#cluster,
+          [NAMESPACE_LABEL]: spec.key.namespace,
+          [APP_LABEL]: spec.key.app,
+          [COMPONENT_LABEL]: spec.key.component,
+        },
+      },
+      spec: { cluster: this.#cluster, ...structuredClone(spec) },
+    };
+    let existing: Workload | undefined;
+    try {
+      existing = (await store.get({ kind: 'Workload', name })) as Workload;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    if (existing === undefined) {
+      await store.create(doc);
+      return;
+    }
+    if (existing.spec.hash === spec.hash) return; // no write when nothing changed
+    await store.update(doc, { expectedResourceVersion: null });
+  }
+
+  async deleteWorkload(key: WorkloadKey): Promise<void> {
+    try {
+      await this.#hub.store.delete({ kind: 'Workload', name: workloadName(this.#cluster, key) });
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  async listWorkloads(): Promise<WorkloadStatus[]> {
+    const reach = this.#hub.reachable(this.#cluster);
+    return (await this.#hub.workloads(this.#cluster)).map((w) => toStatus(w, reach));
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

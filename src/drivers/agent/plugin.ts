@@ -1,0 +1,79 @@
+// The agent hub's API routes. Join and heartbeat authenticate with a join token
+// or agent credential (checked by the hub), so they are public paths to the
+// admin-token check; token management and logs need the admin token.
+import type { FastifyInstance } from 'fastify';
+import {
+  AGENT_API_PREFIX,
+  HeartbeatRequest,
+  JoinRequest,
+  type HeartbeatRequest as HeartbeatBody,
+  type JoinRequest as JoinBody,
+} from '../../agent/protocol.ts';
+import type { ApiPlugin } from '../../api/server.ts';
+import { BadRequestError } from '../../model/errors.ts';
+import type { AgentHub } from './hub.ts';
+import { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';
+
+function parseDuration(raw: string): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$/.exec(raw);
+  if (m?.[1] === undefined || m[2] === undefined)
+    throw new BadRequestError(`ttl: expected a duration such as 30m, 24h or 7d, got "${raw}"`);
+  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+export function agentApiPlugin(hub: AgentHub): ApiPlugin {
+  return {
+    name: 'agent',
+    publicPaths: [`${AGENT_API_PREFIX}/join`, `${AGENT_API_PREFIX}/heartbeat`],
+    register(app: FastifyInstance) {
+      app.post<{ Body: JoinBody }>(
+        `${AGENT_API_PREFIX}/join`,
+        { schema: { body: JoinRequest } },
+        (req) => hub.join(req.headers.authorization, req.body),
+      );
+      app.post<{ Body: HeartbeatBody }>(
+        `${AGENT_API_PREFIX}/heartbeat`,
+        { schema: { body: HeartbeatRequest } },
+        (req) => hub.heartbeat(req.headers.authorization, req.body),
+      );
+      app.post<{ Body: { ttl?: string; description?: string } | undefined }>(
+        `${AGENT_API_PREFIX}/tokens`,
+        async (req, reply) => {
+          const body = req.body ?? {};
+          const ttl =
+            body.ttl === undefined || body.ttl === '0' ? undefined : parseDuration(body.ttl);
+          const created = await createJoinToken(hub.store, {
+            now: hub.now(),
+            ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
+            ...(body.description !== undefined ? { description: body.description } : {}),
+          });
+          return reply.code(201).send(created);
+        },
+      );
+      app.get(`${AGENT_API_PREFIX}/tokens`, async () => ({
+        items: await listJoinTokens(hub.store),
+      }));
+      app.delete<{ Params: { name: string } }>(`${AGENT_API_PREFIX}/tokens/:name`, async (req) => ({
+        revoked: await revokeJoinToken(hub.store, req.params.name),
+      }));
+      app.get<{
+        Params: { namespace: string; name: string };
+        Querystring: { component?: string; cluster?: string; tail?: string };
+      }>('/api/v1alpha1/namespaces/:namespace/applications/:name/logs', (req) => {
+        const tail = req.query.tail === undefined ? 100 : Number(req.query.tail);
+        if (!Number.isInteger(tail) || tail < 1 || tail > 10_000)
+          throw new BadRequestError(
+            `tail: expected an integer from 1 to 10000, got "${req.query.tail ?? ''}"`,
+          );
+        return hub.logs({
+          namespace: req.params.namespace,
+          app: req.params.name,
+          tail,
+          ...(req.query.component !== undefined ? { component: req.query.component } : {}),
+          ...(req.query.cluster !== undefined ? { cluster: req.query.cluster } : {}),
+        });
+      });
+    },
+  };
+}
