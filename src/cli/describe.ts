@@ -13,6 +13,7 @@ import type {
   Placement,
   ResourceAmounts,
   Site,
+  Workload,
 } from '../model/schema.ts';
 import type { ApplicationExplanation } from '../scheduler/explain.ts';
 import {
@@ -438,10 +439,50 @@ export function describe(o: AnyResource, now: number): string {
         return describeApplication(o, now);
       case 'Event':
       case 'Lease':
+      case 'AgentToken':
         return ['Spec:', ...fields(specFields(o.spec), 2)];
+      case 'Workload':
+        return describeWorkload(o);
     }
   })();
   return [...metadata(o, now), ...body].join('\n') + '\n';
+}
+
+function describeWorkload(w: Workload): string[] {
+  const st = w.status;
+  return [
+    ...fields([
+      ['Cluster', w.spec.cluster],
+      ['Application', `${w.spec.key.namespace}/${w.spec.key.app}`],
+      ['Component', w.spec.key.component],
+      ['Command', listOrNone([...w.spec.command, ...w.spec.args], ' ')],
+      ['Image', `${w.spec.image} (recorded; the agent runs the command)`],
+      [
+        'Replicas',
+        `${st?.ready ?? 0} ready / ${st?.scheduled ?? 0} running / ${w.spec.replicas} desired`,
+      ],
+      [
+        'Hash',
+        `${w.spec.hash}${st?.hash === w.spec.hash ? '' : ` (agent at ${st?.hash ?? NONE})`}`,
+      ],
+      ['Endpoints', listOrNone((st?.endpoints ?? []).map((e) => `${e.address}:${e.port}`))],
+      ['Message', st?.message ?? NONE],
+    ]),
+    ...subTable(
+      'Processes',
+      ['REPLICA', 'STATE', 'READY', 'PID', 'PORT', 'RESTARTS', 'LAST EXIT'],
+      (st?.replicas ?? []).map((r) => [
+        r.id,
+        r.state,
+        r.ready ? 'yes' : 'no',
+        r.pid === undefined ? NONE : String(r.pid),
+        r.port === undefined ? NONE : String(r.port),
+        String(r.restarts),
+        r.lastExit ?? NONE,
+      ]),
+      0,
+    ),
+  ];
 }
 
 /** Flat specs (Event, Lease) as label/value pairs; nested values as compact JSON. */

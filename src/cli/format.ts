@@ -279,6 +279,29 @@ const COLUMNS: ColumnsByKind = {
     { header: 'TRANSITIONS', cell: (l) => String(l.spec.leaseTransitions) },
     age,
   ],
+  Workload: [
+    name,
+    { header: 'CLUSTER', cell: (w) => w.spec.cluster },
+    { header: 'READY', cell: (w) => `${w.status?.ready ?? 0}/${w.spec.replicas}` },
+    {
+      header: 'UP-TO-DATE',
+      cell: (w) => (w.status?.hash === w.spec.hash ? 'yes' : 'no'),
+    },
+    {
+      header: 'ENDPOINTS',
+      cell: (w) => listOrNone((w.status?.endpoints ?? []).map((e) => `${e.address}:${e.port}`)),
+    },
+    age,
+    { header: 'MESSAGE', wide: true, cell: (w) => w.status?.message ?? '' },
+  ],
+  AgentToken: [
+    name,
+    { header: 'PURPOSE', cell: (t) => t.spec.purpose },
+    { header: 'CLUSTER', cell: (t) => t.spec.cluster ?? '' },
+    { header: 'EXPIRES', cell: (t) => t.spec.expires ?? 'never' },
+    age,
+    { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
+  ],
 };
 
 export interface TableOptions {
@@ -312,6 +335,10 @@ export function tableRow(o: AnyResource, options: TableOptions, now: number): st
         return visible(COLUMNS.Event, options.wide).map((c) => c.cell(o, now));
       case 'Lease':
         return visible(COLUMNS.Lease, options.wide).map((c) => c.cell(o, now));
+      case 'Workload':
+        return visible(COLUMNS.Workload, options.wide).map((c) => c.cell(o, now));
+      case 'AgentToken':
+        return visible(COLUMNS.AgentToken, options.wide).map((c) => c.cell(o, now));
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;

@@ -21,6 +21,7 @@ import {
   type ConfigKey,
   type Env,
 } from './config.ts';
+import { registerAgent } from './agent.ts';
 import { registerBench } from './bench.ts';
 import { describe, describeExplanation } from './describe.ts';
 import { UsageError, formatError, unknownKindError, type ErrorContext } from './errors.ts';
@@ -446,6 +447,7 @@ function buildProgram(session: Session): Command {
     });
 
   registerBench(program, io);
+  registerAgent(program, io);
 
   program
     .command('version')

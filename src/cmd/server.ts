@@ -11,6 +11,7 @@ import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { SimFleet } from '../drivers/sim/index.ts';
+import { AgentHub, agentApiPlugin } from '../drivers/agent/index.ts';
 import {
   fleetSummary,
   formatFleetSummary,
@@ -142,7 +143,12 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         sim.removeCluster(name);
       },
     };
-    const drivers = providerByType({ sim: simProvider });
+    const agentHub = new AgentHub({ store });
+    const agentProvider: DriverProvider = {
+      driverFor: (cluster) => agentHub.driver(cluster.metadata.name),
+      forget: (name) => agentHub.forget(name),
+    };
+    const drivers = providerByType({ sim: simProvider, agent: agentProvider });
 
     if (fleet) {
       const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];
@@ -175,7 +181,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       chaos: sim,
       nodes: (cluster) => sim.nodes(cluster),
       ready: () => loops.synced().then(() => loops.leading()),
-      plugins: [consolePlugin({ auth })],
+      plugins: [consolePlugin({ auth }), agentApiPlugin(agentHub)],
     });
     undo.push(() => api.close());
     await api.listen({ port: options.port, host: options.host }).catch((err: unknown) => {

@@ -8,6 +8,8 @@ import {
   EventResource,
   LeaseResource,
   SiteResource,
+  WorkloadResource,
+  AgentTokenResource,
   type KindName,
 } from './schema.ts';
 
@@ -68,6 +70,22 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
     namespaced: false,
     schema: LeaseResource,
+  },
+  {
+    kind: 'Workload',
+    plural: 'workloads',
+    singular: 'workload',
+    shortNames: ['wl'],
+    namespaced: false,
+    schema: WorkloadResource,
+  },
+  {
+    kind: 'AgentToken',
+    plural: 'agenttokens',
+    singular: 'agenttoken',
+    shortNames: [],
+    namespaced: false,
+    schema: AgentTokenResource,
   },
 ];
 
