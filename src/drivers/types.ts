@@ -109,6 +109,10 @@ export interface NodeStatus {
   arch: Arch;
   healthy: boolean;
   gpuModel?: string;
+  /** The node's zone (topology.kubernetes.io/zone), for drivers that know it. */
+  zone?: string;
+  /** The node's labels, for drivers that read them from the cluster. */
+  labels?: Record<string, string>;
   capacity: ResourceTotals;
   allocated: ResourceTotals;
   /** Milli-GPUs in use on each GPU of the node. */

@@ -1,0 +1,679 @@
+// The kubernetes driver: one member cluster reached through its real API, in
+// push mode (the control plane writes Deployments and Services; nothing runs
+// inside the cluster). Nodes, pods and our own Deployments and Services are
+// watched into caches (reflector.ts), so inventory and status reads cost no
+// API calls; only one probe per inventory() goes to the server, which is how
+// an outage or revoked credentials are noticed and reported for failover.
+import type { V1Deployment, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { YunjianError } from '../../model/errors.ts';
+import { AlreadyExistsError, NotFoundError, UnavailableError } from '../../model/errors.ts';
+import { ARCHES, type Arch } from '../../model/schema.ts';
+import type {
+  ClusterDriver,
+  ClusterInventory,
+  NodeStatus,
+  ResourceTotals,
+  WorkloadEndpoint,
+  WorkloadKey,
+  WorkloadSpec,
+  WorkloadStatus,
+} from '../types.ts';
+import { call, connect, toDriverError, type KubeClients, type KubeconfigSource } from './client.ts';
+import {
+  ARCH_LABEL,
+  GPU_PRODUCT_LABEL,
+  GPU_RESOURCE,
+  HASH_ANNOTATION,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  OWNED_SELECTOR,
+  ZONE_LABEL,
+  deploymentManifest,
+  keyOf,
+  namespaceManifest,
+  namespaceName,
+  objectName,
+  selectorLabels,
+  serviceManifest,
+} from './manifests.ts';
+import { Reflector } from './reflector.ts';
+
+export interface KubernetesDriverOptions {
+  /** Loads the kubeconfig (from a file or the store's Secret) on first use and after failures. */
+  source: () => Promise<KubeconfigSource>;
+  /** How long reads wait for the caches' first list before reporting the cluster unavailable. */
+  syncTimeoutMs?: number;
+}
+
+const SUFFIX: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A Kubernetes resource.Quantity in base units (cores, bytes, devices); 0 when absent or unreadable. */
+export function quantity(q: string | undefined): number {
+  if (q === undefined) return 0;
+  const m = /^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$/.exec(q.trim());
+  if (!m) return 0;
+  const base = Number(m[1]);
+  if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
+  return base * (SUFFIX[m[3] ?? ''] ?? 1);
+}
+
+function totals(list: Record<string, string> | undefined): ResourceTotals {
+  return {
+    cpu: quantity(list?.['cpu']),
+    memory: quantity(list?.['memory']),
+    gpu: quantity(list?.[GPU_RESOURCE]),
+    pods: quantity(list?.['pods']),
+  };
+}
+
+function zero(): ResourceTotals {
+  return { cpu: 0, memory: 0, gpu: 0, pods: 0 };
+}
+
+function add(into: ResourceTotals, r: ResourceTotals): void {
+  into.cpu += r.cpu;
+  into.memory += r.memory;
+  into.gpu += r.gpu;
+  into.pods += r.pods;
+}
+
+/** What a pod holds on its node: the sum of its containers' requests (init containers ignored), one pod slot. */
+function podRequests(pod: V1Pod): ResourceTotals {
+  const sum = zero();
+  for (const c of pod.spec?.containers ?? []) {
+    const req = c.resources?.requests as Record<string, string> | undefined;
+    sum.cpu += quantity(req?.['cpu']);
+    sum.memory += quantity(req?.['memory']);
+    sum.gpu += quantity(req?.[GPU_RESOURCE]);
+  }
+  sum.pods = 1;
+  return sum;
+}
+
+function nodeArch(node: V1Node): Arch | undefined {
+  const a = node.metadata?.labels?.[ARCH_LABEL] ?? node.status?.nodeInfo?.architecture;
+  return ARCHES.find((x) => x === a);
+}
+
+function nodeReady(node: V1Node): boolean {
+  if (node.spec?.unschedulable === true) return false;
+  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function podReady(pod: V1Pod): boolean {
+  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+function unschedulableReason(pod: V1Pod): string | undefined {
+  const c = (pod.status?.conditions ?? []).find(
+    (x) => x.type === 'PodScheduled' && x.status === 'False',
+  );
+  return c ? (c.message ?? c.reason ?? 'unschedulable') : undefined;
+}
+
+function live(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return (
+    pod.metadata?.deletionTimestamp === undefined && phase !== 'Succeeded' && phase !== 'Failed'
+  );
+}
+
+function ownedBy(meta: { labels?: Record<string, string> } | undefined): boolean {
+  return meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+}
+
+function sameKey(a: WorkloadKey, b: WorkloadKey): boolean {
+  return a.namespace === b.namespace && a.app === b.app && a.component === b.component;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+interface Connection {
+  clients: KubeClients;
+  nodes: Reflector<V1Node>;
+  pods: Reflector<V1Pod>;
+  deployments: Reflector<V1Deployment>;
+  services: Reflector<V1Service>;
+  /** The last watch failure not yet followed by a successful re-list. */
+  watchError: YunjianError | undefined;
+}
+
+export class KubernetesClusterDriver implements ClusterDriver {
+  readonly type = 'kubernetes' as const;
+  private readonly options: KubernetesDriverOptions;
+  private conn: Connection | undefined;
+  private connecting: Promise<Connection> | undefined;
+  private readonly namespaces = new Set<string>();
+  private lastContactMs: number | undefined;
+  private closed = false;
+
+  constructor(options: KubernetesDriverOptions) {
+    this.options = options;
+  }
+
+  private connection(): Promise<Connection> {
+    if (this.conn) return Promise.resolve(this.conn);
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<Connection> {
+    const clients = connect(await this.options.source());
+    const c: Connection = {
+      clients,
+      watchError: undefined,
+      nodes: undefined as unknown as Reflector<V1Node>,
+      pods: undefined as unknown as Reflector<V1Pod>,
+      deployments: undefined as unknown as Reflector<V1Deployment>,
+      services: undefined as unknown as Reflector<V1Service>,
+    };
+    const hooks = {
+      watch: clients.watch,
+      onError: (err: unknown) => {
+        c.watchError = toDriverError(err, clients, 'watch');
+      },
+      onSynced: () => {
+        c.watchError = undefined;
+      },
+    };
+    c.nodes = new Reflector<V1Node>({
+      ...hooks,
+      path: '/api/v1/nodes',
+      list: () => clients.core.listNode(),
+    });
+    // Every running pod, ours or not: other tenants' pods take node capacity too.
+    const livePods = 'status.phase!=Succeeded,status.phase!=Failed';
+    c.pods = new Reflector<V1Pod>({
+      ...hooks,
+      path: '/api/v1/pods',
+      fieldSelector: livePods,
+      list: () => clients.core.listPodForAllNamespaces({ fieldSelector: livePods }),
+    });
+    c.deployments = new Reflector<V1Deployment>({
+      ...hooks,
+      path: '/apis/apps/v1/deployments',
+      labelSelector: OWNED_SELECTOR,
+      list: () => clients.apps.listDeploymentForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
+    });
+    c.services = new Reflector<V1Service>({
+      ...hooks,
+      path: '/api/v1/services',
+      labelSelector: OWNED_SELECTOR,
+      list: () => clients.core.listServiceForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
+    });
+    if (this.closed) throw new UnavailableError('driver closed');
+    for (const r of [c.nodes, c.pods, c.deployments, c.services]) r.start();
+    this.conn = c;
+    return c;
+  }
+
+  /** Waits (bounded) for every cache's first list; an unreachable cluster never gets there. */
+  private async synced(c: Connection): Promise<void> {
+    const all = [c.nodes, c.pods, c.deployments, c.services];
+    if (all.every((r) => r.isSynced)) {
+      if (c.watchError instanceof UnavailableError) throw c.watchError;
+      return;
+    }
+    const timeout = this.options.syncTimeoutMs ?? 15_000;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeout);
+    });
+    const outcome = await Promise.race([Promise.all(all.map((r) => r.synced())), expired]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      throw (
+        c.watchError ??
+        new UnavailableError(`cluster ${c.clients.server} did not answer within ${timeout} ms`)
+      );
+    }
+  }
+
+  async inventory(): Promise<ClusterInventory> {
+    const empty: ClusterInventory = {
+      reachable: false,
+      capacity: zero(),
+      allocatable: zero(),
+      allocated: zero(),
+      nodeCount: 0,
+      readyNodeCount: 0,
+      nodesByArch: { amd64: 0, arm64: 0, riscv64: 0 },
+      gpuModels: {},
+    };
+    const lastContact = () =>
+      this.lastContactMs !== undefined ? { lastContactMs: this.lastContactMs } : {};
+    let c: Connection;
+    try {
+      c = await this.connection();
+      // The probe needs both a valid credential and the right to list nodes, so
+      // a revoked token or a lost role shows up here, not only a dead server.
+      await call(c.clients, 'list Nodes', () => c.clients.core.listNode({ limit: 1 }), {
+        attempts: 1,
+      });
+      this.lastContactMs = Date.now();
+      await this.synced(c);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { ...empty, message, ...lastContact() };
+    }
+    const inv: ClusterInventory = { ...empty, reachable: true, ...lastContact() };
+    for (const n of this.nodeStatuses(c)) {
+      inv.nodeCount++;
+      add(inv.capacity, n.raw.capacity);
+      add(inv.allocatable, n.status.capacity);
+      add(inv.allocated, n.status.allocated);
+      if (!n.status.healthy) continue;
+      inv.readyNodeCount++;
+      inv.nodesByArch[n.status.arch]++;
+      if (n.status.gpuModel !== undefined && n.raw.capacity.gpu > 0)
+        inv.gpuModels[n.status.gpuModel] =
+          (inv.gpuModels[n.status.gpuModel] ?? 0) + n.raw.capacity.gpu;
+    }
+    return inv;
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    const c = await this.ready();
+    return this.nodeStatuses(c).map((n) => n.status);
+  }
+
+  /** Nodes of a known architecture; capacity is what is allocatable, as the scheduler sees it. */
+  private nodeStatuses(c: Connection): { status: NodeStatus; raw: { capacity: ResourceTotals } }[] {
+    const byNode = new Map<string, ResourceTotals>();
+    for (const pod of c.pods.list()) {
+      const node = pod.spec?.nodeName;
+      if (node === undefined || !live(pod)) continue;
+      const sum = byNode.get(node) ?? zero();
+      add(sum, podRequests(pod));
+      byNode.set(node, sum);
+    }
+    const out = [];
+    for (const node of c.nodes.list()) {
+      const arch = nodeArch(node);
+      if (arch === undefined) continue;
+      const name = node.metadata?.name ?? '';
+      const gpuModel = node.metadata?.labels?.[GPU_PRODUCT_LABEL];
+      const zone = node.metadata?.labels?.[ZONE_LABEL];
+      out.push({
+        raw: { capacity: totals(node.status?.capacity) },
+        status: {
+          name,
+          arch,
+          healthy: nodeReady(node),
+          ...(gpuModel !== undefined ? { gpuModel } : {}),
+          ...(zone !== undefined ? { zone } : {}),
+          labels: { ...(node.metadata?.labels ?? {}) },
+          capacity: totals(node.status?.allocatable ?? node.status?.capacity),
+          allocated: byNode.get(name) ?? zero(),
+        },
+      });
+    }
+    return out;
+  }
+
+  /** The connection with synced caches, or the typed reason why not. */
+  private async ready(): Promise<Connection> {
+    let c: Connection;
+    try {
+      c = await this.connection();
+    } catch (err) {
+      throw toDriverError(err, { server: '(not connected)', origin: 'unknown' }, 'connect');
+    }
+    await this.synced(c);
+    return c;
+  }
+
+  private async ensureNamespace(c: Connection, key: WorkloadKey): Promise<void> {
+    const name = namespaceName(key);
+    if (this.namespaces.has(name)) return;
+    try {
+      await call(c.clients, `create Namespace ${name}`, () =>
+        c.clients.core.createNamespace({ body: namespaceManifest(key) }),
+      );
+    } catch (err) {
+      if (!(err instanceof AlreadyExistsError)) throw err;
+    }
+    this.namespaces.add(name);
+  }
+
+  async applyWorkload(spec: WorkloadSpec): Promise<void> {
+    const c = await this.ready();
+    const namespace = namespaceName(spec.key);
+    const name = objectName(spec.key);
+    const desired = deploymentManifest(spec);
+    const cached = c.deployments
+      .list()
+      .find((d) => d.metadata?.namespace === namespace && d.metadata.name === name);
+    if (cached?.metadata?.annotations?.[HASH_ANNOTATION] !== spec.hash) {
+      await this.ensureNamespace(c, spec.key);
+      const written = await this.writeDeployment(c, desired, cached);
+      c.deployments.observe(written);
+    }
+    await this.applyService(c, spec);
+  }
+
+  private async writeDeployment(
+    c: Connection,
+    desired: V1Deployment,
+    cached: V1Deployment | undefined,
+  ): Promise<V1Deployment> {
+    const namespace = desired.metadata?.namespace ?? '';
+    const name = desired.metadata?.name ?? '';
+    const what = `write Deployment ${namespace}/${name}`;
+    let current = cached;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        if (current === undefined) {
+          return await call(c.clients, what, () =>
+            c.clients.apps.createNamespacedDeployment({ namespace, body: desired }),
+          );
+        }
+        const body: V1Deployment = {
+          ...desired,
+          metadata: {
+            ...desired.metadata,
+            resourceVersion: current.metadata?.resourceVersion ?? '',
+          },
+        };
+        return await call(c.clients, what, () =>
+          c.clients.apps.replaceNamespacedDeployment({ namespace, name, body }),
+        );
+      } catch (err) {
+        const y = toDriverError(err, c.clients, what);
+        // Our cache was stale (created elsewhere, or changed since): read it and decide again.
+        if (
+          !(y instanceof AlreadyExistsError) &&
+          y.reason !== 'Conflict' &&
+          y.reason !== 'NotFound'
+        )
+          throw y;
+        current = await this.readOwned(c, 'Deployment', namespace, name, () =>
+          c.clients.apps.readNamespacedDeployment({ namespace, name }),
+        );
+      }
+    }
+    throw new UnavailableError(`${what}: kept changing under us; will retry`);
+  }
+
+  /** Reads an object; undefined when absent; refuses (non-retryable) one that is not ours. */
+  private async readOwned<T extends { metadata?: { labels?: Record<string, string> } }>(
+    c: Connection,
+    kind: string,
+    namespace: string,
+    name: string,
+    read: () => Promise<T>,
+  ): Promise<T | undefined> {
+    let obj: T;
+    try {
+      obj = await call(c.clients, `read ${kind} ${namespace}/${name}`, read);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (!ownedBy(obj.metadata)) {
+      throw new AlreadyExistsError(
+        `${kind} ${namespace}/${name} in ${c.clients.server} was not created by Yunjian (no ${MANAGED_BY_LABEL}=${MANAGED_BY} label); refusing to change it`,
+      );
+    }
+    return obj;
+  }
+
+  private async applyService(c: Connection, spec: WorkloadSpec): Promise<void> {
+    const namespace = namespaceName(spec.key);
+    const name = objectName(spec.key);
+    const desired = serviceManifest(spec);
+    const cached = c.services
+      .list()
+      .find((s) => s.metadata?.namespace === namespace && s.metadata.name === name);
+    if (desired === undefined) {
+      if (cached) await this.deleteService(c, namespace, name);
+      return;
+    }
+    if (cached?.metadata?.annotations?.[HASH_ANNOTATION] === spec.hash) return;
+    await this.ensureNamespace(c, spec.key);
+    const what = `write Service ${namespace}/${name}`;
+    let current = cached;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        let written: V1Service;
+        if (current === undefined) {
+          written = await call(c.clients, what, () =>
+            c.clients.core.createNamespacedService({ namespace, body: desired }),
+          );
+        } else {
+          // clusterIP is immutable once allocated: carry it over.
+          const body: V1Service = {
+            ...desired,
+            metadata: {
+              ...desired.metadata,
+              resourceVersion: current.metadata?.resourceVersion ?? '',
+            },
+            spec: {
+              ...desired.spec,
+              ...(current.spec?.clusterIP !== undefined
+                ? { clusterIP: current.spec.clusterIP }
+                : {}),
+            },
+          };
+          written = await call(c.clients, what, () =>
+            c.clients.core.replaceNamespacedService({ namespace, name, body }),
+          );
+        }
+        c.services.observe(written);
+        return;
+      } catch (err) {
+        const y = toDriverError(err, c.clients, what);
+        if (
+          !(y instanceof AlreadyExistsError) &&
+          y.reason !== 'Conflict' &&
+          y.reason !== 'NotFound'
+        )
+          throw y;
+        current = await this.readOwned(c, 'Service', namespace, name, () =>
+          c.clients.core.readNamespacedService({ namespace, name }),
+        );
+      }
+    }
+    throw new UnavailableError(`${what}: kept changing under us; will retry`);
+  }
+
+  private async deleteService(c: Connection, namespace: string, name: string): Promise<void> {
+    const svc = await this.readOwnedOrSkip(c, 'Service', namespace, name, () =>
+      c.clients.core.readNamespacedService({ namespace, name }),
+    );
+    if (!svc) return;
+    try {
+      await call(c.clients, `delete Service ${namespace}/${name}`, () =>
+        c.clients.core.deleteNamespacedService({ namespace, name }),
+      );
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    c.services.forget(svc);
+  }
+
+  /** Like readOwned, but a foreign object is simply left alone (deletes never touch what is not ours). */
+  private async readOwnedOrSkip<T extends { metadata?: { labels?: Record<string, string> } }>(
+    c: Connection,
+    kind: string,
+    namespace: string,
+    name: string,
+    read: () => Promise<T>,
+  ): Promise<T | undefined> {
+    try {
+      return await this.readOwned(c, kind, namespace, name, read);
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) return undefined;
+      throw err;
+    }
+  }
+
+  async deleteWorkload(key: WorkloadKey): Promise<void> {
+    const c = await this.ready();
+    const namespace = namespaceName(key);
+    const name = objectName(key);
+    const dep = await this.readOwnedOrSkip(c, 'Deployment', namespace, name, () =>
+      c.clients.apps.readNamespacedDeployment({ namespace, name }),
+    );
+    if (dep && sameKey(keyOf(dep.metadata ?? {}) ?? key, key)) {
+      try {
+        // Background: the API server removes the Deployment now and the garbage
+        // collector its ReplicaSets and pods after.
+        await call(c.clients, `delete Deployment ${namespace}/${name}`, () =>
+          c.clients.apps.deleteNamespacedDeployment({
+            namespace,
+            name,
+            propagationPolicy: 'Background',
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      c.deployments.forget(dep);
+      // The workload's pods are released at once, not when the garbage
+      // collector gets to them: they stop counting as allocated now, and a
+      // ReplicaSet racing the collector cannot keep them.
+      const selector = Object.entries(selectorLabels(key))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(',');
+      await call(c.clients, `delete pods of ${namespace}/${name}`, () =>
+        c.clients.core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector }),
+      );
+      const labels = selectorLabels(key);
+      for (const p of c.pods.list()) {
+        if (
+          p.metadata?.namespace === namespace &&
+          Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v)
+        )
+          c.pods.forget(p);
+      }
+    }
+    await this.deleteService(c, namespace, name);
+  }
+
+  async listWorkloads(): Promise<WorkloadStatus[]> {
+    const c = await this.ready();
+    const pods = c.pods.list().filter((p) => ownedBy(p.metadata) && live(p));
+    const out: WorkloadStatus[] = [];
+    for (const d of c.deployments.list()) {
+      const key = keyOf(d.metadata ?? {});
+      if (!key) continue;
+      out.push(this.workloadStatus(c, d, key, pods));
+    }
+    return out;
+  }
+
+  private workloadStatus(
+    c: Connection,
+    d: V1Deployment,
+    key: WorkloadKey,
+    owned: V1Pod[],
+  ): WorkloadStatus {
+    const hash = d.metadata?.annotations?.[HASH_ANNOTATION] ?? '';
+    const desired = d.spec?.replicas ?? 1;
+    const labels = selectorLabels(key);
+    const mine = owned.filter(
+      (p) =>
+        p.metadata?.namespace === d.metadata?.namespace &&
+        Object.entries(labels).every(([k, v]) => p.metadata?.labels?.[k] === v),
+    );
+    // Only pods of the current template count: during a rollout the old ones are on their way out.
+    const current = mine.filter((p) => p.metadata?.annotations?.[HASH_ANNOTATION] === hash);
+    const scheduled = current.filter((p) => p.spec?.nodeName !== undefined).length;
+    const ready = current.filter((p) => p.spec?.nodeName !== undefined && podReady(p)).length;
+    const status: WorkloadStatus = { key, hash, desired, scheduled, ready };
+    const message = this.why(d, current, desired, scheduled, ready);
+    if (message !== undefined) status.message = message;
+    const endpoints = ready > 0 ? this.endpoints(c, d) : [];
+    if (endpoints.length > 0) status.endpoints = endpoints;
+    return status;
+  }
+
+  private why(
+    d: V1Deployment,
+    current: V1Pod[],
+    desired: number,
+    scheduled: number,
+    ready: number,
+  ): string | undefined {
+    if (scheduled === desired && ready === desired) return undefined;
+    const parts: string[] = [];
+    const reasons = new Map<string, number>();
+    for (const p of current) {
+      const r = p.spec?.nodeName === undefined ? unschedulableReason(p) : undefined;
+      if (r !== undefined) reasons.set(r, (reasons.get(r) ?? 0) + 1);
+    }
+    for (const [r, n] of reasons) parts.push(`${plural(n, 'replica')} unschedulable: ${r}`);
+    for (const cond of d.status?.conditions ?? []) {
+      const failing =
+        (cond.type === 'ReplicaFailure' && cond.status === 'True') ||
+        (cond.type === 'Progressing' && cond.status === 'False');
+      if (failing) parts.push(cond.message ?? cond.reason ?? cond.type);
+    }
+    if (parts.length > 0) return parts.join('; ');
+    if (scheduled < desired) return `${plural(desired - scheduled, 'replica')} pending`;
+    if (ready < scheduled) return `${plural(scheduled - ready, 'replica')} starting`;
+    if (scheduled > desired) return `scaling down to ${desired}`;
+    return undefined;
+  }
+
+  private endpoints(c: Connection, d: V1Deployment): WorkloadEndpoint[] {
+    const svc = c.services
+      .list()
+      .find(
+        (s) =>
+          s.metadata?.namespace === d.metadata?.namespace && s.metadata?.name === d.metadata?.name,
+      );
+    if (!svc) return [];
+    const ingress = svc.status?.loadBalancer?.ingress?.[0];
+    const ingressAddress = ingress?.ip ?? ingress?.hostname;
+    const nodeAddress =
+      svc.spec?.type === 'NodePort'
+        ? c.nodes
+            .list()
+            .filter(nodeReady)
+            .flatMap((n) => n.status?.addresses ?? [])
+            .find((a) => a.type === 'ExternalIP' || a.type === 'InternalIP')?.address
+        : undefined;
+    const out: WorkloadEndpoint[] = [];
+    for (const p of svc.spec?.ports ?? []) {
+      const name = p.name !== undefined && !/^port-\d+-\d+$/.test(p.name) ? { name: p.name } : {};
+      if (ingressAddress !== undefined)
+        out.push({ ...name, address: ingressAddress, port: p.port });
+      else if (nodeAddress !== undefined && p.nodePort !== undefined)
+        out.push({ ...name, address: nodeAddress, port: p.nodePort });
+      else if (svc.spec?.clusterIP !== undefined && svc.spec.clusterIP !== 'None')
+        out.push({ ...name, address: svc.spec.clusterIP, port: p.port });
+    }
+    return out;
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    const c = this.conn;
+    this.conn = undefined;
+    if (c) for (const r of [c.nodes, c.pods, c.deployments, c.services]) r.stop();
+    return Promise.resolve();
+  }
+}
