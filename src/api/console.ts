@@ -1,0 +1,149 @@
+// The web console: serves the built single-page app (dist/console, built by
+// scripts/build-console.ts) at `/` and exchanges the admin token for a browser
+// session. Only the static files and the session endpoint are public; every
+// API call the console makes goes through the normal auth hook with the
+// session cookie (api/auth.ts).
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BadRequestError, UnauthorizedError } from '../model/errors.ts';
+import {
+  CSRF_HEADER,
+  SESSION_COOKIE,
+  checkSameOrigin,
+  readCookie,
+  type TokenAuthenticator,
+} from './auth.ts';
+import type { ApiPlugin } from './server.ts';
+
+export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
+export const SESSION_PATH = '/console/session';
+
+// The console fetches nothing from anywhere but this server; the policy makes
+// the browser enforce it (and refuse framing).
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+};
+
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
+
+const NOT_BUILT = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Yunjian console</title>
+<body style="font-family:sans-serif;margin:2rem"><h1>The console is not built</h1>
+<p>Run <code>npm run build:console</code> (or start the server with <code>npm start</code>, which builds it), then reload.</p>`;
+
+export interface ConsolePluginOptions {
+  auth: TokenAuthenticator;
+  /** Where the built bundle lives; tests point it elsewhere. */
+  dir?: string;
+}
+
+export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
+  const dir = options.dir ?? CONSOLE_DIR;
+  const { auth } = options;
+
+  const sendFile = async (reply: FastifyReply, path: string, immutable: boolean) => {
+    const ext = path.slice(path.lastIndexOf('.'));
+    const body = await readFile(path);
+    return reply
+      .headers(SECURITY_HEADERS)
+      .header('content-type', TYPES[ext] ?? 'application/octet-stream')
+      .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-store')
+      .send(body);
+  };
+
+  const index = async (_request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await sendFile(reply, join(dir, 'index.html'), false);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return reply
+        .code(503)
+        .headers(SECURITY_HEADERS)
+        .header('content-type', 'text/html; charset=utf-8')
+        .send(NOT_BUILT);
+    }
+  };
+
+  const cookie = (value: string, maxAgeSeconds: number) =>
+    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+
+  const credentials = (request: FastifyRequest) => ({
+    method: request.method,
+    origin: request.headers.origin,
+    host: request.headers.host,
+    csrf: request.headers[CSRF_HEADER],
+  });
+
+  return {
+    name: 'console',
+    publicPaths: ['/', '/index.html', SESSION_PATH],
+    publicPrefixes: ['/assets/'],
+    register(app: FastifyInstance) {
+      app.get('/', index);
+      app.get('/index.html', index);
+
+      app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
+        // Vite emits flat, content-hashed names; anything else is not ours.
+        const file = request.params.file;
+        if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(file)) return reply.callNotFound();
+        try {
+          return await sendFile(reply, join(dir, 'assets', file), true);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+          return reply.callNotFound();
+        }
+      });
+
+      // Who the browser is signed in as (401 when it is not).
+      app.get(SESSION_PATH, async (request) => {
+        const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+        const session = id === undefined ? undefined : auth.sessions.lookup(id);
+        if (!session) throw new UnauthorizedError('not signed in');
+        return { user: session.principal.name, expires: session.expires.toISOString() };
+      });
+
+      // Token for session: the console posts the token from its sign-in link or
+      // form once, then only the HttpOnly cookie authenticates it.
+      app.post<{ Body: unknown }>(SESSION_PATH, async (request, reply) => {
+        checkSameOrigin(credentials(request));
+        const body = request.body as Record<string, unknown> | null;
+        const token = body?.['token'];
+        if (typeof token !== 'string' || token === '')
+          throw new BadRequestError('token: expected the admin token as a non-empty string');
+        const principal = auth.verifyToken(token.trim());
+        if (!principal) throw new UnauthorizedError('invalid token');
+        const session = auth.sessions.create(principal);
+        return reply
+          .code(201)
+          .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
+          .header('cache-control', 'no-store')
+          .send({ user: principal.name, expires: session.expires.toISOString() });
+      });
+
+      app.delete(SESSION_PATH, async (request, reply) => {
+        checkSameOrigin(credentials(request));
+        const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+        if (id !== undefined) auth.sessions.revoke(id);
+        return reply.header('set-cookie', cookie('', 0)).send({ user: null });
+      });
+    },
+  };
+}
+
+/** Whether the bundle exists, so the server can say how to build it instead of printing a dead link. */
+export function consoleBuilt(dir: string = CONSOLE_DIR): boolean {
+  return existsSync(join(dir, 'index.html'));
+}

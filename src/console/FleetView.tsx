@@ -1,0 +1,316 @@
+// The fleet at a glance: totals, the world map of sites and capacity,
+// allocation, utilisation and price broken down by cloud, site kind and CPU
+// architecture. Everything derives from one aggregation per update batch.
+import { useMemo } from 'react';
+import type { Cloud, Cluster, Site } from '../model/schema.ts';
+import { aggregateFleet, type Breakdown } from './aggregate.ts';
+import { BarChart, type Series } from './BarChart.tsx';
+import { fmtCompact, fmtInt, fmtPct, fmtPrice } from './format.ts';
+import { useFeed } from './live.ts';
+import { href, replaceQuery, useRoute } from './router.ts';
+import { WorldMap } from './WorldMap.tsx';
+
+const ALLOCATED = '#0969da';
+const FREE = '#9ec5f5';
+const PRICE = '#8250df';
+
+function capacitySeries(rows: readonly Breakdown[]): Series[] {
+  return [
+    { label: 'Allocated cores', data: rows.map((r) => r.allocated), color: ALLOCATED },
+    { label: 'Free cores', data: rows.map((r) => Math.max(0, r.cores - r.allocated)), color: FREE },
+  ];
+}
+
+export function FleetView() {
+  const clouds = useFeed<Cloud>('clouds');
+  const sites = useFeed<Site>('sites');
+  const clusters = useFeed<Cluster>('clusters');
+  const route = useRoute();
+  const cloudFilter = route.query.get('cloud') ?? '';
+
+  const fleet = useMemo(
+    () => aggregateFleet(clouds.items, sites.items, clusters.items),
+    [clouds.version, sites.version, clusters.version],
+  );
+  const shownSites = useMemo(
+    () => (cloudFilter ? fleet.sites.filter((s) => s.cloud === cloudFilter) : fleet.sites),
+    [fleet, cloudFilter],
+  );
+  const charts = useMemo(
+    () => ({
+      cloudLabels: fleet.byCloud.map((c) => c.key),
+      cloudSeries: capacitySeries(fleet.byCloud),
+      kindLabels: fleet.bySiteKind.map((k) => k.label),
+      kindSeries: capacitySeries(fleet.bySiteKind),
+      archLabels: fleet.byArch.map((a) => a.label),
+      archSeries: capacitySeries(fleet.byArch),
+      priced: fleet.byCloud
+        .filter((c) => c.listPrice !== undefined)
+        .sort((a, b) => (a.listPrice ?? 0) - (b.listPrice ?? 0)),
+    }),
+    [fleet],
+  );
+  const loading =
+    clouds.state === 'loading' || sites.state === 'loading' || clusters.state === 'loading';
+  const t = fleet.totals;
+
+  return (
+    <section aria-busy={loading}>
+      <h1 tabIndex={-1}>Fleet</h1>
+      <dl className="totals" data-testid="totals">
+        <Total id="clouds" label="Clouds" value={fmtInt(t.clouds)} />
+        <Total id="sites" label="Sites" value={fmtInt(t.sites)} />
+        <Total
+          id="clusters"
+          label="Clusters"
+          value={fmtInt(t.clusters)}
+          note={`${fmtInt(t.readyClusters)} ready`}
+          warn={t.readyClusters < t.clusters}
+        />
+        <Total id="nodes" label="Nodes" value={fmtInt(t.nodes)} />
+        <Total id="cores" label="Cores" value={fmtInt(t.cores)} />
+        <Total
+          id="allocated"
+          label="Allocated cores"
+          value={fmtInt(t.allocated)}
+          note={`${fmtPct(t.allocated, t.cores)} utilised`}
+        />
+      </dl>
+
+      <div className="panel">
+        <div className="panel-head">
+          <h2>Sites</h2>
+          <div className="filter" role="group" aria-label="Show sites of one cloud">
+            <button
+              type="button"
+              aria-pressed={cloudFilter === ''}
+              onClick={() => replaceQuery({})}
+            >
+              All clouds
+            </button>
+            {fleet.byCloud.map((c) => (
+              <button
+                key={c.key}
+                type="button"
+                aria-pressed={cloudFilter === c.key}
+                onClick={() => replaceQuery(cloudFilter === c.key ? {} : { cloud: c.key })}
+              >
+                {c.key}
+              </button>
+            ))}
+          </div>
+        </div>
+        <WorldMap sites={shownSites} />
+        <details>
+          <summary>Sites as a table ({shownSites.length})</summary>
+          <div className="table-scroll">
+            <table className="data">
+              <thead>
+                <tr>
+                  <th scope="col">Site</th>
+                  <th scope="col">Cloud</th>
+                  <th scope="col">Kind</th>
+                  <th scope="col">Location</th>
+                  <th scope="col">Ready clusters</th>
+                  <th scope="col" className="num">
+                    Cores
+                  </th>
+                  <th scope="col" className="num">
+                    Allocated
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {shownSites.map((s) => (
+                  <tr key={s.name}>
+                    <th scope="row">
+                      <a href={href(['clusters'], { site: s.name })}>{s.name}</a>
+                    </th>
+                    <td>{s.cloud}</td>
+                    <td>{s.kind}</td>
+                    <td>
+                      {s.city}, {s.country}
+                    </td>
+                    <td>
+                      <span className={`badge health-${s.health}`}>
+                        {s.readyClusters}/{s.clusters}
+                      </span>
+                    </td>
+                    <td className="num">{fmtInt(s.cores)}</td>
+                    <td className="num">{fmtInt(s.allocated)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </details>
+      </div>
+
+      <div className="charts">
+        <BarChart
+          id="by-cloud"
+          title="Cores by cloud: allocated and free"
+          labels={charts.cloudLabels}
+          series={charts.cloudSeries}
+          stacked
+          horizontal
+          format={fmtCompact}
+        />
+        <BarChart
+          id="by-kind"
+          title="Cores by site kind"
+          labels={charts.kindLabels}
+          series={charts.kindSeries}
+          stacked
+          format={fmtCompact}
+        />
+        <BarChart
+          id="by-arch"
+          title="Cores by CPU architecture"
+          labels={charts.archLabels}
+          series={charts.archSeries}
+          stacked
+          format={fmtCompact}
+        />
+        <BarChart
+          id="price"
+          title="List price per core-hour by cloud (USD)"
+          labels={charts.priced.map((c) => c.key)}
+          series={[
+            {
+              label: 'Price per core-hour',
+              data: charts.priced.map((c) => c.listPrice ?? 0),
+              color: PRICE,
+            },
+          ]}
+          horizontal
+          format={(n) => n.toFixed(4)}
+        />
+      </div>
+
+      <div className="panel">
+        <h2>Clouds</h2>
+        <div className="table-scroll">
+          <table className="data" data-testid="clouds-table">
+            <thead>
+              <tr>
+                <th scope="col">Cloud</th>
+                <th scope="col">Type</th>
+                <th scope="col">Ready clusters</th>
+                <th scope="col" className="num">
+                  Nodes
+                </th>
+                <th scope="col" className="num">
+                  Cores
+                </th>
+                <th scope="col" className="num">
+                  Allocated
+                </th>
+                <th scope="col" className="num">
+                  Utilisation
+                </th>
+                <th scope="col" className="num">
+                  List price / core-h
+                </th>
+                <th scope="col" className="num">
+                  Avg cluster price / core-h
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {fleet.byCloud.map((c) => (
+                <tr key={c.key} data-cloud={c.key}>
+                  <th scope="row">
+                    <a href={href(['clusters'], { cloud: c.key })}>{c.label}</a>
+                  </th>
+                  <td>{c.type}</td>
+                  <td>
+                    <span
+                      className={`badge health-${c.readyClusters === c.clusters ? 'healthy' : c.readyClusters === 0 ? 'down' : 'degraded'}`}
+                    >
+                      {c.readyClusters}/{c.clusters}
+                    </span>
+                  </td>
+                  <td className="num">{fmtInt(c.nodes)}</td>
+                  <td className="num">{fmtInt(c.cores)}</td>
+                  <td className="num">{fmtInt(c.allocated)}</td>
+                  <td className="num">{fmtPct(c.allocated, c.cores)}</td>
+                  <td className="num">{fmtPrice(c.listPrice, c.currency)}</td>
+                  <td className="num">{fmtPrice(c.averagePrice, c.currency)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <h2>Site kinds and architectures</h2>
+        <div className="table-scroll">
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Group</th>
+                <th scope="col" className="num">
+                  Clusters
+                </th>
+                <th scope="col" className="num">
+                  Nodes
+                </th>
+                <th scope="col" className="num">
+                  Cores
+                </th>
+                <th scope="col" className="num">
+                  Allocated
+                </th>
+                <th scope="col" className="num">
+                  Utilisation
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {[
+                ...fleet.bySiteKind.map((k) => ({ ...k, label: `site kind: ${k.label}` })),
+                ...fleet.byArch.map((a) => ({ ...a, label: `architecture: ${a.label}` })),
+              ].map((r) => (
+                <tr key={r.label}>
+                  <th scope="row">{r.label}</th>
+                  <td className="num">{fmtInt(r.clusters)}</td>
+                  <td className="num">{fmtInt(r.nodes)}</td>
+                  <td className="num">{fmtInt(r.cores)}</td>
+                  <td className="num">{fmtInt(r.allocated)}</td>
+                  <td className="num">{fmtPct(r.allocated, r.cores)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+        <p className="hint">
+          Mixed-architecture clusters are split by their node pools&apos; cores (by node count where
+          a driver reports only nodes), so architecture rows add up to the fleet&apos;s totals.
+        </p>
+      </div>
+    </section>
+  );
+}
+
+function Total({
+  id,
+  label,
+  value,
+  note,
+  warn = false,
+}: {
+  id: string;
+  label: string;
+  value: string;
+  note?: string;
+  warn?: boolean;
+}) {
+  return (
+    <div className={`total${warn ? ' warn' : ''}`} data-testid={`total-${id}`}>
+      <dt>{label}</dt>
+      <dd>
+        <span className="value">{value}</span>
+        {note !== undefined && <span className="note">{note}</span>}
+      </dd>
+    </div>
+  );
+}
