@@ -320,6 +320,14 @@ export class SimCluster {
         ready,
       };
       if (why.length > 0) status.message = why.join('; ');
+      if (ready > 0 && wl.spec.ports.length > 0) {
+        const address = simIngressAddress(this.name);
+        status.endpoints = wl.spec.ports.map((p) => ({
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          address,
+          port: p.port,
+        }));
+      }
       out.push(status);
     }
     return out.sort((a, b) => (workloadId(a.key) < workloadId(b.key) ? -1 : 1));
@@ -560,4 +568,20 @@ function checkSpec(spec: WorkloadSpec): void {
     if (!ARCHES.includes(a)) problems.push(`unknown architecture "${a}"`);
   if (problems.length > 0)
     throw new BadRequestError(`workload ${workloadId(spec.key)}: ${problems.join('; ')}`);
+}
+
+/**
+ * The simulated ingress address of a sim cluster: one address in the shared
+ * address space 100.64.0.0/10 (RFC 6598, never routed on the internet), from an
+ * FNV-1a hash of the cluster's name, so it is the same after a restart and
+ * (barring a 1-in-4M collision) distinct per cluster.
+ */
+export function simIngressAddress(cluster: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < cluster.length; i++) {
+    h ^= cluster.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const n = (100 << 24) + (64 << 16) + (h & 0x3fffff);
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
