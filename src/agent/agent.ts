@@ -228,6 +228,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
     cluster: o.cluster,
     ...(o.site !== undefined ? { site: o.site } : {}),
     host,
+    heartbeatSeconds: o.heartbeatSeconds,
   };
   const joinOnce = async (): Promise<void> => {
     if (credential !== undefined) {

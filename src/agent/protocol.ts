@@ -26,7 +26,12 @@ export const HostInfo = Type.Object(
 export type HostInfo = Static<typeof HostInfo>;
 
 export const JoinRequest = Type.Object(
-  { cluster: Name, site: Type.Optional(Name), host: HostInfo },
+  {
+    cluster: Name,
+    site: Type.Optional(Name),
+    host: HostInfo,
+    heartbeatSeconds: Type.Number({ exclusiveMinimum: 0 }),
+  },
   { additionalProperties: false },
 );
 export type JoinRequest = Static<typeof JoinRequest>;

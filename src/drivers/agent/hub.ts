@@ -42,6 +42,12 @@ const APP_LABEL = 'yunjian.io/app';
 const NAMESPACE_LABEL = 'yunjian.io/namespace';
 const COMPONENT_LABEL = 'yunjian.io/component';
 
+/**
+ * The host an agent last joined with, kept on its Cluster so a restarted
+ * control plane knows the host's size before the agent's next heartbeat.
+ */
+const HOST_ANNOTATION = 'yunjian.io/agent-host';
+
 /** Missed heartbeats after which an agent counts as unreachable. */
 const MISSED_HEARTBEATS = 3;
 
@@ -94,9 +100,33 @@ export class AgentHub {
     return this.#contacts.get(cluster);
   }
 
+  /**
+   * The last contact, or after a control-plane restart the host recorded at
+   * join with silence counted from the restart: an agent that heartbeats on
+   * is not reported unreachable just because the control plane was away.
+   */
+  async #contactOf(cluster: string): Promise<Contact | undefined> {
+    const known = this.#contacts.get(cluster);
+    if (known !== undefined) return known;
+    const recorded = (await this.#getCluster(cluster))?.metadata.annotations?.[HOST_ANNOTATION];
+    if (recorded === undefined) return undefined;
+    try {
+      const { heartbeatSeconds, ...host } = JSON.parse(recorded) as HeartbeatRequest['host'] & {
+        heartbeatSeconds: number;
+      };
+      const seeded: Contact = { atMs: this.startedMs, host, heartbeatSeconds };
+      if (!this.#contacts.has(cluster)) this.#contacts.set(cluster, seeded);
+      return this.#contacts.get(cluster);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Whether the cluster's agent heartbeated within ~3 of its intervals. */
-  reachable(cluster: string): { reachable: boolean; message?: string; lastContactMs: number } {
-    const c = this.#contacts.get(cluster);
+  async reachable(
+    cluster: string,
+  ): Promise<{ reachable: boolean; message?: string; lastContactMs: number }> {
+    const c = await this.#contactOf(cluster);
     if (c === undefined)
       return {
         reachable: false,
@@ -167,9 +197,13 @@ export class AgentHub {
           'yunjian.io/cloud': site.spec.cloud,
           'yunjian.io/site': site.metadata.name,
         },
-        ...(existing?.metadata.annotations !== undefined
-          ? { annotations: existing.metadata.annotations }
-          : {}),
+        annotations: {
+          ...existing?.metadata.annotations,
+          [HOST_ANNOTATION]: JSON.stringify({
+            ...req.host,
+            heartbeatSeconds: req.heartbeatSeconds,
+          }),
+        },
       },
       spec: {
         ...existing?.spec,
@@ -182,7 +216,7 @@ export class AgentHub {
     this.#contacts.set(req.cluster, {
       atMs: this.#now(),
       host: req.host,
-      heartbeatSeconds: this.#contacts.get(req.cluster)?.heartbeatSeconds ?? 1,
+      heartbeatSeconds: req.heartbeatSeconds,
     });
     if (!byToken) return { cluster: req.cluster };
     return { cluster: req.cluster, credential: await issueCredential(this.#store, req.cluster) };
@@ -343,7 +377,7 @@ export class AgentDriver implements ClusterDriver {
   }
 
   async inventory(): Promise<ClusterInventory> {
-    const reach = this.#hub.reachable(this.#cluster);
+    const reach = await this.#hub.reachable(this.#cluster);
     const host = this.#hub.contact(this.#cluster)?.host;
     const zero = { cpu: 0, memory: 0, gpu: 0, pods: 0 };
     const capacity = host ? { cpu: host.cpu, memory: host.memory, gpu: 0, pods: host.pods } : zero;
@@ -427,7 +461,7 @@ export class AgentDriver implements ClusterDriver {
   }
 
   async listWorkloads(): Promise<WorkloadStatus[]> {
-    const reach = this.#hub.reachable(this.#cluster);
+    const reach = await this.#hub.reachable(this.#cluster);
     return (await this.#hub.workloads(this.#cluster)).map((w) => toStatus(w, reach));
   }
 

@@ -2,6 +2,8 @@
 // or agent credential (checked by the hub), so they are public paths to the
 // admin-token check; token management and logs need the admin token.
 import type { FastifyInstance } from 'fastify';
+import type { TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
 import {
   AGENT_API_PREFIX,
   HeartbeatRequest,
@@ -10,7 +12,8 @@ import {
   type JoinRequest as JoinBody,
 } from '../../agent/protocol.ts';
 import type { ApiPlugin } from '../../api/server.ts';
-import { BadRequestError } from '../../model/errors.ts';
+import { BadRequestError, ValidationError } from '../../model/errors.ts';
+import { toFieldPath } from '../../model/validate.ts';
 import type { AgentHub } from './hub.ts';
 import { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';
 
@@ -22,20 +25,34 @@ function parseDuration(raw: string): number {
   return Number(m[1]) * unit;
 }
 
+/** A body validator giving the same field-path errors as resource validation. */
+function bodyValidator<T>(schema: TSchema, subject: string): (body: unknown) => T {
+  const compiled = Compile(schema);
+  return (body) => {
+    if (compiled.Check(body)) return body as T;
+    const errors = [
+      ...(compiled.Errors(body) as Iterable<{ instancePath: string; message: string }>),
+    ];
+    throw new ValidationError(
+      subject,
+      errors.map((e) => ({ field: toFieldPath(e.instancePath), message: e.message })),
+    );
+  };
+}
+
+const validJoin = bodyValidator<JoinBody>(JoinRequest, 'join request');
+const validHeartbeat = bodyValidator<HeartbeatBody>(HeartbeatRequest, 'heartbeat');
+
 export function agentApiPlugin(hub: AgentHub): ApiPlugin {
   return {
     name: 'agent',
     publicPaths: [`${AGENT_API_PREFIX}/join`, `${AGENT_API_PREFIX}/heartbeat`],
     register(app: FastifyInstance) {
-      app.post<{ Body: JoinBody }>(
-        `${AGENT_API_PREFIX}/join`,
-        { schema: { body: JoinRequest } },
-        (req) => hub.join(req.headers.authorization, req.body),
+      app.post(`${AGENT_API_PREFIX}/join`, (req) =>
+        hub.join(req.headers.authorization, validJoin(req.body)),
       );
-      app.post<{ Body: HeartbeatBody }>(
-        `${AGENT_API_PREFIX}/heartbeat`,
-        { schema: { body: HeartbeatRequest } },
-        (req) => hub.heartbeat(req.headers.authorization, req.body),
+      app.post(`${AGENT_API_PREFIX}/heartbeat`, (req) =>
+        hub.heartbeat(req.headers.authorization, validHeartbeat(req.body)),
       );
       app.post<{ Body: { ttl?: string; description?: string } | undefined }>(
         `${AGENT_API_PREFIX}/tokens`,
