@@ -24,6 +24,11 @@ export interface DriverHarness {
   /** Lets `ms` of time pass for the cluster. */
   advance(ms: number): Promise<void>;
   cleanup(): Promise<void>;
+  /**
+   * Fields every applied workload gets (e.g. a real `command` for drivers that
+   * run processes); the suite's hash is kept, as a controller's would be.
+   */
+  workloadDefaults?: Partial<Pick<WorkloadSpec, 'command' | 'args'>>;
 }
 
 /** How long the suite lets time pass, at most, for replicas to become ready or go away. */
@@ -89,13 +94,28 @@ function presentArches(inv: ClusterInventory): Arch[] {
   return ARCHES.filter((a) => inv.nodesByArch[a] > 0);
 }
 
+function withDefaults(h: DriverHarness): DriverHarness {
+  const defaults = h.workloadDefaults;
+  if (defaults === undefined) return h;
+  const inner = h.driver;
+  const driver: ClusterDriver = {
+    type: inner.type,
+    inventory: () => inner.inventory(),
+    applyWorkload: (spec) => inner.applyWorkload({ ...spec, ...defaults }),
+    deleteWorkload: (k) => inner.deleteWorkload(k),
+    listWorkloads: () => inner.listWorkloads(),
+    close: () => inner.close(),
+  };
+  return { ...h, driver };
+}
+
 export function runDriverConformance(name: string, setup: () => Promise<DriverHarness>): void {
   const withDriver = (
     title: string,
     body: (h: DriverHarness, inv: ClusterInventory) => Promise<void>,
   ) =>
     void test(title, async () => {
-      const h = await setup();
+      const h = withDefaults(await setup());
       try {
         const inv = await h.driver.inventory();
         assert.ok(inv.reachable, `the cluster under test must be reachable: ${inv.message ?? ''}`);
