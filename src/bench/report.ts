@@ -17,11 +17,16 @@ export interface Row {
   ratio: string;
 }
 
-export function table(title: string, rows: readonly Row[], notes: readonly string[] = []): string {
+export function table(
+  title: string,
+  rows: readonly Row[],
+  notes: readonly string[] = [],
+  baselineName = 'kube-scheduler',
+): string {
   const head: Row = {
     metric: 'metric',
     candidate: 'yunjian',
-    baseline: 'kube-scheduler',
+    baseline: baselineName,
     ratio: 'ratio',
   };
   const all = [head, ...rows];

@@ -230,4 +230,54 @@ export function registerBench(program: Command, io: CliIo): void {
       const c = file('scheduler-colocation.json');
       await colocation({ seed: o.seed, ...(c === undefined ? {} : { json: c }) });
     });
+
+  bench
+    .command('delivery')
+    .description(
+      "N applications applied to a real control plane with the demo fleet: p50/p99 apply-to-distributed and apply-to-Ready, applications/s, against Karmada's published p99",
+    )
+    .option('--apps <n>', 'applications to apply', positiveInteger, 1000)
+    .option('--concurrency <n>', 'applies in flight at once', positiveInteger, 32)
+    .option(
+      '--pass <startup>',
+      'replica start-up on the twin: instant, fleet (its modelled 3-6 s), or both',
+      (raw: string) => {
+        if (raw !== 'instant' && raw !== 'fleet' && raw !== 'both')
+          throw new InvalidArgumentError(`expected instant, fleet or both, got "${raw}".`);
+        return raw;
+      },
+      'both',
+    )
+    .option(
+      '--timeout <s>',
+      'give up on apps not Ready after this many seconds',
+      positiveInteger,
+      300,
+    )
+    .option('--json <file>', 'write the result here (default bench-results/delivery.json)')
+    .action(
+      async (o: {
+        apps: number;
+        concurrency: number;
+        pass: 'instant' | 'fleet' | 'both';
+        timeout: number;
+        json?: string;
+      }) => {
+        const [{ deliveryBench }, { writeJson, RESULTS_DIR }] = await Promise.all([
+          import('../bench/delivery.ts'),
+          import('../bench/report.ts'),
+        ]);
+        const { result, text } = await deliveryBench(
+          {
+            apps: o.apps,
+            concurrency: o.concurrency,
+            passes: o.pass === 'both' ? ['instant', 'fleet'] : [o.pass],
+            timeoutSeconds: o.timeout,
+          },
+          progress,
+        );
+        io.stdout('\n' + text);
+        io.stdout(`JSON: ${writeJson(o.json ?? resolve(RESULTS_DIR, 'delivery.json'), result)}\n`);
+      },
+    );
 }

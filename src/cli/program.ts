@@ -23,6 +23,7 @@ import {
 } from './config.ts';
 import { registerAgent } from './agent.ts';
 import { registerBench } from './bench.ts';
+import { registerCluster } from './cluster.ts';
 import { describe, describeExplanation } from './describe.ts';
 import { UsageError, formatError, unknownKindError, type ErrorContext } from './errors.ts';
 import {
@@ -204,6 +205,14 @@ function buildProgram(session: Session): Command {
       nonNegativeNumber,
       5,
     )
+    .addOption(
+      new Option(
+        '--sim-startup-seconds <s>',
+        "override every simulated cluster's replica start-up time (benchmarks)",
+      )
+        .argParser(nonNegativeNumber)
+        .hideHelp(),
+    )
     .action(
       async (opts: {
         port: number;
@@ -212,6 +221,7 @@ function buildProgram(session: Session): Command {
         fleet: string;
         fleetScale: number;
         clusterGraceSeconds: number;
+        simStartupSeconds?: number;
       }) => {
         await serve(session, opts);
       },
@@ -448,6 +458,7 @@ function buildProgram(session: Session): Command {
 
   registerBench(program, io);
   registerAgent(program, io);
+  registerCluster(program, io);
 
   program
     .command('version')
@@ -484,6 +495,7 @@ async function serve(
     fleet: string;
     fleetScale: number;
     clusterGraceSeconds: number;
+    simStartupSeconds?: number;
   },
 ): Promise<void> {
   const { io } = session;
@@ -507,6 +519,7 @@ async function serve(
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     clusterGraceSeconds: opts.clusterGraceSeconds,
+    ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
     log: (line) => io.stdout(`${line}\n`),
   });
   if (!interrupted.aborted) {

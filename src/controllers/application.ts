@@ -420,16 +420,16 @@ export function createApplicationController(
         const targets = new Map<string, number>();
         for (const a of cp.assignments) targets.set(a.cluster, a.replicas);
 
-        // Make before break: while replicas added elsewhere are not ready yet,
-        // every cluster losing replicas of this component keeps them.
+        // Make before break: while any assignment of the component has fewer
+        // ready replicas than it should, every cluster losing replicas of it
+        // keeps them (draining, or surging at its old count). Readiness is
+        // judged on the whole component, not on what changed since the last
+        // pass, so the hold survives the status write between passes.
         const prevHere = previous.filter((p) => p.component === component.name);
         let replacementsReady = true;
         for (const a of cp.assignments) {
-          const before = prevOf.get(`${component.name}@${a.cluster}`)?.assigned;
-          const prevAssigned = before ?? prevOf.get(`${component.name}@${a.cluster}`)?.desired ?? 0;
-          if (a.replicas <= prevAssigned) continue;
           const cd = driverOf(a.cluster);
-          if (!cd) continue;
+          if (!cd || held.has(a.cluster)) continue;
           const want = workloadFor(app, component, cd[0], a.replicas).replicas;
           const { ws } = await statusOf(component.name, a.cluster);
           if ((ws?.ready ?? 0) < want) replacementsReady = false;

@@ -6,16 +6,21 @@
 //   meta    'revision'  the last revision handed out (never decreases, deletes included)
 //           'compacted' every event with revision <= this has been removed
 //
-// Durability: WAL journal with synchronous=FULL, and every write is one
-// `BEGIN IMMEDIATE ... COMMIT`, so when a write's promise resolves its object,
-// its event and the revision counter are on disk together or not at all.
+// Durability: WAL journal with synchronous=FULL. Writes are group-committed:
+// the writes issued in one turn of the event loop run in one
+// `BEGIN IMMEDIATE ... COMMIT` (each inside its own SAVEPOINT, so a failed
+// precondition rolls back that write alone), and a write's promise resolves
+// only after COMMIT, so when it resolves its object, its event and the
+// revision counter are on disk together or not at all. One fsync then serves a
+// whole batch, which is what lets a reconcile storm keep up.
 //
 // Ordering: node:sqlite is synchronous and this process is the only writer (the
-// store assumes it owns the file). A write therefore runs start to finish in one
-// turn of the event loop, and live watchers are handed its event right after
-// COMMIT in that same turn. Writes reach watchers in exactly revision order, and
-// a watcher catching up from the events table can switch to live delivery
-// between two writes without missing or repeating one (see SqliteWatch).
+// store assumes it owns the file). A batch therefore runs start to finish in one
+// turn of the event loop, and live watchers are handed its events, in revision
+// order, right after COMMIT in that same turn. Writes reach watchers in exactly
+// revision order, and a watcher catching up from the events table can switch to
+// live delivery between two batches without missing or repeating one (see
+// SqliteWatch).
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -111,6 +116,8 @@ export class SqliteStore implements Store {
   readonly #watches = new Set<SqliteWatch>();
   readonly #stmt: ReturnType<typeof prepareStatements>;
   readonly #listStatements = new Map<string, StatementSync>();
+  /** Writes waiting for the next group commit. */
+  #batch: PendingWrite[] = [];
   #closed = false;
 
   constructor(options: SqliteStoreOptions) {
@@ -334,6 +341,7 @@ export class SqliteStore implements Store {
   close(): Promise<void> {
     return attempt(() => {
       if (this.#closed) return;
+      this.#flush();
       this.#closed = true;
       for (const w of [...this.#watches]) w.close();
       this.#db.close();
@@ -381,7 +389,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Runs one write as one transaction: takes the next revision, lets `mutate`
+   * Queues one write for the next group commit (see the header). Inside the
+   * batch's transaction, the write takes the next revision, lets `mutate`
    * check preconditions and build the new document, then stores the object (or
    * removes it for DELETED), appends the event, advances the counter and
    * compacts old events. Watchers see the change only after COMMIT.
@@ -389,27 +398,72 @@ export class SqliteStore implements Store {
   #write(
     k: NormalKey,
     mutate: (revision: number) => { type: WatchEventType; doc: object },
-  ): StoredObject {
+  ): Promise<StoredObject> {
     this.#open();
-    const change = this.#transaction((): Change => {
-      const revision = this.#meta('revision') + 1;
-      const { type, doc } = mutate(revision);
-      const json = JSON.stringify(doc);
-      if (type !== 'DELETED') this.#stmt.putObject.run(k.kind, k.namespace, k.name, revision, json);
-      this.#stmt.insertEvent.run(revision, type, k.kind, k.namespace, k.name, json);
-      this.#stmt.setMeta.run(revision, 'revision');
-      const compacted = this.#meta('compacted');
-      if (revision - compacted >= this.#retention + this.#compactBatch) {
-        const upTo = revision - this.#retention;
-        this.#stmt.deleteEventsUpTo.run(upTo);
-        this.#stmt.setMeta.run(upTo, 'compacted');
-      }
-      const labels = (doc as StoredObject).metadata.labels;
-      return { revision, type, kind: k.kind, namespace: k.namespace, labels, doc: json };
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ k, mutate, resolve, reject });
+      if (this.#batch.length === 1) setImmediate(() => this.#flush());
     });
-    for (const w of this.#watches) w.deliver(change);
-    // A fresh copy: neither the caller's input nor the watchers' events alias it.
-    return JSON.parse(change.doc) as StoredObject;
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    if (this.#closed) {
+      const err = new UnavailableError(`the store ${this.path} is closed`);
+      for (const w of batch) w.reject(err);
+      return;
+    }
+    const outcomes: ({ change: Change } | { error: unknown })[] = [];
+    try {
+      this.#transaction(() => {
+        for (const w of batch) {
+          this.#db.exec('SAVEPOINT write');
+          try {
+            outcomes.push({ change: this.#applyWrite(w.k, w.mutate) });
+            this.#db.exec('RELEASE write');
+          } catch (error) {
+            this.#db.exec('ROLLBACK TO write');
+            this.#db.exec('RELEASE write');
+            outcomes.push({ error });
+          }
+        }
+      });
+    } catch (err) {
+      // COMMIT itself failed (disk full, I/O error): nothing of the batch is stored.
+      const error =
+        err instanceof Error ? new UnavailableError(`commit failed: ${err.message}`) : err;
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    for (const o of outcomes) if ('change' in o) for (const w of this.#watches) w.deliver(o.change);
+    batch.forEach((w, i) => {
+      const o = outcomes[i]!;
+      // A fresh copy: neither the caller's input nor the watchers' events alias it.
+      if ('change' in o) w.resolve(JSON.parse(o.change.doc) as StoredObject);
+      else w.reject(o.error);
+    });
+  }
+
+  #applyWrite(
+    k: NormalKey,
+    mutate: (revision: number) => { type: WatchEventType; doc: object },
+  ): Change {
+    const revision = this.#meta('revision') + 1;
+    const { type, doc } = mutate(revision);
+    const json = JSON.stringify(doc);
+    if (type !== 'DELETED') this.#stmt.putObject.run(k.kind, k.namespace, k.name, revision, json);
+    this.#stmt.insertEvent.run(revision, type, k.kind, k.namespace, k.name, json);
+    this.#stmt.setMeta.run(revision, 'revision');
+    const compacted = this.#meta('compacted');
+    if (revision - compacted >= this.#retention + this.#compactBatch) {
+      const upTo = revision - this.#retention;
+      this.#stmt.deleteEventsUpTo.run(upTo);
+      this.#stmt.setMeta.run(upTo, 'compacted');
+    }
+    const labels = (doc as StoredObject).metadata.labels;
+    return { revision, type, kind: k.kind, namespace: k.namespace, labels, doc: json };
   }
 
   /** Events after `after` matching kind/namespace (labels are the caller's job). */
@@ -630,8 +684,15 @@ interface NormalKey {
 }
 
 /** Runs `fn` now; its result or exception becomes the promise's. */
-function attempt<T>(fn: () => T): Promise<T> {
-  return new Promise((resolve) => resolve(fn()));
+interface PendingWrite {
+  k: NormalKey;
+  mutate: (revision: number) => { type: WatchEventType; doc: object };
+  resolve: (o: StoredObject) => void;
+  reject: (err: unknown) => void;
+}
+
+function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
+  return new Promise<T>((resolve) => resolve(fn()));
 }
 
 function normalizeKey(key: ObjectKey): NormalKey {

@@ -1,0 +1,221 @@
+// Failover policy, make-before-break moves and rebalance, end to end on the
+// in-process control plane with the digital-twin fleet.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { generateDemoFleet } from '../src/fleet/index.ts';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-failover-'));
+let server: RunningServer;
+let headers: Record<string, string>;
+
+// Two public-cloud clusters of different clouds, with amd64 nodes.
+const fleet = generateDemoFleet({ scale: 1 });
+const amd64Clusters = fleet.clusters.filter(
+  (c) =>
+    c.spec.driver.sim?.nodePools.some((p) => p.arch === 'amd64') === true &&
+    !c.metadata.name.includes('edge'),
+);
+const first = amd64Clusters[0]!;
+const second = amd64Clusters.find((c) => c.spec.cloud !== first.spec.cloud)!;
+
+before(async () => {
+  server = await runServer({
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    fleet: 'demo',
+    fleetScale: 1,
+    log: () => {},
+    heartbeatSeconds: 1,
+    clusterGraceSeconds: 1,
+    simStartupSeconds: 2,
+  });
+  headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
+});
+after(async () => {
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Placement {
+  cluster: string;
+  cloud: string;
+  desired: number;
+  ready: number;
+  draining?: boolean;
+}
+interface AppView {
+  metadata: { annotations?: Record<string, string> };
+  status?: {
+    placements?: Placement[];
+    conditions?: { status: string; reason?: string }[];
+    rebalanced?: string;
+  };
+}
+
+async function call(method: string, path: string, body?: unknown): Promise<Response> {
+  return fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      ...headers,
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
+async function apply(doc: object): Promise<void> {
+  const res = await fetch(`${server.url}/api/v1alpha1/apply`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify(doc),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+const appPath = (name: string) => `/api/v1alpha1/namespaces/default/applications/${name}`;
+
+async function getApp(name: string): Promise<AppView> {
+  const res = await call('GET', appPath(name));
+  assert.equal(res.status, 200);
+  return (await res.json()) as AppView;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function app(name: string, clusters: string[], failover?: object) {
+  return {
+    apiVersion: 'yunjian.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      components: [
+        {
+          name: 'web',
+          image: 'registry.example.com/web:1',
+          replicas: 2,
+          resources: { cpu: '250m', memory: '256Mi' },
+        },
+      ],
+      placement: { clusterAffinity: { clusters } },
+      ...(failover ? { failover } : {}),
+    },
+  };
+}
+
+const isReady = (a: AppView) => a.status?.conditions?.[0]?.status === 'True';
+
+describe('failover policy and moves', () => {
+  it('moves replicas make-before-break: the old cluster keeps them until the new one is ready', async () => {
+    await apply(app('mover', [first.metadata.name]));
+    await waitFor('mover Ready on the first cluster', async () => {
+      const a = await getApp('mover');
+      return isReady(a) ? a : undefined;
+    });
+    await apply(app('mover', [second.metadata.name]));
+    // Every status written during the move, in order.
+    const seen: Placement[][] = [];
+    const done = await waitFor('mover Ready on the second cluster only', async () => {
+      const a = await getApp('mover');
+      const ps = a.status?.placements ?? [];
+      seen.push(ps);
+      return isReady(a) && ps.length === 1 && ps[0]!.cluster === second.metadata.name
+        ? a
+        : undefined;
+    });
+    assert.equal(done.status?.placements?.[0]?.ready, 2);
+    for (const ps of seen) {
+      const target = ps.find((p) => p.cluster === second.metadata.name && !p.draining);
+      const old = ps.find((p) => p.cluster === first.metadata.name);
+      // Whenever the old placement is gone, the new one is fully ready.
+      if (!old && target) assert.equal(target.ready, 2, JSON.stringify(ps));
+    }
+    assert.ok(
+      seen.some((ps) => ps.some((p) => p.cluster === first.metadata.name && p.draining === true)),
+      'the old placement was seen draining',
+    );
+  });
+
+  it('keeps replicas on a failed cloud when the app turns failover off', async () => {
+    await apply(
+      app('pinned', [first.metadata.name, second.metadata.name], {
+        enabled: false,
+      }),
+    );
+    const placed = await waitFor('pinned Ready', async () => {
+      const a = await getApp('pinned');
+      return isReady(a) ? a : undefined;
+    });
+    const victim = placed.status!.placements![0]!;
+    assert.equal(
+      (
+        await call('POST', '/api/v1alpha1/chaos', {
+          action: 'fail',
+          scope: 'cluster',
+          name: victim.cluster,
+        })
+      ).status,
+      200,
+    );
+    await waitFor('victim NotReady', async () => {
+      const res = await call('GET', `/api/v1alpha1/clusters/${victim.cluster}`);
+      const c = (await res.json()) as { status?: { conditions?: { status: string }[] } };
+      return c.status?.conditions?.[0]?.status === 'False' ? true : undefined;
+    });
+    // Several reconciles later the replicas are still where they were.
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = await getApp('pinned');
+    const still = after.status?.placements?.find((p) => p.cluster === victim.cluster);
+    assert.ok(still && still.draining !== true, JSON.stringify(after.status?.placements));
+    assert.equal(
+      (after.status?.placements ?? []).filter((p) => p.cluster !== victim.cluster).length,
+      (placed.status!.placements ?? []).length - 1,
+      'no replacement placed',
+    );
+    await call('POST', '/api/v1alpha1/chaos', {
+      action: 'recover',
+      scope: 'cluster',
+      name: victim.cluster,
+    });
+  });
+
+  it('rebalances on request and records it', async () => {
+    await apply(app('balancer', [first.metadata.name, second.metadata.name]));
+    await waitFor('balancer Ready', async () => {
+      const a = await getApp('balancer');
+      return isReady(a) ? a : undefined;
+    });
+    const res = await call('POST', `${appPath('balancer')}/rebalance`);
+    assert.equal(res.status, 200);
+    const requested = ((await res.json()) as AppView).metadata.annotations?.[
+      'yunjian.io/rebalance'
+    ];
+    assert.ok(requested);
+    await waitFor('rebalance acted on', async () => {
+      const a = await getApp('balancer');
+      return a.status?.rebalanced === requested && isReady(a) ? a : undefined;
+    });
+    const events = (await (await call('GET', '/api/v1alpha1/events')).json()) as {
+      items: { spec: { reason: string; involvedObject: { name: string } } }[];
+    };
+    assert.ok(
+      events.items.some(
+        (e) => e.spec.reason === 'Rebalance' && e.spec.involvedObject.name === 'balancer',
+      ),
+    );
+    const missing = await call('POST', `${appPath('nope')}/rebalance`);
+    assert.equal(missing.status, 404);
+  });
+});
