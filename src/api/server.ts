@@ -170,6 +170,11 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     reply.type(registry.contentType).send(await registry.metrics()),
   );
 
+  // Write-only fields (secrets) leave no response: objects and lists of their
+  // kind are stripped here, watch events in streamWatch.
+  app.addHook('preSerialization', async (_request, _reply, payload: unknown) =>
+    redactPayload(payload),
+  );
   for (const k of KINDS) registerKind(app, k);
   for (const plugin of options.plugins ?? []) plugin.register(app);
 
@@ -417,7 +422,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     try {
       for await (const event of watch) {
         lastRevision = event.object.metadata.resourceVersion ?? lastRevision;
-        await write(JSON.stringify(event));
+        await write(JSON.stringify({ ...event, object: redact(event.object) }));
       }
     } catch (err) {
       const y: YunjianError = toYunjianError(err);
@@ -431,6 +436,27 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   }
 
   return app;
+}
+
+const WRITE_ONLY = new Map<string, readonly string[]>(
+  KINDS.filter((k) => k.writeOnly !== undefined).map((k) => [k.kind, k.writeOnly ?? []]),
+);
+
+/** The object without its kind's write-only spec fields. */
+function redact<T>(obj: T): T {
+  const o = obj as { kind?: unknown; spec?: unknown } | null;
+  const fields = typeof o?.kind === 'string' ? WRITE_ONLY.get(o.kind) : undefined;
+  if (fields === undefined || typeof o?.spec !== 'object' || o.spec === null) return obj;
+  const spec = { ...(o.spec as Record<string, unknown>) };
+  for (const f of fields) delete spec[f];
+  return { ...o, spec } as T;
+}
+
+function redactPayload(payload: unknown): unknown {
+  const items = (payload as { items?: unknown } | null)?.items;
+  if (Array.isArray(items) && WRITE_ONLY.size > 0)
+    return { ...(payload as object), items: items.map((i: unknown) => redact(i)) };
+  return redact(payload);
 }
 
 function toStored(resource: {

@@ -441,6 +441,8 @@ export function describe(o: AnyResource, now: number): string {
       case 'Lease':
       case 'AgentToken':
         return ['Spec:', ...fields(specFields(o.spec), 2)];
+      case 'Secret':
+        return ['Spec:', ...fields([['Type', o.spec.type]], 2)];
       case 'Workload':
         return describeWorkload(o);
     }

@@ -302,6 +302,7 @@ const COLUMNS: ColumnsByKind = {
     age,
     { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
   ],
+  Secret: [name, { header: 'TYPE', cell: (s) => s.spec.type }, age],
 };
 
 export interface TableOptions {
@@ -339,6 +340,8 @@ export function tableRow(o: AnyResource, options: TableOptions, now: number): st
         return visible(COLUMNS.Workload, options.wide).map((c) => c.cell(o, now));
       case 'AgentToken':
         return visible(COLUMNS.AgentToken, options.wide).map((c) => c.cell(o, now));
+      case 'Secret':
+        return visible(COLUMNS.Secret, options.wide).map((c) => c.cell(o, now));
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;

@@ -12,6 +12,7 @@ import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { SimFleet } from '../drivers/sim/index.ts';
 import { AgentHub, agentApiPlugin } from '../drivers/agent/index.ts';
+import { KubernetesDriverProvider, kubernetesJoinPlugin } from '../drivers/kubernetes/index.ts';
 import {
   fleetSummary,
   formatFleetSummary,
@@ -148,7 +149,13 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       driverFor: (cluster) => agentHub.driver(cluster.metadata.name),
       forget: (name) => agentHub.forget(name),
     };
-    const drivers = providerByType({ sim: simProvider, agent: agentProvider });
+    const kubernetesProvider = new KubernetesDriverProvider(store);
+    undo.push(() => kubernetesProvider.close());
+    const drivers = providerByType({
+      sim: simProvider,
+      agent: agentProvider,
+      kubernetes: kubernetesProvider,
+    });
 
     if (fleet) {
       const docs = [...fleet.clouds, ...fleet.sites, ...fleet.clusters];
@@ -181,7 +188,11 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       chaos: sim,
       nodes: (cluster) => sim.nodes(cluster),
       ready: () => loops.synced().then(() => loops.leading()),
-      plugins: [consolePlugin({ auth }), agentApiPlugin(agentHub)],
+      plugins: [
+        consolePlugin({ auth, store }),
+        agentApiPlugin(agentHub),
+        kubernetesJoinPlugin(store),
+      ],
     });
     undo.push(() => api.close());
     await api.listen({ port: options.port, host: options.host }).catch((err: unknown) => {

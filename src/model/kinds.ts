@@ -10,6 +10,7 @@ import {
   SiteResource,
   WorkloadResource,
   AgentTokenResource,
+  SecretResource,
   type KindName,
 } from './schema.ts';
 
@@ -20,6 +21,8 @@ export interface KindInfo {
   shortNames: readonly string[];
   namespaced: boolean;
   schema: TSchema;
+  /** Spec fields accepted on write but never returned by the API (secrets). */
+  writeOnly?: readonly string[];
 }
 
 export const KINDS: readonly KindInfo[] = [
@@ -86,6 +89,15 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
     namespaced: false,
     schema: AgentTokenResource,
+  },
+  {
+    kind: 'Secret',
+    plural: 'secrets',
+    singular: 'secret',
+    shortNames: [],
+    namespaced: false,
+    schema: SecretResource,
+    writeOnly: ['data'],
   },
 ];
 

@@ -195,11 +195,14 @@ export const AgentDriverConfig = Obj({
   ),
 });
 
-export const KubernetesDriverConfig = Obj({
-  kubeconfigSecret: Type.Optional(Type.String()),
-  kubeconfigPath: Type.Optional(Type.String()),
-  context: Type.Optional(Type.String()),
-});
+export const KubernetesDriverConfig = Obj(
+  {
+    kubeconfigSecret: Type.Optional(Name),
+    kubeconfigPath: Type.Optional(Type.String({ minLength: 1 })),
+    context: Type.Optional(Type.String({ minLength: 1 })),
+  },
+  'A member reached through its Kubernetes API: the kubeconfig from a Secret of type kubeconfig (what `cluster join` stores) or a file on the control-plane host.',
+);
 
 export const ClusterDriver = Obj({
   type: Enum(['sim', 'agent', 'kubernetes']),
@@ -663,6 +666,22 @@ export const AgentTokenSpec = Obj(
 );
 export type AgentTokenSpec = Static<typeof AgentTokenSpec>;
 
+// ---------------------------------------------------------------- Secret
+
+/**
+ * Credentials the control plane needs to reach a member (a kubeconfig). The API
+ * accepts `data` but never returns it (KindInfo.writeOnly), so `get -o yaml`
+ * and watches show only that a secret exists.
+ */
+export const SecretSpec = Obj(
+  {
+    type: Enum(['kubeconfig']),
+    data: Type.String({ minLength: 1, 'x-expected': 'the secret content, e.g. a kubeconfig' }),
+  },
+  'A credential kept in the store and never returned by the API.',
+);
+export type SecretSpec = Static<typeof SecretSpec>;
+
 const NoStatus = Obj({});
 
 // ---------------------------------------------------------------- kinds
@@ -698,6 +717,7 @@ export const WorkloadResource = ResourceSchema(
   WorkloadResourceStatus,
 );
 export const AgentTokenResource = ResourceSchema('AgentToken', AgentTokenSpec, NoStatus);
+export const SecretResource = ResourceSchema('Secret', SecretSpec, NoStatus);
 
 export type Cloud = Static<typeof CloudResource>;
 export type Site = Static<typeof SiteResource>;
@@ -707,6 +727,7 @@ export type Event = Static<typeof EventResource>;
 export type Lease = Static<typeof LeaseResource>;
 export type Workload = Static<typeof WorkloadResource>;
 export type AgentToken = Static<typeof AgentTokenResource>;
+export type Secret = Static<typeof SecretResource>;
 export type AnyResource =
-  Cloud | Site | Cluster | Application | Event | Lease | Workload | AgentToken;
+  Cloud | Site | Cluster | Application | Event | Lease | Workload | AgentToken | Secret;
 export type KindName = AnyResource['kind'];

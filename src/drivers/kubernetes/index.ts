@@ -1,3 +1,10 @@
 // The kubernetes driver: member clusters reached through their real API.
 export { KubernetesClusterDriver, type KubernetesDriverOptions } from './driver.ts';
 export { connect, loadKubeconfig, type KubeClients, type KubeconfigSource } from './client.ts';
+export { KubernetesDriverProvider } from './provider.ts';
+export {
+  JOIN_PATH,
+  kubernetesJoinPlugin,
+  secretNameFor,
+  type KubernetesJoinRequest,
+} from './join.ts';
