@@ -82,7 +82,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_
       last = err;
     }
     if (Date.now() > deadline)
-      assert.fail(`${what}: not reached in ${ms} ms${last instanceof Error ? ` (${last.message})` : ''}`);
+      assert.fail(
+        `${what}: not reached in ${ms} ms${last instanceof Error ? ` (${last.message})` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }

@@ -14,10 +14,14 @@ const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     return;
   }
-  console.log(`${new Date().toISOString()} ${req.method} ${req.url} from ${req.socket.remoteAddress}`);
+  console.log(
+    `${new Date().toISOString()} ${req.method} ${req.url} from ${req.socket.remoteAddress}`,
+  );
   res
     .writeHead(200, { 'content-type': 'application/json' })
     .end(JSON.stringify({ component: name, replica, pid: process.pid, host, port }) + '\n');
 });
-server.listen(port, host, () => console.log(`${name} replica ${replica} listening on ${host}:${port}`));
+server.listen(port, host, () =>
+  console.log(`${name} replica ${replica} listening on ${host}:${port}`),
+);
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
