@@ -45,6 +45,8 @@ export class DnsServer {
   readonly counts: DnsCounts = new Map();
   /** Packets that did not decode (answered FORMERR or dropped). */
   malformed = 0;
+  /** UDP datagrams and TCP frames received. */
+  received = 0;
   readonly #o: DnsServerOptions;
   #udp: Socket | undefined;
   #tcp: Server | undefined;
@@ -116,6 +118,7 @@ export class DnsServer {
   }
 
   #onUdp(udp: Socket, msg: Buffer, rinfo: RemoteInfo): void {
+    this.received++;
     if (msg.length < HEADER) {
       this.malformed++;
       return;
@@ -152,6 +155,7 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
+        this.received++;
         if (len < HEADER) {
           this.malformed++;
           sock.destroy();
@@ -175,8 +179,16 @@ export class DnsServer {
   ): { bytes: Buffer; cacheable: boolean; countKey: string } | undefined {
     let query: DecodedPacket;
     try {
+      // Cheap header checks first: the codec trusts section counts (it sizes
+      // arrays by them and reads past the end as NaN), so absurd counts would
+      // cost milliseconds each. A query has one question, no answer or
+      // authority records, and at most OPT and a TSIG in the additional section.
+      const counts = msg.readUInt32BE(4);
+      if (counts !== 0x00010000 || msg.readUInt16BE(8) !== 0 || msg.readUInt16BE(10) > 2)
+        throw new Error('bad section counts');
       query = dnsPacket.decode(msg);
-      if (query.type !== 'query') throw new Error('not a query');
+      if (query.type !== 'query' || dnsPacket.decode.bytes > msg.length)
+        throw new Error('not a well-formed query');
     } catch {
       this.malformed++;
       const flags = msg.readUInt16BE(2);
