@@ -162,9 +162,9 @@ test('100,000 malformed packets never crash or hang the DNS server', async (t) =
     return replies.length > 0 ? true : undefined;
   });
   const answer = dnsPacket.decode(replies[0] ?? Buffer.alloc(0));
-  assert.equal(answer.rcode, 'NOERROR');
+  assert.equal((answer.flags ?? -1) & 0xf, 0, 'NOERROR');
   assert.deepEqual(
-    answer.answers?.map((a) => a.data),
+    answer.answers?.map((a) => ('data' in a ? a.data : undefined)),
     ['127.0.5.1'],
   );
   // ... and over TCP.
@@ -185,6 +185,6 @@ test('100,000 malformed packets never crash or hang the DNS server', async (t) =
     });
     s.on('error', reject);
   });
-  assert.equal(dnsPacket.decode(tcpAnswer).rcode, 'NOERROR');
+  assert.equal((dnsPacket.decode(tcpAnswer).flags ?? -1) & 0xf, 0, 'NOERROR over TCP');
   assert.ok(manager.dns.malformed > 50_000, `counted ${manager.dns.malformed} malformed`);
 });

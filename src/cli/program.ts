@@ -196,6 +196,11 @@ function buildProgram(session: Session): Command {
       7080,
     )
     .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--dns-port <port>',
+      'UDP+TCP port of the authoritative DNS server (default 5353; 0 picks a free one)',
+      integerOption('a port from 0 to 65535', 0, 65535),
+    )
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
@@ -222,6 +227,7 @@ function buildProgram(session: Session): Command {
         fleetScale: number;
         clusterGraceSeconds: number;
         simStartupSeconds?: number;
+        dnsPort?: number;
       }) => {
         await serve(session, opts);
       },
@@ -496,6 +502,7 @@ async function serve(
     fleetScale: number;
     clusterGraceSeconds: number;
     simStartupSeconds?: number;
+    dnsPort?: number;
   },
 ): Promise<void> {
   const { io } = session;
@@ -515,6 +522,8 @@ async function serve(
   const server = await runServer({
     port: opts.port,
     host: opts.host,
+    dnsPort: opts.dnsPort ?? 5353,
+    dnsPortRequired: opts.dnsPort !== undefined,
     dataDir: opts.data,
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,

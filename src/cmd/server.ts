@@ -22,6 +22,15 @@ import {
 } from '../fleet/index.ts';
 import type { Cluster } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { EventRecorder } from '../controllers/events.ts';
+import {
+  registerTrafficMetrics,
+  storeFeedSource,
+  trafficApiPlugin,
+  TrafficManager,
+} from '../traffic/index.ts';
 
 export interface ServerOptions {
   port: number;
@@ -38,6 +47,14 @@ export interface ServerOptions {
   clusterGraceSeconds?: number;
   /** Overrides every sim cluster's replica start-up time (benchmarks isolate the control plane with 0). */
   simStartupSeconds?: number;
+  /** UDP+TCP port of the authoritative DNS server (0 picks one); absent: no DNS server. */
+  dnsPort?: number;
+  /**
+   * When false, a DNS port already in use is logged and the server runs without
+   * DNS (the CLI's default port, so several servers can run side by side);
+   * when true it is an error.
+   */
+  dnsPortRequired?: boolean;
 }
 
 export interface RunningServer {
@@ -181,7 +198,12 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         : {}),
     });
     undo.push(() => loops.stop());
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const traffic = await startTraffic(options, store, registry);
+    if (traffic) undo.push(() => traffic.stop());
     const api = createApiServer({
+      registry,
       store,
       auth,
       version: VERSION,
@@ -192,6 +214,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         consolePlugin({ auth, store }),
         agentApiPlugin(agentHub),
         kubernetesJoinPlugin(store),
+        ...(traffic ? [trafficApiPlugin(traffic)] : []),
       ],
     });
     undo.push(() => api.close());
@@ -215,6 +238,10 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         ? `console: ${url.replace('//127.0.0.1:', '//localhost:')}/?token=${encodeURIComponent(token.token)}`
         : 'console: not built; run npm run build:console (npm start builds it)',
     );
+    if (traffic)
+      log(
+        `DNS (GSLB) serving on ${options.host}:${traffic.dns.port} udp+tcp; try: dig @${shownHost} -p ${traffic.dns.port} HOST`,
+      );
     log(`try: bin/yunjian --server ${url} get clusters -o wide`);
 
     let closing: Promise<void> | undefined;
@@ -230,4 +257,33 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     await rollback();
     throw err;
   }
+}
+
+/** The traffic manager (DNS + health probes), or undefined when no DNS port is set or it is taken. */
+async function startTraffic(
+  options: ServerOptions,
+  store: Store,
+  registry: Registry,
+): Promise<TrafficManager | undefined> {
+  if (options.dnsPort === undefined) return undefined;
+  const traffic = new TrafficManager({
+    source: storeFeedSource(store),
+    dnsHost: options.host,
+    dnsPort: options.dnsPort,
+    recorder: new EventRecorder({ store, source: 'traffic-manager' }),
+    log: options.log,
+  });
+  try {
+    await traffic.start();
+  } catch (err) {
+    await traffic.stop();
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const why = `DNS port ${options.dnsPort} on ${options.host} is already in use`;
+    if (options.dnsPortRequired === true)
+      throw new Error(`${why}: stop what listens there, or start with --dns-port`, { cause: err });
+    options.log(`${why}; running without DNS (start with --dns-port to choose another)`);
+    return undefined;
+  }
+  registerTrafficMetrics(registry, traffic);
+  return traffic;
 }
