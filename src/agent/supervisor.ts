@@ -7,7 +7,9 @@
 // Ordering invariants:
 // - A replica's ports are allocated before it is spawned and kept across its
 //   restarts, so the ingress never learns a port nobody was told about.
-// - During a rollout (new spec hash) a new replica is started first and an old
+// - A replica's version is its spec without the replica count (`revision`):
+//   scaling a workload keeps every running replica; any other change rolls.
+// - During a rollout (new revision) a new replica is started first and an old
 //   one is stopped only when the number of ready new replicas plus remaining
 //   old ones exceeds the target: the workload never drops below what was ready.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +23,21 @@ import type {
   WorkloadResourceSpec,
   WorkloadResourceStatus,
 } from '../model/schema.ts';
+import { canonical } from '../model/canonical.ts';
 import { RotatingLog, tailLines } from './logs.ts';
+
+const revisions = new WeakMap<WorkloadResourceSpec, string>();
+
+/** The replica template: the spec without its count and hash, so scaling never restarts replicas. */
+function revision(spec: WorkloadResourceSpec): string {
+  let r = revisions.get(spec);
+  if (r === undefined) {
+    const { replicas: _replicas, hash: _hash, ...template } = spec;
+    r = canonical(template);
+    revisions.set(spec, r);
+  }
+  return r;
+}
 
 export interface BackoffOptions {
   initialMs: number;
@@ -249,7 +265,7 @@ export class Supervisor {
   #statusOf(run: Run): WorkloadResourceStatus {
     const live = run.replicas.filter((r) => !r.removed);
     const target = run.admitted;
-    const current = live.filter((r) => r.spec.hash === run.spec.hash);
+    const current = live.filter((r) => revision(r.spec) === revision(run.spec));
     const ready = Math.min(target, live.filter((r) => r.ready).length);
     const scheduled = Math.min(target, live.length);
     const messages: string[] = [];
@@ -293,8 +309,8 @@ export class Supervisor {
     // Exited replicas that were stopped leave the list (their log files stay).
     run.replicas = run.replicas.filter((r) => !(r.removed && r.child === undefined));
     const live = run.replicas.filter((r) => !r.removed);
-    const current = live.filter((r) => r.spec.hash === run.spec.hash);
-    const old = live.filter((r) => r.spec.hash !== run.spec.hash);
+    const current = live.filter((r) => revision(r.spec) === revision(run.spec));
+    const old = live.filter((r) => revision(r.spec) !== revision(run.spec));
     const target = run.admitted;
 
     // Too many of the current version: drop the least useful first.

@@ -509,13 +509,17 @@ export function createApplicationController(
     if (failedOver.size > 0) {
       for (const cn of failedOver) {
         for (const p of previous.filter((x) => x.cluster === cn)) {
+          // Where they went: every cluster the plan gives more of the component
+          // than it had, in the plan's order (failback takes them back there).
           const planned = plan.components.find((c) => c.component === p.component);
-          const before = new Set(
-            previous.filter((x) => x.component === p.component).map((x) => x.cluster),
+          const had = new Map(
+            previous
+              .filter((x) => x.component === p.component)
+              .map((x) => [x.cluster, x.assigned ?? x.desired]),
           );
           const replacedBy = (planned?.assignments ?? [])
-            .map((a) => a.cluster)
-            .filter((c) => !before.has(c));
+            .filter((a) => a.cluster !== cn && a.replicas > (had.get(a.cluster) ?? 0))
+            .map((a) => a.cluster);
           const replicas = p.assigned ?? p.desired;
           if (
             policy.failback &&
@@ -625,7 +629,17 @@ export function createApplicationController(
     }
     // Draining that waits on replacements is polled; draining that waits on an
     // unreachable cluster is retried on resync or when the cluster turns Ready.
-    const waiting = cond.status !== 'True' || (migrating && !onlyUndeletable(placements, o));
+    // Endpoints show up a moment after readiness (an ingress starts listening);
+    // traffic management needs them, so keep polling until every ready
+    // placement of a component with ports has them.
+    const withPorts = new Set(
+      app.spec.components.filter((c) => (c.ports ?? []).length > 0).map((c) => c.name),
+    );
+    const endpointsPending = active.some(
+      (p) => p.ready > 0 && withPorts.has(p.component) && p.endpoints === undefined,
+    );
+    const waiting =
+      cond.status !== 'True' || endpointsPending || (migrating && !onlyUndeletable(placements, o));
     return { requeueAfterMs: Math.max(50, Math.min(waiting ? 1000 : resyncMs, wakeAtMs - t)) };
   }
 

@@ -69,7 +69,7 @@ function conditionFrom(
 
 export function createClusterStatusController(o: ClusterStatusOptions): Controller {
   const now = o.now ?? Date.now;
-  const heartbeatMs = (o.heartbeatSeconds ?? 5) * 1000;
+  const heartbeatMs = (o.heartbeatSeconds ?? 2) * 1000;
   const writeMs = (o.heartbeatWriteSeconds ?? 30) * 1000;
   const graceMs = (o.graceSeconds ?? DEFAULT_CLUSTER_GRACE_SECONDS) * 1000;
   /** First failed check of each cluster now unreachable, for drivers that report no last contact. */
