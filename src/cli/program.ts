@@ -21,6 +21,7 @@ import {
   type ConfigKey,
   type Env,
 } from './config.ts';
+import { registerTraffic } from './traffic.ts';
 import { registerAgent } from './agent.ts';
 import { registerBench } from './bench.ts';
 import { registerCluster } from './cluster.ts';
@@ -465,6 +466,7 @@ function buildProgram(session: Session): Command {
   registerBench(program, io);
   registerAgent(program, io);
   registerCluster(program, io);
+  registerTraffic(program, io);
 
   program
     .command('version')

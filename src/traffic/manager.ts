@@ -40,7 +40,8 @@ export const DEFAULT_VANTAGE_POINTS: readonly VantagePoint[] = [
 export interface TrafficManagerOptions {
   source: FeedSource;
   dnsHost: string;
-  dnsPort: number;
+  /** Absent: no DNS server (the gateway uses the table and health alone). */
+  dnsPort?: number;
   vantagePoints?: readonly VantagePoint[];
   geo?: GeoLocator;
   /** Addresses answered for ns1.<zone>; defaults to the DNS host. */
@@ -91,7 +92,7 @@ export class TrafficManager {
       nameServers: o.nameServers ?? [o.dnsHost === '0.0.0.0' ? '127.0.0.1' : o.dnsHost],
     });
     this.authority.healthy = (e) => this.isHealthy(e);
-    this.dns = new DnsServer({ authority: this.authority, host: o.dnsHost, port: o.dnsPort });
+    this.dns = new DnsServer({ authority: this.authority, host: o.dnsHost, port: o.dnsPort ?? 0 });
   }
 
   get table(): RouteTable {
@@ -99,7 +100,7 @@ export class TrafficManager {
   }
 
   async start(): Promise<void> {
-    await this.dns.listen();
+    if (this.#o.dnsPort !== undefined) await this.dns.listen();
     this.#following = follow(
       this.#o.source,
       ['Application', 'Site', 'Cluster'],
