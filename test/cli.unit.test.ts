@@ -6,6 +6,7 @@ import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { KINDS } from '../src/model/kinds.ts';
 import { YunjianClient } from '../src/cli/client.ts';
 import {
   configFilePath,
@@ -318,7 +319,7 @@ describe('describe', () => {
       /Strategy:\s+failover/,
       /Failover Order:\s+aws > aliyun/,
       /Replicas:\s+5\/6 ready/,
-      /COMPONENT\s+CLUSTER\s+CLOUD\s+DESIRED\s+READY\n\s+web\s+aws-use1-a\s+aws\s+2\s+2/,
+      /COMPONENT\s+CLUSTER\s+CLOUD\s+DESIRED\s+READY\s+STATE\s+ENDPOINTS\n\s+web\s+aws-use1-a\s+aws\s+2\s+2\s+Active/,
       /Reasons:\n\s+COMPONENT\s+COUNT\s+REASON\n\s+web\s+1\s+starting on ali-hz-a/,
     ]) {
       assert.match(out, want);
@@ -557,7 +558,8 @@ describe('arguments map to requests', () => {
           ? emptyList('X')
           : json({ items: [], ...app }),
       );
-      assert.equal(r.requests.length, 1, r.stderr);
+      // describe also reads the object's recent events, after the object.
+      assert.equal(r.requests.length, c.argv[0] === 'describe' ? 2 : 1, r.stderr);
       assert.deepEqual([r.requests[0]?.method, r.requests[0]?.path], [c.method, c.path]);
     });
   }
@@ -1011,7 +1013,7 @@ describe('errors', () => {
     assert.equal(r.requests.length, 0);
     assert.equal(
       r.stderr,
-      'error: unknown kind "pods"; known kinds: clouds, sites, clusters (cl), applications (app, apps)\n',
+      `error: unknown kind "pods"; known kinds: ${KINDS.map((k) => (k.shortNames.length > 0 ? `${k.plural} (${k.shortNames.join(', ')})` : k.plural)).join(', ')}\n`,
     );
   });
 

@@ -3,6 +3,7 @@
 // command fetches the object.
 import { formatBytes } from '../model/quantity.ts';
 import type {
+  Event,
   AnyResource,
   Application,
   Cloud,
@@ -407,13 +408,31 @@ function describeApplication(a: Application, now: number): string[] {
     ...conditions(st?.conditions, now, 2),
     ...subTable(
       'Placements',
-      ['COMPONENT', 'CLUSTER', 'CLOUD', 'DESIRED', 'READY'],
+      ['COMPONENT', 'CLUSTER', 'CLOUD', 'DESIRED', 'READY', 'STATE', 'ENDPOINTS'],
       (st?.placements ?? []).map((p) => [
         p.component,
         p.cluster,
         p.cloud,
         String(p.desired),
         String(p.ready),
+        p.draining === true
+          ? 'Draining'
+          : p.assigned !== undefined && p.desired > p.assigned
+            ? `Surging (to ${p.assigned})`
+            : 'Active',
+        listOrNone((p.endpoints ?? []).map((e) => `${e.address}:${e.port}`)),
+      ]),
+      2,
+    ),
+    ...subTable(
+      'Displaced (fail back when Ready again)',
+      ['COMPONENT', 'FROM', 'REPLICAS', 'TO', 'SINCE'],
+      (st?.displaced ?? []).map((d) => [
+        d.component,
+        d.cluster,
+        String(d.replicas),
+        listOrNone(d.replacedBy),
+        ageSince(d.since, now),
       ]),
       2,
     ),
@@ -426,7 +445,7 @@ function describeApplication(a: Application, now: number): string[] {
   ];
 }
 
-export function describe(o: AnyResource, now: number): string {
+export function describe(o: AnyResource, now: number, events: readonly Event[] = []): string {
   const body = (() => {
     switch (o.kind) {
       case 'Cloud':
@@ -447,7 +466,22 @@ export function describe(o: AnyResource, now: number): string {
         return describeWorkload(o);
     }
   })();
-  return [...metadata(o, now), ...body].join('\n') + '\n';
+  const recent = [...events]
+    .sort((a, b) => a.spec.lastTimestamp.localeCompare(b.spec.lastTimestamp))
+    .slice(-15);
+  const eventLines = subTable(
+    'Events',
+    ['LAST', 'TYPE', 'REASON', 'COUNT', 'MESSAGE'],
+    recent.map((e) => [
+      ageSince(e.spec.lastTimestamp, now),
+      e.spec.type,
+      e.spec.reason,
+      String(e.spec.count),
+      e.spec.message,
+    ]),
+    0,
+  );
+  return [...metadata(o, now), ...body, ...eventLines].join('\n') + '\n';
 }
 
 function describeWorkload(w: Workload): string[] {

@@ -252,7 +252,8 @@ const COLUMNS: ColumnsByKind = {
       cell: (a) =>
         listOrNone(
           (a.status?.placements ?? []).map(
-            (p) => `${p.component}@${p.cluster} ${p.ready}/${p.desired}`,
+            (p) =>
+              `${p.component}@${p.cluster} ${p.ready}/${p.desired}${p.draining === true ? ' draining' : ''}`,
           ),
         ),
     },

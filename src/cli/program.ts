@@ -7,7 +7,7 @@ import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 
 import pkg from '../../package.json' with { type: 'json' };
 import { UnauthorizedError, ValidationError, YunjianError } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, lookupKind, type KindInfo } from '../model/kinds.ts';
-import type { AnyResource } from '../model/schema.ts';
+import type { AnyResource, Event } from '../model/schema.ts';
 import type { ApplicationExplanation } from '../scheduler/explain.ts';
 import { CHAOS_SCOPES, YunjianClient, type ChaosScope, type ResourceList } from './client.ts';
 import {
@@ -300,7 +300,21 @@ function buildProgram(session: Session): Command {
           throw new UsageError(`describe needs a name: yunjian describe ${kind.plural} NAME`);
         const client = await connect(session, cmd);
         const obj = await client.get(kind, name, namespaceFor(kind, opts.namespace));
-        io.stdout(describe(obj, io.now()));
+        // Recent events of the object (Kubernetes' describe shows them last too).
+        const events =
+          kind.kind === 'Event'
+            ? []
+            : (
+                await client.list(lookupKind('events')!, {
+                  labelSelector: `yunjian.io/involved-kind=${kind.kind.toLowerCase()},yunjian.io/involved-name=${name}`,
+                })
+              ).items.filter(
+                (e) =>
+                  e.kind === 'Event' &&
+                  (e.spec.involvedObject.namespace ?? undefined) ===
+                    (obj.metadata.namespace ?? undefined),
+              );
+        io.stdout(describe(obj, io.now(), events as Event[]));
       },
     );
 

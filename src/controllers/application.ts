@@ -494,9 +494,11 @@ export function createApplicationController(
           if (replacementsReady) continue;
           keep.add(`${component.name}@${p.cluster}`);
           const { ws } = await statusOf(component.name, p.cluster);
+          // What a NotReady cluster last reported is not evidence of anything.
+          const live = o.clusters.get(p.cluster);
           placements.push({
             ...p,
-            ready: ws?.ready ?? 0,
+            ready: live && isClusterReady(live) ? (ws?.ready ?? 0) : 0,
             draining: true,
             ...(ws?.endpoints?.length ? { endpoints: ws.endpoints } : {}),
           });

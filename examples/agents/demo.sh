@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Shows issue 4 to a person, with real processes on this machine:
+#   1. a control plane and three agent "clouds" on 127.0.1.1, 127.0.2.1, 127.0.3.1
+#      (the second reports arm64), each serving the shop's ports on its address;
+#   2. the shop (examples/agents/shop.yaml) placed over the three clouds, and
+#      answering HTTP on every agent address;
+#   3. kill -9 of one cloud (its agent and replicas): the replicas come back on
+#      the other clouds after the grace period;
+#   4. the cloud returns: after the stabilisation window the replicas fail back.
+# Everything runs on loopback and is stopped on exit. Run from anywhere:
+#   bash examples/agents/demo.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+NODE=node_modules/.bin/node
+[ -x "$NODE" ] || { echo "run 'npm ci' first" >&2; exit 1; }
+PORT=${PORT:-7181}
+GRACE=${GRACE:-5}
+DIR=$(mktemp -d -t yunjian-demo-XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  # Replicas run in their own process groups; end any the agents left.
+  pkill -KILL -f "examples/apps/hello.mjs" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+yj() { bin/yunjian "$@"; }
+# Reads the shop as JSON and prints what the expression returns.
+shop() { yj get app shop -o json | "$NODE" -e "const a=JSON.parse(require('fs').readFileSync(0,'utf8'));console.log(($1)(a))"; }
+wait_for() { # wait_for SECONDS DESCRIPTION EXPRESSION
+  local deadline=$((SECONDS + $1))
+  until [ "$(shop "$3" 2>/dev/null)" = "true" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for: $2" >&2; exit 1; }
+    sleep 0.5
+  done
+}
+
+step "control plane on http://127.0.0.1:$PORT (no generated fleet; cluster grace ${GRACE}s)"
+setsid bin/yunjian server --port "$PORT" --data "$DIR/server" --fleet none \
+  --cluster-grace-seconds "$GRACE" >"$DIR/server.log" 2>&1 &
+PIDS+=($!)
+until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.3; done
+export YUNJIAN_SERVER="http://127.0.0.1:$PORT"
+YUNJIAN_TOKEN=$(cat "$DIR/server/admin.token")
+export YUNJIAN_TOKEN
+
+step "three clouds, a join token, three agents"
+yj apply -f examples/agents/fleet.yaml
+JOIN=$(yj token create --ttl 1h --description demo)
+start_agent() { # cluster site address arch
+  setsid bin/yunjian --token "$JOIN" agent --cluster "$1" --site "$2" --address "$3" \
+    --arch "$4" --cpu 4 --memory 4Gi --data "$DIR/agent-$1" >"$DIR/agent-$1.log" 2>&1 &
+  PIDS+=($!)
+  eval "AGENT_$1=$!"
+}
+start_agent east alpha-1 127.0.1.1 amd64
+start_agent north beta-1 127.0.2.1 arm64
+start_agent west gamma-1 127.0.3.1 amd64
+sleep 3
+yj get clusters -o wide
+
+step "the shop: three components over three clouds, architecture-aware"
+yj apply -f examples/agents/shop.yaml
+wait_for 90 "shop Ready" 'a=>a.status?.conditions?.[0]?.status==="True"&&a.status.placements.every(p=>p.endpoints)'
+yj get app shop -o wide
+step "every agent address answers (real processes behind each agent's ingress)"
+for addr in 127.0.1.1 127.0.2.1 127.0.3.1; do
+  for port in 18080 18081; do
+    printf '%s:%s -> ' "$addr" "$port"
+    curl -s --max-time 2 "http://$addr:$port/" || echo "(no $port here: nothing of that component on this cloud)"
+  done
+done
+
+step "kill -9 of cloud west: its agent and every replica it runs"
+WEST_PIDS=$(yj get workloads -o json | "$NODE" -e '
+  const l=JSON.parse(require("fs").readFileSync(0,"utf8"));
+  console.log(l.items.filter(w=>w.spec.cluster==="west").flatMap(w=>(w.status?.replicas??[]).map(r=>r.pid)).filter(Boolean).join(" "))')
+T0=$SECONDS
+kill -KILL -- "-$AGENT_west"
+for p in $WEST_PIDS; do kill -KILL "$p" 2>/dev/null || true; done
+wait_for 60 "replicas off west" 'a=>a.status?.conditions?.[0]?.status==="True"&&!a.status.placements.some(p=>p.cluster==="west"&&!p.draining)'
+echo "failed over in $((SECONDS - T0)) s (grace ${GRACE} s)"
+yj get app shop -o wide
+
+step "cloud west returns; failback after the stabilisation window (10 s in shop.yaml)"
+start_agent west gamma-1 127.0.3.1 amd64
+T0=$SECONDS
+wait_for 90 "failback to west" 'a=>a.status?.conditions?.[0]?.status==="True"&&!a.status.displaced&&a.status.placements.some(p=>p.cluster==="west"&&p.ready>0)&&a.status.placements.every(p=>!p.draining)'
+echo "failed back $((SECONDS - T0)) s after west returned"
+yj get app shop -o wide
+yj get events
+step "done; stopping everything"
