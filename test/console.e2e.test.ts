@@ -19,6 +19,16 @@ const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(import.meta.dirname, '..', 'test-artifacts', 'console');
 const ROOT = join(import.meta.dirname, '..');
 const run = promisify(execFile);
+// Runs in the page (no DOM types in the root tsconfig, and the console's CSP
+// forbids evaluating strings there).
+const FLEET_VISIBLE = () => {
+  const d = (globalThis as any).document;
+  return (
+    d.querySelector('[data-site]') !== null &&
+    /[1-9]/.test(d.querySelector('[data-testid=total-cores] .value')?.textContent ?? '')
+  );
+};
+const active = (prop: string) => (globalThis as any).document.activeElement?.[prop];
 
 const missing = !existsSync(CHROMIUM);
 if (missing && process.env['CI'] === 'true') {
@@ -74,6 +84,7 @@ describe(
         ],
       });
       const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+      context.setDefaultTimeout(15_000);
       page = await context.newPage();
       const origin = new URL(server.url).port;
       // The console may talk to its own server and nothing else.
@@ -97,11 +108,12 @@ describe(
       const link = line.slice('console: '.length);
       assert.match(link, /^http:\/\/localhost:\d+\/\?token=/);
 
-      const started = performance.now();
       await page.goto(link);
-      await page.locator('[data-site]').first().waitFor();
-      await page.getByTestId('total-cores').getByText(/[1-9]/).waitFor();
-      const ms = performance.now() - started;
+      // Measured inside the page, from navigation start to the first frame
+      // with the map and non-zero totals (reported, not asserted: timing
+      // belongs to npm run bench:console).
+      await page.waitForFunction(FLEET_VISIBLE, undefined, { polling: 'raf' });
+      const ms = await page.evaluate(() => performance.now());
       console.error(`console: fleet visible ${Math.round(ms)} ms after navigation`);
 
       assert.doesNotMatch(page.url(), /token/, 'the token is still in the address bar');
@@ -208,7 +220,7 @@ describe(
         `${total}/${total}`,
         `cloud ${cloud} is not all ready before the failure`,
       );
-      await page.evaluate('window.marker = 42');
+      await page.evaluate(() => ((globalThis as any).marker = 42));
 
       await run(
         join(ROOT, 'bin/yunjian'),
@@ -235,7 +247,7 @@ describe(
         .first()
         .waitFor({ timeout: 30_000 });
       await shot('events-cloud-failed');
-      assert.equal(await page.evaluate('window.marker'), 42, 'the page reloaded');
+      assert.equal(await page.evaluate(() => (globalThis as any).marker), 42, 'the page reloaded');
     });
 
     it('works on a narrow screen', async () => {
@@ -243,9 +255,10 @@ describe(
       await narrow.setViewportSize({ width: 390, height: 844 });
       await narrow.goto(`${server.url.replace('127.0.0.1', 'localhost')}/#/fleet`);
       await narrow.locator('[data-site]').first().waitFor();
-      const overflow: number = await narrow.evaluate(
-        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-      );
+      const overflow: number = await narrow.evaluate(() => {
+        const e = (globalThis as any).document.documentElement;
+        return e.scrollWidth - e.clientWidth;
+      });
       assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at 390px`);
       await shot('fleet-390x844', narrow);
       await narrow.goto(`${server.url.replace('127.0.0.1', 'localhost')}/#/clusters`);
@@ -259,22 +272,25 @@ describe(
       await kb.goto(`${server.url.replace('127.0.0.1', 'localhost')}/#/fleet`);
       await kb.locator('[data-site]').first().waitFor();
       await kb.keyboard.press('Tab');
-      assert.equal(await kb.evaluate('document.activeElement?.textContent'), 'Skip to content');
-      const outline = await kb.evaluate('getComputedStyle(document.activeElement).outlineStyle');
+      assert.equal(await kb.evaluate(active, 'textContent'), 'Skip to content');
+      const outline = await kb.evaluate(() => {
+        const g = globalThis as any;
+        return g.getComputedStyle(g.document.activeElement).outlineStyle;
+      });
       assert.notEqual(outline, 'none', 'the focused skip link has no visible focus style');
       await kb.keyboard.press('Enter');
-      assert.equal(await kb.evaluate('document.activeElement?.id'), 'main');
+      assert.equal(await kb.evaluate(active, 'id'), 'main');
 
       // Back to the navigation and into the clusters view.
       await kb.keyboard.press('Shift+Tab');
       for (let i = 0; i < 10; i++) {
-        if ((await kb.evaluate('document.activeElement?.textContent')) === 'Clusters') break;
+        if ((await kb.evaluate(active, 'textContent')) === 'Clusters') break;
         await kb.keyboard.press('Shift+Tab');
       }
       await kb.keyboard.press('Enter');
       await kb.waitForURL(/#\/clusters/);
       await kb.getByTestId('clusters-table').waitFor();
-      assert.equal(await kb.evaluate('document.activeElement?.tagName'), 'H1');
+      assert.equal(await kb.evaluate(active, 'tagName'), 'H1');
       // Sorting is a real button in the header.
       await kb.getByRole('button', { name: /^Cores/ }).focus();
       await kb.keyboard.press('Enter');

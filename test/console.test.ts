@@ -96,7 +96,7 @@ describe('console plugin', () => {
     store,
     auth,
     version: 'test',
-    plugins: [consolePlugin({ auth, dir })],
+    plugins: [consolePlugin({ auth, store, dir })],
   });
   let base = '';
   let host = '';
@@ -126,6 +126,7 @@ describe('console plugin', () => {
     const page = await fetch(`${base}/?token=whatever`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>console/);
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
     assert.match(
       page.headers.get('content-security-policy') ?? '',
       /default-src 'none'.*connect-src 'self'/,
@@ -137,6 +138,15 @@ describe('console plugin', () => {
     assert.match(js.headers.get('cache-control') ?? '', /immutable/);
     assert.equal((await fetch(`${base}/assets/..%2Findex.html`)).status, 404);
     assert.equal((await fetch(`${base}/assets/missing.js`)).status, 404);
+  });
+
+  it('turns a valid sign-in link into a session cookie and a redirect to the bare address', async () => {
+    const res = await fetch(`${base}/?token=${TOKEN}`, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/');
+    const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
+    assert.match(cookie, /^yunjian_session=/);
+    assert.equal((await fetch(`${base}/api/v1alpha1/clouds`, { headers: { cookie } })).status, 200);
   });
 
   it('keeps the API closed to requests without a token or session', async () => {
@@ -191,6 +201,54 @@ describe('console plugin', () => {
     assert.equal(out.status, 200);
     assert.match(out.headers.get('set-cookie') ?? '', /Max-Age=0/);
     assert.equal((await fetch(`${base}/api/v1alpha1/clouds`, { headers: { cookie } })).status, 401);
+  });
+
+  it('streams several kinds on one merged watch, each from its own revision', async () => {
+    const headers = { authorization: `Bearer ${TOKEN}` };
+    assert.equal((await fetch(`${base}/console/watch`, { headers })).status, 400);
+    assert.equal((await fetch(`${base}/console/watch?nope=1`, { headers })).status, 400);
+    const rv = String(await store.revision());
+    const ctrl = new AbortController();
+    const res = await fetch(`${base}/console/watch?clouds=${rv}&sites=${rv}`, {
+      headers,
+      signal: ctrl.signal,
+    });
+    assert.equal(res.status, 200);
+    await store.create({
+      apiVersion: 'yunjian.io/v1alpha1',
+      kind: 'Cloud',
+      metadata: { name: 'merged' },
+      spec: { vendor: 'gcp', type: 'public' },
+    });
+    await store.create({
+      apiVersion: 'yunjian.io/v1alpha1',
+      kind: 'Site',
+      metadata: { name: 'merged-1' },
+      spec: {
+        cloud: 'merged',
+        kind: 'region',
+        country: 'BE',
+        city: 'Brussels',
+        latitude: 50.8,
+        longitude: 4.4,
+      },
+    });
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (text.split('\n').filter((l) => l.trim() !== '').length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    ctrl.abort();
+    const events = text
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(events.map((e) => [e.type, e.object.kind, e.object.metadata.name]).sort(), [
+      ['ADDED', 'Cloud', 'merged'],
+      ['ADDED', 'Site', 'merged-1'],
+    ]);
   });
 
   it('says how to build the console when the bundle is missing', async () => {

@@ -8,7 +8,14 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BadRequestError, UnauthorizedError } from '../model/errors.ts';
+import {
+  BadRequestError,
+  UnauthorizedError,
+  toStatusBody,
+  type YunjianError,
+} from '../model/errors.ts';
+import { KINDS } from '../model/kinds.ts';
+import type { Store, Watch } from '../store/types.ts';
 import {
   CSRF_HEADER,
   SESSION_COOKIE,
@@ -16,10 +23,18 @@ import {
   readCookie,
   type TokenAuthenticator,
 } from './auth.ts';
+import { toYunjianError } from './errors.ts';
 import type { ApiPlugin } from './server.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 export const SESSION_PATH = '/console/session';
+export const WATCH_PATH = '/console/watch';
+
+// Kinds the merged watch may follow: those without write-only (secret) fields,
+// so nothing needs redacting on the way out.
+const WATCHABLE = new Map(
+  KINDS.filter((k) => k.writeOnly === undefined).map((k) => [k.plural, k.kind] as const),
+);
 
 // The console fetches nothing from anywhere but this server; the policy makes
 // the browser enforce it (and refuse framing).
@@ -32,6 +47,7 @@ const SECURITY_HEADERS = {
 };
 
 const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
@@ -46,13 +62,16 @@ const NOT_BUILT = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Y
 
 export interface ConsolePluginOptions {
   auth: TokenAuthenticator;
+  store: Store;
+  /** Seconds between keep-alive newlines on an idle merged watch. */
+  keepAliveSeconds?: number;
   /** Where the built bundle lives; tests point it elsewhere. */
   dir?: string;
 }
 
 export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
   const dir = options.dir ?? CONSOLE_DIR;
-  const { auth } = options;
+  const { auth, store } = options;
 
   const sendFile = async (reply: FastifyReply, path: string, immutable: boolean) => {
     const ext = path.slice(path.lastIndexOf('.'));
@@ -64,7 +83,29 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
       .send(body);
   };
 
-  const index = async (_request: FastifyRequest, reply: FastifyReply) => {
+  const cookie = (value: string, maxAgeSeconds: number) =>
+    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+
+  const index = async (
+    request: FastifyRequest<{ Querystring: { token?: string } }>,
+    reply: FastifyReply,
+  ) => {
+    // The printed sign-in link: a valid token becomes a session cookie and a
+    // redirect to the bare address, so the token leaves the address bar (and
+    // the history) before any script runs, and the page starts signed in. An
+    // invalid one falls through to the page, whose sign-in form says so.
+    const token = request.query.token;
+    const principal = token ? auth.verifyToken(token.trim()) : undefined;
+    if (principal) {
+      const session = auth.sessions.create(principal);
+      return reply
+        .code(303)
+        .headers(SECURITY_HEADERS)
+        .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
+        .header('cache-control', 'no-store')
+        .header('location', '/')
+        .send();
+    }
     try {
       return await sendFile(reply, join(dir, 'index.html'), false);
     } catch (err) {
@@ -76,9 +117,6 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
         .send(NOT_BUILT);
     }
   };
-
-  const cookie = (value: string, maxAgeSeconds: number) =>
-    `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
 
   const credentials = (request: FastifyRequest) => ({
     method: request.method,
@@ -131,6 +169,71 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
           .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
           .header('cache-control', 'no-store')
           .send({ user: principal.name, expires: session.expires.toISOString() });
+      });
+
+      // Several kinds on one stream: a browser keeps six connections per host,
+      // and one watch per kind per tab would use them up with two tabs open.
+      // Each line is a watch event as on /api/v1alpha1/...?watch=true; an
+      // ERROR line names its kind (`kind`) so the console relists just that
+      // one. Revisions are global, but each kind resumes from its own, so a
+      // kind that lagged behind another loses nothing on reconnect.
+      // Authenticated by the normal hook (session cookie or bearer token).
+      app.get<{ Querystring: Record<string, string> }>(WATCH_PATH, async (request, reply) => {
+        const wanted = Object.entries(request.query);
+        if (wanted.length === 0)
+          throw new BadRequestError(
+            `expected ?PLURAL=RESOURCEVERSION for each kind to watch, e.g. ?clusters=42`,
+          );
+        const watches: [string, Watch][] = [];
+        for (const [plural, rv] of wanted) {
+          const kind = WATCHABLE.get(plural);
+          if (kind === undefined) {
+            throw new BadRequestError(
+              `${plural}: expected one of ${[...WATCHABLE.keys()].join(', ')}`,
+            );
+          }
+          watches.push([kind, store.watch({ kind, fromRevision: rv === '' ? undefined : rv })]);
+        }
+        reply.hijack();
+        const res = reply.raw;
+        res.writeHead(200, {
+          'content-type': 'application/x-ndjson',
+          'cache-control': 'no-store',
+          'x-content-type-options': 'nosniff',
+        });
+        res.flushHeaders();
+        const write = (line: string) =>
+          res.write(`${line}\n`)
+            ? Promise.resolve()
+            : new Promise<void>((resolve) => res.once('drain', resolve));
+        const stop = () => {
+          for (const [, w] of watches) w.close();
+        };
+        request.raw.on('close', stop);
+        res.on('close', stop);
+        const keepAlive = setInterval(
+          () => res.write('\n'),
+          (options.keepAliveSeconds ?? 15) * 1000,
+        );
+        try {
+          await Promise.all(
+            watches.map(async ([kind, watch]) => {
+              try {
+                for await (const event of watch) await write(JSON.stringify(event));
+              } catch (err) {
+                const y: YunjianError = toYunjianError(err);
+                if (!res.destroyed)
+                  await write(JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(y) }));
+                // The client reconnects after relisting; end every kind's stream.
+                stop();
+              }
+            }),
+          );
+        } finally {
+          clearInterval(keepAlive);
+          request.raw.off('close', stop);
+          res.end();
+        }
       });
 
       app.delete(SESSION_PATH, async (request, reply) => {

@@ -1,16 +1,22 @@
 // The shell: sign-in gate, navigation, skip link and the live-connection
 // indicator. The sign-in link's token is exchanged for a session and removed
 // from the address bar before anything else renders.
-import { useEffect, useRef, useState } from 'react';
+import { Suspense, lazy, useEffect, useRef, useState } from 'react';
 import { currentSession, onSignedOut, signIn, signOut, type SessionInfo } from './api.ts';
-import { useFeed } from './live.ts';
+import { startFeeds, useFeed } from './live.ts';
 import { href, useRoute } from './router.ts';
 import { SignIn } from './SignIn.tsx';
 import { FleetView } from './FleetView.tsx';
-import { ClustersView } from './ClustersView.tsx';
-import { AppDetail, AppsView } from './AppsView.tsx';
-import { EventsView } from './EventsView.tsx';
-import { ApplyView } from './ApplyView.tsx';
+
+// The fleet is the landing view and ships in the first chunk; the others (and
+// the YAML parser they use) load on first visit, keeping the first paint small.
+const ClustersView = lazy(() =>
+  import('./ClustersView.tsx').then((m) => ({ default: m.ClustersView })),
+);
+const AppsView = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.AppsView })));
+const AppDetail = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.AppDetail })));
+const EventsView = lazy(() => import('./EventsView.tsx').then((m) => ({ default: m.EventsView })));
+const ApplyView = lazy(() => import('./ApplyView.tsx').then((m) => ({ default: m.ApplyView })));
 
 type Auth =
   { state: 'checking' } | { state: 'out'; error?: string } | { state: 'in'; session: SessionInfo };
@@ -27,25 +33,39 @@ async function initialSession(): Promise<Auth> {
   const url = new URL(location.href);
   const token = url.searchParams.get('token');
   if (token !== null) {
-    // The token must not stay in the address bar, the history or a bookmark.
+    // The server turns a valid sign-in link into a cookie and a redirect; a
+    // token still here was refused. It must not stay in the address bar, the
+    // history or a bookmark either way.
     url.searchParams.delete('token');
     history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
     try {
-      return { state: 'in', session: await signIn(token) };
+      const session = await signIn(token);
+      startFeeds();
+      return { state: 'in', session };
     } catch (err) {
       return { state: 'out', error: `The sign-in link did not work: ${(err as Error).message}` };
     }
   }
+  // Optimistic: the lists start with the session check instead of after it.
+  // Without a session they stop at their first 401 and start again on sign-in.
+  startFeeds();
   const session = await currentSession();
   return session ? { state: 'in', session } : { state: 'out' };
 }
 
+// Started as the module loads, before React's first render: the sign-in round
+// trip and the first lists overlap with rendering instead of following it.
+const firstSession = initialSession();
+
 export function App() {
   const [auth, setAuth] = useState<Auth>({ state: 'checking' });
   useEffect(() => {
-    initialSession().then(setAuth, (err: unknown) => setAuth({ state: 'out', error: String(err) }));
+    firstSession.then(setAuth, (err: unknown) => setAuth({ state: 'out', error: String(err) }));
+    // Only a session that existed can end; a 401 before sign-in is expected.
     return onSignedOut(() =>
-      setAuth({ state: 'out', error: 'Your session ended; sign in again.' }),
+      setAuth((a) =>
+        a.state === 'in' ? { state: 'out', error: 'Your session ended; sign in again.' } : a,
+      ),
     );
   }, []);
 
@@ -59,7 +79,11 @@ export function App() {
     return (
       <SignIn
         {...(auth.error !== undefined ? { error: auth.error } : {})}
-        onSignIn={async (token) => setAuth({ state: 'in', session: await signIn(token) })}
+        onSignIn={async (token) => {
+          const session = await signIn(token);
+          startFeeds();
+          setAuth({ state: 'in', session });
+        }}
       />
     );
   return (
@@ -83,7 +107,22 @@ function Shell({ user, onSignOut }: { user: string; onSignOut: () => void }) {
       first.current = false;
       return;
     }
-    main.current?.querySelector<HTMLElement>('h1')?.focus();
+    const root = main.current;
+    if (!root) return;
+    // Suspense keeps the previous view in the DOM, hidden, while the next one
+    // loads: only a heading that actually took focus counts.
+    const focus = () => {
+      const h1 = root.querySelector<HTMLElement>('h1');
+      h1?.focus();
+      return h1 !== null && document.activeElement === h1;
+    };
+    if (focus()) return;
+    // A view loaded on first visit renders its heading a moment later.
+    const watcher = new MutationObserver(() => {
+      if (focus()) watcher.disconnect();
+    });
+    watcher.observe(root, { childList: true, subtree: true, attributes: true });
+    return () => watcher.disconnect();
   }, [route.path.join('/')]);
 
   return (
@@ -100,7 +139,7 @@ function Shell({ user, onSignOut }: { user: string; onSignOut: () => void }) {
       </a>
       <header className="topbar">
         <a className="brand" href={href(['fleet'])}>
-          <span aria-hidden="true">云舰</span> Yunjian
+          Yunjian
         </a>
         <nav aria-label="Main">
           <ul>
@@ -122,7 +161,9 @@ function Shell({ user, onSignOut }: { user: string; onSignOut: () => void }) {
         </div>
       </header>
       <main id="main" ref={main} tabIndex={-1}>
-        <View path={route.path} query={route.query} />
+        <Suspense fallback={<p role="status">Loading…</p>}>
+          <View path={route.path} query={route.query} />
+        </Suspense>
       </main>
     </>
   );

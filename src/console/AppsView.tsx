@@ -95,7 +95,8 @@ export function AppsView() {
 }
 
 function StatusBadge({ ready, reason }: { ready: string | undefined; reason: string | undefined }) {
-  const health = ready === 'True' ? 'healthy' : ready === 'False' ? 'down' : 'degraded';
+  // Not ready yet is usually progress (replicas starting, failover under way), not failure.
+  const health = ready === 'True' ? 'healthy' : 'degraded';
   return (
     <span className={`badge health-${health}`}>
       {ready === 'True' ? 'Ready' : (reason ?? 'Pending')}
@@ -238,13 +239,29 @@ function Placement({ app }: { app: Application }) {
         </table>
       </div>
       {(app.status?.reasons ?? []).length > 0 && (
-        <ul className="reasons">
-          {(app.status?.reasons ?? []).map((r, i) => (
-            <li key={i}>
-              {r.component ?? 'app'}: {r.count} replica(s) not placed: {r.reason}
-            </li>
-          ))}
-        </ul>
+        <details>
+          <summary>Scheduler reasons by component (clusters per reason)</summary>
+          <table className="data">
+            <thead>
+              <tr>
+                <th scope="col">Component</th>
+                <th scope="col" className="num">
+                  Clusters
+                </th>
+                <th scope="col">Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(app.status?.reasons ?? []).map((r, i) => (
+                <tr key={i}>
+                  <td>{r.component ?? 'all'}</td>
+                  <td className="num">{r.count}</td>
+                  <td>{r.reason}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </details>
       )}
       {byCloud.length === 0 ? (
         <p>Not placed yet.</p>

@@ -84,6 +84,8 @@ export function BarChart({
     // The chart's shape is fixed per mount; data changes go through update().
   }, []);
 
+  // Live updates arrive several times a second; redraw only when the numbers moved.
+  const signature = JSON.stringify([labels, series.map((s) => s.data)]);
   useEffect(() => {
     const c = chart.current;
     if (!c) return;
@@ -95,7 +97,7 @@ export function BarChart({
       borderWidth: 0,
     }));
     c.update('none');
-  }, [labels, series]);
+  }, [signature]);
 
   return (
     <figure className="chart" aria-labelledby={`${id}-title`}>

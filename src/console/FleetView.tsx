@@ -1,14 +1,17 @@
 // The fleet at a glance: totals, the world map of sites and capacity,
 // allocation, utilisation and price broken down by cloud, site kind and CPU
 // architecture. Everything derives from one aggregation per update batch.
-import { useMemo } from 'react';
+import { Suspense, lazy, useMemo, useState } from 'react';
 import type { Cloud, Cluster, Site } from '../model/schema.ts';
 import { aggregateFleet, type Breakdown } from './aggregate.ts';
-import { BarChart, type Series } from './BarChart.tsx';
+import type { Series } from './BarChart.tsx';
 import { fmtCompact, fmtInt, fmtPct, fmtPrice } from './format.ts';
 import { useFeed } from './live.ts';
 import { href, replaceQuery, useRoute } from './router.ts';
 import { WorldMap } from './WorldMap.tsx';
+
+// Chart.js is below the fold: it loads after the map and totals are on screen.
+const BarChart = lazy(() => import('./BarChart.tsx').then((m) => ({ default: m.BarChart })));
 
 const ALLOCATED = '#0969da';
 const FREE = '#9ec5f5';
@@ -32,10 +35,17 @@ export function FleetView() {
     () => aggregateFleet(clouds.items, sites.items, clusters.items),
     [clouds.version, sites.version, clusters.version],
   );
-  const shownSites = useMemo(
-    () => (cloudFilter ? fleet.sites.filter((s) => s.cloud === cloudFilter) : fleet.sites),
-    [fleet, cloudFilter],
-  );
+  const filtered = cloudFilter ? fleet.sites.filter((s) => s.cloud === cloudFilter) : fleet.sites;
+  // Heartbeats change every cluster every few seconds but rarely what the map
+  // draws; the map and the site table re-render only when health or size moves.
+  const siteKey = filtered
+    .map(
+      (s) =>
+        `${s.name}:${s.health}:${s.readyClusters}:${Math.round(s.cores)}:${Math.round(s.allocated)}`,
+    )
+    .join('|');
+  const shownSites = useMemo(() => filtered, [siteKey]);
+  const [sitesOpen, setSitesOpen] = useState(false);
   const charts = useMemo(
     () => ({
       cloudLabels: fleet.byCloud.map((c) => c.key),
@@ -101,92 +111,96 @@ export function FleetView() {
           </div>
         </div>
         <WorldMap sites={shownSites} />
-        <details>
+        <details onToggle={(e) => setSitesOpen(e.currentTarget.open)}>
           <summary>Sites as a table ({shownSites.length})</summary>
-          <div className="table-scroll">
-            <table className="data">
-              <thead>
-                <tr>
-                  <th scope="col">Site</th>
-                  <th scope="col">Cloud</th>
-                  <th scope="col">Kind</th>
-                  <th scope="col">Location</th>
-                  <th scope="col">Ready clusters</th>
-                  <th scope="col" className="num">
-                    Cores
-                  </th>
-                  <th scope="col" className="num">
-                    Allocated
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {shownSites.map((s) => (
-                  <tr key={s.name}>
-                    <th scope="row">
-                      <a href={href(['clusters'], { site: s.name })}>{s.name}</a>
+          {sitesOpen && (
+            <div className="table-scroll">
+              <table className="data">
+                <thead>
+                  <tr>
+                    <th scope="col">Site</th>
+                    <th scope="col">Cloud</th>
+                    <th scope="col">Kind</th>
+                    <th scope="col">Location</th>
+                    <th scope="col">Ready clusters</th>
+                    <th scope="col" className="num">
+                      Cores
                     </th>
-                    <td>{s.cloud}</td>
-                    <td>{s.kind}</td>
-                    <td>
-                      {s.city}, {s.country}
-                    </td>
-                    <td>
-                      <span className={`badge health-${s.health}`}>
-                        {s.readyClusters}/{s.clusters}
-                      </span>
-                    </td>
-                    <td className="num">{fmtInt(s.cores)}</td>
-                    <td className="num">{fmtInt(s.allocated)}</td>
+                    <th scope="col" className="num">
+                      Allocated
+                    </th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {shownSites.map((s) => (
+                    <tr key={s.name}>
+                      <th scope="row">
+                        <a href={href(['clusters'], { site: s.name })}>{s.name}</a>
+                      </th>
+                      <td>{s.cloud}</td>
+                      <td>{s.kind}</td>
+                      <td>
+                        {s.city}, {s.country}
+                      </td>
+                      <td>
+                        <span className={`badge health-${s.health}`}>
+                          {s.readyClusters}/{s.clusters}
+                        </span>
+                      </td>
+                      <td className="num">{fmtInt(s.cores)}</td>
+                      <td className="num">{fmtInt(s.allocated)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
         </details>
       </div>
 
-      <div className="charts">
-        <BarChart
-          id="by-cloud"
-          title="Cores by cloud: allocated and free"
-          labels={charts.cloudLabels}
-          series={charts.cloudSeries}
-          stacked
-          horizontal
-          format={fmtCompact}
-        />
-        <BarChart
-          id="by-kind"
-          title="Cores by site kind"
-          labels={charts.kindLabels}
-          series={charts.kindSeries}
-          stacked
-          format={fmtCompact}
-        />
-        <BarChart
-          id="by-arch"
-          title="Cores by CPU architecture"
-          labels={charts.archLabels}
-          series={charts.archSeries}
-          stacked
-          format={fmtCompact}
-        />
-        <BarChart
-          id="price"
-          title="List price per core-hour by cloud (USD)"
-          labels={charts.priced.map((c) => c.key)}
-          series={[
-            {
-              label: 'Price per core-hour',
-              data: charts.priced.map((c) => c.listPrice ?? 0),
-              color: PRICE,
-            },
-          ]}
-          horizontal
-          format={(n) => n.toFixed(4)}
-        />
-      </div>
+      <Suspense fallback={<p role="status">Loading charts…</p>}>
+        <div className="charts">
+          <BarChart
+            id="by-cloud"
+            title="Cores by cloud: allocated and free"
+            labels={charts.cloudLabels}
+            series={charts.cloudSeries}
+            stacked
+            horizontal
+            format={fmtCompact}
+          />
+          <BarChart
+            id="by-kind"
+            title="Cores by site kind"
+            labels={charts.kindLabels}
+            series={charts.kindSeries}
+            stacked
+            format={fmtCompact}
+          />
+          <BarChart
+            id="by-arch"
+            title="Cores by CPU architecture"
+            labels={charts.archLabels}
+            series={charts.archSeries}
+            stacked
+            format={fmtCompact}
+          />
+          <BarChart
+            id="price"
+            title="List price per core-hour by cloud (USD)"
+            labels={charts.priced.map((c) => c.key)}
+            series={[
+              {
+                label: 'Price per core-hour',
+                data: charts.priced.map((c) => c.listPrice ?? 0),
+                color: PRICE,
+              },
+            ]}
+            horizontal
+            format={(n) => n.toFixed(4)}
+          />
+        </div>
+      </Suspense>
 
       <div className="panel">
         <h2>Clouds</h2>

@@ -20,9 +20,7 @@ export function SignIn({
   };
   return (
     <main className="signin" id="main">
-      <h1>
-        <span aria-hidden="true">云舰</span> Yunjian console
-      </h1>
+      <h1>Yunjian console</h1>
       <p>
         Open the sign-in link the server printed when it started (
         <code>http://localhost:7080/?token=…</code>), or paste the admin token. It is in the
