@@ -70,6 +70,7 @@ describe(
         log: (line) => logs.push(line),
         heartbeatSeconds: 1,
         clusterGraceSeconds: 2,
+        dnsPort: 0,
       });
       token = readFileSync(server.adminTokenPath, 'utf8').trim();
       browser = await chromium.launch({
@@ -180,6 +181,13 @@ describe(
         .evaluateAll((els) => els.map((e) => e.getAttribute('data-cloud')));
       for (const cloud of placed) assert.ok(shown.includes(cloud), `cloud ${cloud} not shown`);
       assert.equal(await page.getByTestId('traffic-strategy').textContent(), 'failover');
+      // Endpoint health comes from the traffic manager's status API.
+      await page
+        .getByTestId('endpoints-table')
+        .locator('.badge')
+        .getByText('Healthy', { exact: true })
+        .first()
+        .waitFor({ timeout: 30_000 });
       await page.getByTestId('explanation').locator('details').first().waitFor();
       await shot('app-shop');
     });

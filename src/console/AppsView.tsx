@@ -4,7 +4,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { stringify } from 'yaml';
 import type { Application, Event } from '../model/schema.ts';
 import type { ApplicationExplanation } from '../scheduler/explain.ts';
-import { API, getJson } from './api.ts';
+import { API, ApiError, getJson } from './api.ts';
 import { fmtAgo, fmtInt } from './format.ts';
 import { useFeed } from './live.ts';
 import { href } from './router.ts';
@@ -322,8 +322,78 @@ function Placement({ app }: { app: Application }) {
   );
 }
 
+/**
+ * The part of the traffic manager's status (GET /api/v1alpha1/traffic,
+ * src/traffic/status.ts) the console shows; declared here because that module
+ * is server code.
+ */
+interface TrafficRoute {
+  host: string;
+  application: string;
+  strategy: string;
+  serving: string;
+  failovers: number;
+  endpoints: {
+    cluster: string;
+    cloud: string;
+    address: string;
+    port: number;
+    healthy: boolean;
+    ready: boolean;
+    draining: boolean;
+    probe: string;
+    since?: string;
+    vantagePoints: { name: string; state: string; latencyMs?: number; error?: string }[];
+  }[];
+}
+
+type TrafficState =
+  | { kind: 'loading' }
+  | { kind: 'absent' }
+  | { kind: 'error'; message: string }
+  | { kind: 'ok'; route?: TrafficRoute };
+
+const TRAFFIC_POLL_MS = 3000;
+
+/** The traffic manager's view of one app, polled while the page is open (it has no watch). */
+function useTrafficRoute(application: string): TrafficState {
+  const [state, setState] = useState<TrafficState>({ kind: 'loading' });
+  useEffect(() => {
+    let stopped = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll = async () => {
+      try {
+        const status = await getJson<{ routes: TrafficRoute[] }>(`${API}/traffic`);
+        if (stopped) return;
+        const route = status.routes.find((r) => r.application === application);
+        setState({ kind: 'ok', ...(route ? { route } : {}) });
+      } catch (err) {
+        if (stopped) return;
+        // 404: this server runs without the traffic manager (no DNS port).
+        if (err instanceof ApiError && err.status === 404) {
+          setState({ kind: 'absent' });
+          return;
+        }
+        setState({ kind: 'error', message: (err as Error).message });
+      }
+      timer = setTimeout(() => void poll(), TRAFFIC_POLL_MS);
+    };
+    void poll();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [application]);
+  return state;
+}
+
 function Traffic({ app }: { app: Application }) {
   const t = app.spec.traffic;
+  const traffic = useTrafficRoute(`${app.metadata.namespace ?? 'default'}/${app.metadata.name}`);
+  const route = traffic.kind === 'ok' ? traffic.route : undefined;
+  const health = new Map(
+    (route?.endpoints ?? []).map((e) => [`${e.cluster}/${e.address}:${e.port}`, e]),
+  );
   const endpoints = (app.status?.placements ?? []).flatMap((p) =>
     (p.endpoints ?? []).map((e) => ({
       ...e,
@@ -331,10 +401,11 @@ function Traffic({ app }: { app: Application }) {
       cloud: p.cloud,
       component: p.component,
       draining: p.draining === true,
+      health: health.get(`${p.cluster}/${e.address}:${e.port}`),
     })),
   );
   return (
-    <div className="panel">
+    <div className="panel" data-testid="traffic">
       <h2>Traffic</h2>
       {t ? (
         <dl className="facts">
@@ -362,6 +433,14 @@ function Traffic({ app }: { app: Application }) {
           )}
           <dt>When all endpoints are down</dt>
           <dd>{t.whenAllDown ?? 'failOpen'}</dd>
+          {route && (
+            <>
+              <dt>Serving now</dt>
+              <dd data-testid="traffic-serving">{route.serving || 'nothing'}</dd>
+              <dt>Failovers</dt>
+              <dd>{route.failovers}</dd>
+            </>
+          )}
         </dl>
       ) : (
         <p>No traffic policy: this application is not published under a DNS name.</p>
@@ -371,7 +450,7 @@ function Traffic({ app }: { app: Application }) {
         <p>No endpoints reported by the clusters&apos; drivers.</p>
       ) : (
         <div className="table-scroll">
-          <table className="data">
+          <table className="data" data-testid="endpoints-table">
             <thead>
               <tr>
                 <th scope="col">Address</th>
@@ -379,6 +458,7 @@ function Traffic({ app }: { app: Application }) {
                 <th scope="col">Cluster</th>
                 <th scope="col">Cloud</th>
                 <th scope="col">Health</th>
+                <th scope="col">Probes</th>
               </tr>
             </thead>
             <tbody>
@@ -393,7 +473,30 @@ function Traffic({ app }: { app: Application }) {
                   <td>{e.component}</td>
                   <td>{e.cluster}</td>
                   <td>{e.cloud}</td>
-                  <td>{e.draining ? 'draining' : 'not reported'}</td>
+                  <td>
+                    {e.health ? (
+                      <span className={`badge health-${e.health.healthy ? 'healthy' : 'down'}`}>
+                        {e.health.healthy ? 'Healthy' : 'Down'}
+                        {e.health.draining ? ', draining' : ''}
+                      </span>
+                    ) : e.draining ? (
+                      'draining'
+                    ) : (
+                      'not checked'
+                    )}
+                  </td>
+                  <td>
+                    {e.health
+                      ? e.health.probe === 'simulated'
+                        ? 'simulated (digital twin)'
+                        : e.health.vantagePoints
+                            .map(
+                              (v) =>
+                                `${v.name} ${v.state}${v.latencyMs !== undefined ? ` ${v.latencyMs} ms` : ''}`,
+                            )
+                            .join(', ')
+                      : ''}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -401,8 +504,15 @@ function Traffic({ app }: { app: Application }) {
         </div>
       )}
       <p className="hint" data-testid="endpoint-health-note">
-        Endpoint health checks: this server does not report them yet (the traffic manager&apos;s
-        health API is not installed); the Health column fills in once it is.
+        {traffic.kind === 'absent'
+          ? 'Endpoint health: this server runs without the traffic manager (start it with --dns-port), so no endpoint is checked.'
+          : traffic.kind === 'error'
+            ? `Endpoint health unavailable: ${traffic.message}`
+            : traffic.kind === 'loading'
+              ? 'Asking the traffic manager…'
+              : route
+                ? 'Endpoint health from the traffic manager, refreshed every few seconds.'
+                : 'The traffic manager has no route for this application yet.'}
       </p>
     </div>
   );
