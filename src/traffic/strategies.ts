@@ -206,6 +206,8 @@ function ringFor<C extends { name: string }>(host: string, cells: readonly C[]):
     points: Uint32Array.from(pts.map((p) => p.h)),
     owner: Int32Array.from(pts.map((p) => p.owner)),
   };
+  // One ring per host; bounded so hosts that come and go cannot grow it forever.
+  if (rings.size >= 10_000) rings.clear();
   rings.set(host, { signature, ring });
   return ring;
 }
