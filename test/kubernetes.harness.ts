@@ -37,7 +37,7 @@ export function requireApiServer(t: TestContext): boolean {
   return false;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -135,6 +135,11 @@ function networkCause(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && NETWORK_CODES.has(code)) return code;
+    // Happy eyeballs: one failure per address tried.
+    for (const inner of (e as { errors?: unknown[] }).errors ?? []) {
+      const c = (inner as { code?: unknown } | null)?.code;
+      if (typeof c === 'string' && NETWORK_CODES.has(c)) return c;
+    }
     if (e.name === 'TimeoutError' || e.name === 'AbortError')
       return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
     e = e.cause;

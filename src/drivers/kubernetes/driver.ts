@@ -164,6 +164,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
   private connecting: Promise<Connection> | undefined;
   private readonly namespaces = new Set<string>();
   private lastContactMs: number | undefined;
+  private lastInventory: ClusterInventory | undefined;
   private closed = false;
 
   constructor(options: KubernetesDriverOptions) {
@@ -275,7 +276,12 @@ export class KubernetesClusterDriver implements ClusterDriver {
       await this.synced(c);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      return { ...empty, message, ...lastContact() };
+      // The last inventory seen, not zeros: during the failover grace period the
+      // cluster still counts as Ready, and zero capacity would make the
+      // scheduler move replicas off it as a plain re-placement, one failback
+      // would never return.
+      const known = this.lastInventory ?? empty;
+      return { ...known, reachable: false, message, ...lastContact() };
     }
     const inv: ClusterInventory = { ...empty, reachable: true, ...lastContact() };
     for (const n of this.nodeStatuses(c)) {
@@ -290,6 +296,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
         inv.gpuModels[n.status.gpuModel] =
           (inv.gpuModels[n.status.gpuModel] ?? 0) + n.raw.capacity.gpu;
     }
+    this.lastInventory = inv;
     return inv;
   }
 
