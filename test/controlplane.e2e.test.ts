@@ -121,7 +121,10 @@ describe('control plane with the demo fleet', () => {
     // The dead replicas are kept as draining (ready 0) until they can be deleted.
     for (const p of moved.status.placements as P[])
       if (p.cloud === victim) assert.equal(p.ready, 0);
-    assert.ok(moved.status.displaced?.length > 0, 'failover remembered for failback');
+    assert.ok(
+      moved.status.displaced?.length > 0,
+      `failover remembered for failback: ${JSON.stringify(moved.status)}`,
+    );
 
     const recover = await fetch(`${server.url}/api/v1alpha1/chaos`, {
       method: 'POST',

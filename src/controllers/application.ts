@@ -157,6 +157,28 @@ export function workloadFor(
   return { ...spec, hash: createHash('sha256').update(canonical(spec)).digest('hex').slice(0, 16) };
 }
 
+/** The plan the app's status records (the steady-state fast path of reconcile). */
+function planOfStatus(app: Application, active: readonly PlacementStatus[]): AppPlan {
+  return {
+    app: app.metadata.name,
+    components: app.spec.components.map((c) => ({
+      component: c.name,
+      assignments: active
+        .filter((p) => p.component === c.name)
+        .map((p) => ({
+          cluster: p.cluster,
+          clusterIndex: -1,
+          replicas: p.assigned ?? p.desired,
+          kept: p.assigned ?? p.desired,
+          nodes: new Int32Array(0),
+        })),
+      unplaced: 0,
+    })),
+    reasons: app.status?.reasons ?? [],
+    explanation: [],
+  };
+}
+
 /** True when every draining placement is on a cluster that is not Ready (nothing to poll for). */
 function onlyUndeletable(placements: readonly PlacementStatus[], o: ApplicationControllerOptions) {
   return placements.every((p) => {
@@ -282,6 +304,11 @@ export function createApplicationController(
     const notes: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
     /** When this app must be looked at again for a timer (grace, stabilisation). */
     let wakeAtMs = Infinity;
+    // One view of the fleet for the whole pass: the informer may change under
+    // the awaits below, and a cluster seen Ready by the failover decision but
+    // NotReady by the scheduler would lose its replicas without a failover.
+    const clusters = o.clusters.list();
+    const clusterNamed = new Map(clusters.map((c) => [c.metadata.name, c]));
 
     const previousAll = app.status?.placements ?? [];
     const previous = previousAll.filter((p) => p.draining !== true);
@@ -316,7 +343,7 @@ export function createApplicationController(
     const held = new Set<string>();
     const failedOver = new Set<string>();
     for (const p of previous) {
-      const cluster = o.clusters.get(p.cluster);
+      const cluster = clusterNamed.get(p.cluster);
       if (!cluster || isClusterReady(cluster)) continue;
       const since = Date.parse(readyCondition(cluster.status)?.lastTransitionTime ?? '') || t;
       if (!policy.enabled || t < since + policy.graceMs) {
@@ -331,7 +358,7 @@ export function createApplicationController(
     for (const p of previous) {
       const assigned = p.assigned ?? p.desired;
       const { listed, ws } = await statusOf(p.component, p.cluster);
-      const cluster = o.clusters.get(p.cluster);
+      const cluster = clusterNamed.get(p.cluster);
       if (!cluster || (!isClusterReady(cluster) && !held.has(p.cluster))) continue;
       const running =
         !listed || held.has(p.cluster) ? assigned : Math.min(assigned, ws?.scheduled ?? 0);
@@ -358,7 +385,7 @@ export function createApplicationController(
       planFrom = structuredClone(current);
       const kept: typeof displaced = [];
       for (const d of displaced) {
-        const cluster = o.clusters.get(d.cluster);
+        const cluster = clusterNamed.get(d.cluster);
         if (!cluster || !policy.failback) continue;
         const ready = readyCondition(cluster.status);
         const stableSince = Date.parse(ready?.lastTransitionTime ?? '') || t;
@@ -390,8 +417,21 @@ export function createApplicationController(
       displaced = kept;
     }
 
-    const clusters = o.clusters.list();
-    await refreshNodes(clusters);
+    // Steady state: the spec was placed already, every placement's cluster is
+    // Ready and runs what it was assigned, nothing is unplaced, and no failover,
+    // failback or rebalance is due. The scheduler would keep exactly this
+    // (placement is sticky), so the plan is the status itself and no snapshot
+    // of the fleet is built. Most reconciles during a rollout are these status
+    // polls, which is what keeps thousands of apps cheap.
+    let steady =
+      !rebalancing &&
+      planFrom === current &&
+      held.size === 0 &&
+      failedOver.size === 0 &&
+      previous.length > 0 &&
+      app.status?.observedGeneration === app.metadata.generation &&
+      app.status?.conditions?.[0]?.reason !== 'Unschedulable' &&
+      previous.every((p) => current[p.component]?.[p.cluster] === (p.assigned ?? p.desired));
 
     // A cluster found unreachable while applying is treated as not Ready for the
     // rest of this reconcile and the app is placed again without it: the
@@ -401,17 +441,23 @@ export function createApplicationController(
     let plan: AppPlan;
     let keep: Set<string>;
     let placements: PlacementStatus[];
+    let nodesRefreshed = false;
     const prevOf = new Map(previous.map((p) => [`${p.component}@${p.cluster}`, p]));
     placing: for (;;) {
-      const snapshot = fleetSnapshot({
-        clusters,
-        sites: o.sites.list(),
-        ...(o.clouds ? { clouds: o.clouds.list() } : {}),
-        nodesOf: (c) => nodesReady.get(c.metadata.name),
-        unreachable,
-        held,
-      });
-      plan = placeApplication(snapshot, app, planFrom);
+      if (steady) plan = planOfStatus(app, previous);
+      else {
+        if (!nodesRefreshed) await refreshNodes(clusters);
+        nodesRefreshed = true;
+        const snapshot = fleetSnapshot({
+          clusters,
+          sites: o.sites.list(),
+          ...(o.clouds ? { clouds: o.clouds.list() } : {}),
+          nodesOf: (c) => nodesReady.get(c.metadata.name),
+          unreachable,
+          held,
+        });
+        plan = placeApplication(snapshot, app, planFrom);
+      }
       keep = new Set<string>();
       placements = [];
       for (const cp of plan.components) {
@@ -462,11 +508,12 @@ export function createApplicationController(
               // Replicas already there wait out the cluster's grace period (the
               // cluster-status controller decides when it is NotReady); new
               // replicas do not wait on a cluster that cannot be reached.
-              if (prev === undefined) {
-                unreachable.add(a.cluster);
-                continue placing;
-              }
-              held.add(a.cluster);
+              steady = false;
+              // Marking a cluster unreachable drops everything the app runs
+              // there, so only a cluster it does not run on yet is; the rest is
+              // held as it was until cluster-status decides.
+              if (previous.some((p) => p.cluster === a.cluster)) held.add(a.cluster);
+              else unreachable.add(a.cluster);
               continue placing;
             }
             ws = undefined; // status predates the apply; the next reconcile reads it
@@ -495,7 +542,7 @@ export function createApplicationController(
           keep.add(`${component.name}@${p.cluster}`);
           const { ws } = await statusOf(component.name, p.cluster);
           // What a NotReady cluster last reported is not evidence of anything.
-          const live = o.clusters.get(p.cluster);
+          const live = clusterNamed.get(p.cluster);
           placements.push({
             ...p,
             ready: live && isClusterReady(live) ? (ws?.ready ?? 0) : 0,
