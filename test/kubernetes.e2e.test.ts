@@ -379,12 +379,11 @@ if (missing !== undefined && process.env['CI'] !== 'true') {
     });
 
     // The driver side holds (k8s-east turns NotReady with the connection-refused reason
-    // and the replicas move to k8s-west), but the move is a plain re-placement, not a
-    // recorded failover, so failback never comes: for a cluster whose nodes cannot be
-    // listed, scheduler/snapshot.ts nodesFromStatus() gives no nodes unless it is a sim
-    // cluster ("cluster has no nodes"). See NOTES.md, kubernetes driver.
+    // and the replicas move to k8s-west), but the application controller moves them
+    // without a Failover event or status.displaced, so failback never comes. See
+    // NOTES.md, kubernetes driver; remove the todo once that is fixed.
     const failoverTodo =
-      'scheduler sees no nodes on a non-sim cluster it cannot list (snapshot.ts nodesFromStatus), so failover is not recorded and failback never comes';
+      'the application controller moves replicas off the stopped member without recording a failover, so failback never comes (NOTES.md)';
     it(
       'fails over when an API server stops and fails back after the stabilisation window',
       { todo: failoverTodo },

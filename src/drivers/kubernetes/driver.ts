@@ -300,8 +300,20 @@ export class KubernetesClusterDriver implements ClusterDriver {
     return inv;
   }
 
+  /**
+   * The nodes as last seen: while the cluster is unreachable this is the last
+   * known view (as inventory() keeps the last known capacity), so the
+   * scheduler holds replicas there through the failover grace period instead
+   * of seeing an empty cluster.
+   */
   async nodes(): Promise<NodeStatus[]> {
-    const c = await this.ready();
+    let c: Connection;
+    try {
+      c = await this.connection();
+    } catch (err) {
+      throw toDriverError(err, { server: '(not connected)', origin: 'unknown' }, 'connect');
+    }
+    if (!c.nodes.isSynced || !c.pods.isSynced) await this.synced(c);
     return this.nodeStatuses(c).map((n) => n.status);
   }
 
