@@ -246,7 +246,15 @@ export function registerBench(program: Command, io: CliIo): void {
           throw new InvalidArgumentError(`expected instant, fleet or both, got "${raw}".`);
         return raw;
       },
-      'both',
+    )
+    .option(
+      '--weights <weights>',
+      'score weights of the apps: default, balanced or both',
+      (raw: string) => {
+        if (raw !== 'default' && raw !== 'balanced' && raw !== 'both')
+          throw new InvalidArgumentError(`expected default, balanced or both, got "${raw}".`);
+        return raw;
+      },
     )
     .option(
       '--timeout <s>',
@@ -259,7 +267,8 @@ export function registerBench(program: Command, io: CliIo): void {
       async (o: {
         apps: number;
         concurrency: number;
-        pass: 'instant' | 'fleet' | 'both';
+        pass?: 'instant' | 'fleet' | 'both';
+        weights?: 'default' | 'balanced' | 'both';
         timeout: number;
         json?: string;
       }) => {
@@ -271,7 +280,7 @@ export function registerBench(program: Command, io: CliIo): void {
           {
             apps: o.apps,
             concurrency: o.concurrency,
-            passes: o.pass === 'both' ? ['instant', 'fleet'] : [o.pass],
+            passes: deliveryPasses(o.pass, o.weights),
             timeoutSeconds: o.timeout,
           },
           progress,
@@ -280,4 +289,24 @@ export function registerBench(program: Command, io: CliIo): void {
         io.stdout(`JSON: ${writeJson(o.json ?? resolve(RESULTS_DIR, 'delivery.json'), result)}\n`);
       },
     );
+}
+
+/**
+ * Without flags: instant start with both weightings (the control plane's own
+ * latency, concentrated and spread), then the fleet's start-up times, spread.
+ */
+function deliveryPasses(
+  pass: 'instant' | 'fleet' | 'both' | undefined,
+  weights: 'default' | 'balanced' | 'both' | undefined,
+): { startup: 'instant' | 'fleet'; weights: 'default' | 'balanced' }[] {
+  if (pass === undefined && weights === undefined)
+    return [
+      { startup: 'instant', weights: 'default' },
+      { startup: 'instant', weights: 'balanced' },
+      { startup: 'fleet', weights: 'balanced' },
+    ];
+  const startups = pass === undefined || pass === 'both' ? (['instant', 'fleet'] as const) : [pass];
+  const ws =
+    weights === undefined || weights === 'both' ? (['default', 'balanced'] as const) : [weights];
+  return startups.flatMap((startup) => ws.map((w) => ({ startup, weights: w })));
 }

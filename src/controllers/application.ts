@@ -188,6 +188,16 @@ function onlyUndeletable(placements: readonly PlacementStatus[], o: ApplicationC
   });
 }
 
+/** How long a cluster's workload listing serves every app's reconcile. */
+const LISTING_TTL_MS = 500;
+/** How long a node listing is reused after this controller changed the cluster. */
+const NODES_TTL_MS = 1000;
+
+interface Listing {
+  at: number;
+  items: Promise<WorkloadStatus[] | undefined>;
+}
+
 /** Bounds the re-placement rounds of one reconcile; the rest is left to retries. */
 const MAX_UNREACHABLE_PER_RECONCILE = 64;
 
@@ -203,22 +213,30 @@ export function createApplicationController(
   const now = o.now ?? Date.now;
   const resyncMs = (o.resyncSeconds ?? 30) * 1000;
   // Nodes of each cluster, as its driver lists them. An entry is reused while
-  // the Cluster's resourceVersion is the same and this controller has not
-  // written to the cluster since; clusters whose driver lists no nodes are
-  // scheduled from their status.
+  // the Cluster's resourceVersion is the same and, after this controller wrote
+  // to the cluster, for at most NODES_TTL_MS more (placing from a view a moment
+  // old at worst leaves a replica pending, which the next pass places again);
+  // clusters whose driver lists no nodes are scheduled from their status.
   const nodeCache = new Map<
     string,
-    { version: string; nodes: Promise<NodeStatus[] | undefined> }
+    { version: string; at: number; dirty: boolean; nodes: Promise<NodeStatus[] | undefined> }
   >();
   const nodesReady = new Map<string, NodeStatus[] | undefined>();
-  const touched = (name: string) => nodeCache.delete(name);
+  const listingCache = new Map<string, Listing>();
+  /** The last hash this controller applied per cluster/namespace/app/component, and when. */
+  const applied = new Map<string, { hash: string; at: number }>();
+  const touched = (name: string) => {
+    const entry = nodeCache.get(name);
+    if (entry) entry.dirty = true;
+  };
   async function refreshNodes(clusters: readonly Cluster[]): Promise<void> {
     const pending: Promise<void>[] = [];
+    const t = now();
     for (const c of clusters) {
       const name = c.metadata.name;
       const version = c.metadata.resourceVersion ?? '';
       let entry = nodeCache.get(name);
-      if (entry?.version !== version) {
+      if (entry?.version !== version || (entry.dirty && t - entry.at > NODES_TTL_MS)) {
         const driver = isClusterReady(c) ? o.drivers.driverFor(c) : undefined;
         const listed = driver?.nodes
           ? driver.nodes().catch((err: unknown) => {
@@ -226,11 +244,12 @@ export function createApplicationController(
               return undefined;
             })
           : Promise.resolve(undefined);
-        entry = { version, nodes: listed };
-        nodeCache.set(name, entry);
+        const fresh = { version, at: t, dirty: false, nodes: listed };
+        entry = fresh;
+        nodeCache.set(name, fresh);
         // A failed listing is not kept: the next reconcile asks again.
         void listed.then((n) => {
-          if (n === undefined && nodeCache.get(name) === entry) nodeCache.delete(name);
+          if (n === undefined && nodeCache.get(name) === fresh) nodeCache.delete(name);
         });
       }
       pending.push(
@@ -275,7 +294,10 @@ export function createApplicationController(
         const k = `${w.key.component}@${cn}`;
         if (w.key.namespace !== namespace || w.key.app !== name || keep.has(k)) continue;
         await cd[1].deleteWorkload(w.key).then(
-          () => touched(cn),
+          () => {
+            touched(cn);
+            applied.delete(`${cn}/${namespace}/${name}/${w.key.component}`);
+          },
           (err: unknown) => {
             if (notRetryable(err)) throw err;
             undeleted.add(k);
@@ -312,23 +334,31 @@ export function createApplicationController(
 
     const previousAll = app.status?.placements ?? [];
     const previous = previousAll.filter((p) => p.draining !== true);
-    const listings = new Map<string, Promise<WorkloadStatus[] | undefined>>();
-    const listFor = (cn: string, d: ClusterDriver) => {
-      let p = listings.get(cn);
-      if (!p) {
-        p = d.listWorkloads().catch((err: unknown) => {
-          if (notRetryable(err)) throw err;
-          return undefined;
-        });
-        listings.set(cn, p);
+    // Workload listings: one per cluster per pass, shared between passes for
+    // LISTING_TTL_MS, so a thousand apps polling one cluster cost it one list.
+    const listings = new Map<string, Listing>();
+    const listFor = (cn: string, d: ClusterDriver): Listing => {
+      let l = listings.get(cn) ?? listingCache.get(cn);
+      if (!l || now() - l.at > LISTING_TTL_MS) {
+        l = {
+          at: now(),
+          items: d.listWorkloads().catch((err: unknown) => {
+            if (notRetryable(err)) throw err;
+            return undefined;
+          }),
+        };
+        listingCache.set(cn, l);
       }
-      return p;
+      listings.set(cn, l);
+      return l;
     };
     const statusOf = async (component: string, cn: string) => {
       const cd = driverOf(cn);
-      const listed = cd ? await listFor(cn, cd[1]) : undefined;
+      const l = cd ? listFor(cn, cd[1]) : undefined;
+      const listed = await l?.items;
       return {
         listed: listed !== undefined,
+        listedAt: l?.at ?? 0,
         ws: listed?.find(
           (w) =>
             w.key.component === component &&
@@ -491,15 +521,22 @@ export function createApplicationController(
           const surge = !replacementsReady && prev !== undefined && prev.desired > target.replicas;
           const spec = surge ? workloadFor(app, component, cluster, prev.desired) : target;
           keep.add(`${component.name}@${a.cluster}`);
-          let { ws } = await statusOf(component.name, a.cluster);
+          const seen = await statusOf(component.name, a.cluster);
+          let { ws } = seen;
+          const appliedKey = `${a.cluster}/${key}/${component.name}`;
+          const sent = applied.get(appliedKey);
+          // A listing older than our last apply of this hash cannot show it yet.
+          const inFlight = sent?.hash === spec.hash && seen.listedAt <= sent.at;
           // A held cluster cannot be written to; its workload stays as it was.
-          if (!held.has(a.cluster) && ws?.hash !== spec.hash) {
+          if (!held.has(a.cluster) && ws?.hash !== spec.hash && !inFlight) {
             // Status first: a workload already at this hash needs no write, which
             // keeps a reconcile storm (a whole cloud flipping) within API limits.
             try {
               touched(a.cluster);
+              applied.set(appliedKey, { hash: spec.hash, at: now() });
               await driver.applyWorkload(spec);
             } catch (err) {
+              applied.delete(appliedKey);
               if (
                 !(err instanceof UnavailableError) ||
                 unreachable.size >= MAX_UNREACHABLE_PER_RECONCILE
@@ -517,7 +554,7 @@ export function createApplicationController(
               continue placing;
             }
             ws = undefined; // status predates the apply; the next reconcile reads it
-          }
+          } else if (inFlight && ws?.hash !== spec.hash) ws = undefined;
           placements.push({
             component: component.name,
             cluster: a.cluster,
@@ -689,7 +726,7 @@ export function createApplicationController(
     );
     const waiting =
       cond.status !== 'True' || endpointsPending || (migrating && !onlyUndeletable(placements, o));
-    return { requeueAfterMs: Math.max(50, Math.min(waiting ? 1000 : resyncMs, wakeAtMs - t)) };
+    return { requeueAfterMs: Math.max(50, Math.min(waiting ? 500 : resyncMs, wakeAtMs - t)) };
   }
 
   const controller = new Controller('application', reconcile, o.log, 8);
