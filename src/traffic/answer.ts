@@ -41,6 +41,8 @@ export interface AuthorityOptions {
   geo: GeoLocator;
   /** Addresses of this server, answered for ns1.<zone>. */
   nameServers: readonly string[];
+  /** Rotation counters shared with the other DNS threads (`sharedCounters()`). */
+  counters?: Int32Array;
 }
 
 export class Authority {
@@ -48,11 +50,21 @@ export class Authority {
   /** SOA serial: the store revision the table was built from (mod 2^32). */
   serial = 1;
   healthy: (e: TrafficEndpoint) => boolean = () => true;
-  readonly state = new StrategyState();
+  readonly state: StrategyState;
   readonly #o: AuthorityOptions;
 
   constructor(o: AuthorityOptions) {
     this.#o = o;
+    this.state = new StrategyState(o.counters);
+  }
+
+  /** The shared rotation counters, when there are. */
+  get counters(): Int32Array | undefined {
+    return this.#o.counters;
+  }
+
+  get nameServers(): readonly string[] {
+    return this.#o.nameServers;
   }
 
   answer(query: DecodedPacket, ctx: QueryContext): AnswerResult {

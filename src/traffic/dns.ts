@@ -1,34 +1,53 @@
 // The DNS server's transport: UDP and TCP on one port, a packet cache, and the
 // limits that keep hostile input harmless. Answers come from `Authority`.
 //
+// Threads: UDP is served by `workers` worker threads (default: the machine's
+// available parallelism), each with its own socket bound to the same port with
+// SO_REUSEPORT, so the kernel spreads queries over them by the sender's
+// address and port; TCP stays on the main thread. Each worker holds a copy of
+// the answer state (route table, SOA serial, which endpoints are down) that
+// `publish()` pushes from the main thread; `publish()` resolves only once every
+// worker has applied that state, so a change reported after it (an event, a
+// status line) is already what every socket answers. The rotation counters of
+// round robin and weighted live in one SharedArrayBuffer that every thread's
+// authority advances atomically, so rotation is exact across threads. With
+// `workers: 0` (or a custom geo locator, which cannot cross threads) UDP is
+// served on the main thread too.
+//
 // Malformed input: anything that does not decode gets FORMERR when its header
 // is readable and it is a query, and is dropped otherwise (responses, runts);
 // nothing thrown by the codec escapes a handler. TCP connections are bounded in
 // number, idle time and message size, so a slow or garbage-sending client
-// cannot hold the server.
+// cannot hold the server. A worker that dies anyway is replaced.
 //
 // Packet cache: a query's bytes after the ID (flags, question, EDNS options
 // including the client subnet) fully determine a stable answer, so those bytes
 // key a cache of encoded UDP responses; a hit only patches the ID. Answers that
 // rotate (roundRobin, weighted) or depend on the sender's address (geo without
-// ECS) are never cached. `invalidate()` empties it whenever routes or health
+// ECS) are never cached. The cache is emptied whenever routes or health
 // change, so a cached answer is never staler than the table.
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
 import { type Authority, MAX_UDP_PAYLOAD, RCODE } from './answer.ts';
+import type { TrafficRoute } from './routes.ts';
 
 const HEADER = 12;
 const CACHE_LIMIT = 10_000;
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
+const WORKER_START_MS = 10_000;
 
 export interface DnsServerOptions {
   authority: Authority;
   host: string;
   /** 0 picks a free port (UDP and TCP get the same one). */
   port: number;
+  /** UDP worker threads; 0 serves UDP on the main thread. */
+  workers: number;
+  log?: (line: string) => void;
 }
 
 /** Queries answered, by transport, strategy ('-' for none) and rcode name. */
@@ -39,136 +58,99 @@ const RCODE_NAME = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, 
 interface CacheEntry {
   response: Buffer;
   countKey: string;
+  /** Answers sent from this entry since it was cached (folded into counts when dropped). */
+  hits: number;
 }
 
-export class DnsServer {
-  readonly counts: DnsCounts = new Map();
+/** What a worker needs to answer exactly as the main thread's authority does. */
+export interface AnswerState {
+  version: number;
+  /** Absent when the table is the one the worker already holds. */
+  routes?: TrafficRoute[];
+  zones?: string[];
+  serial: number;
+  /** `${host}|${endpoint.key}` of every endpoint the authority considers unhealthy. */
+  down: string[];
+}
+
+/** Worker-to-main messages. */
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'applied'; version: number }
+  | { type: 'stats'; counts: [string, number][]; received: number; malformed: number };
+
+/**
+ * Packet handling without sockets: decode, answer, encode, cache and count.
+ * One per thread that reads packets.
+ */
+export class DnsEngine {
   /** Packets that did not decode (answered FORMERR or dropped). */
   malformed = 0;
   /** UDP datagrams and TCP frames received. */
   received = 0;
-  readonly #o: DnsServerOptions;
-  #udp: Socket | undefined;
-  #tcp: Server | undefined;
-  readonly #conns = new Set<TcpSocket>();
+  readonly authority: Authority;
+  readonly #counts: DnsCounts = new Map();
   #cache = new Map<string, CacheEntry>();
 
-  constructor(o: DnsServerOptions) {
-    this.#o = o;
+  constructor(authority: Authority) {
+    this.authority = authority;
   }
 
-  get port(): number {
-    return this.#udp?.address().port ?? 0;
+  counts(): DnsCounts {
+    const out = new Map(this.#counts);
+    for (const e of this.#cache.values())
+      if (e.hits > 0) out.set(e.countKey, (out.get(e.countKey) ?? 0) + e.hits);
+    return out;
   }
 
   invalidate(): void {
-    if (this.#cache.size > 0) this.#cache = new Map();
+    if (this.#cache.size === 0) return;
+    for (const e of this.#cache.values()) if (e.hits > 0) this.#count(e.countKey, e.hits);
+    this.#cache = new Map();
   }
 
-  async listen(): Promise<void> {
-    const { host } = this.#o;
-    const type = host.includes(':') ? 'udp6' : 'udp4';
-    for (let attempt = 0; ; attempt++) {
-      const udp = createSocket({ type });
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject);
-        udp.bind({ port: this.#o.port, address: host }, () => {
-          udp.off('error', reject);
-          resolve();
-        });
-      });
-      const tcp = createServer({ pauseOnConnect: false }, (s) => this.#onTcp(s));
-      tcp.maxConnections = TCP_MAX_CONNECTIONS;
-      try {
-        await new Promise<void>((resolve, reject) => {
-          tcp.once('error', reject);
-          tcp.listen({ port: udp.address().port, host }, () => {
-            tcp.off('error', reject);
-            resolve();
-          });
-        });
-      } catch (err) {
-        udp.close();
-        // With a random port, TCP may be taken where UDP was free: try another.
-        if (this.#o.port === 0 && attempt < 5) continue;
-        throw err;
-      }
-      udp.on('message', (msg, rinfo) => this.#onUdp(udp, msg, rinfo));
-      udp.on('error', () => undefined);
-      this.#udp = udp;
-      this.#tcp = tcp;
-      return;
-    }
+  #count(key: string, n = 1): void {
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + n);
   }
 
-  async close(): Promise<void> {
-    const udp = this.#udp;
-    const tcp = this.#tcp;
-    this.#udp = undefined;
-    this.#tcp = undefined;
-    for (const c of this.#conns) c.destroy();
-    await Promise.all([
-      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
-      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
-    ]);
-  }
-
-  #count(key: string): void {
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-  }
-
-  #onUdp(udp: Socket, msg: Buffer, rinfo: RemoteInfo): void {
+  /** The reply datagram, or undefined to drop. The hot path: a cache hit allocates one key and one copy. */
+  udp(msg: Buffer, address: string): Buffer | undefined {
     this.received++;
     if (msg.length < HEADER) {
       this.malformed++;
-      return;
+      return undefined;
     }
     const key = msg.toString('latin1', 2);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
-      const out = Buffer.from(hit.response);
+      const out = Buffer.allocUnsafe(hit.response.length);
+      hit.response.copy(out, 2, 2);
       out[0] = msg[0] ?? 0;
       out[1] = msg[1] ?? 0;
-      this.#count(hit.countKey);
-      udp.send(out, rinfo.port, rinfo.address);
-      return;
+      hit.hits++;
+      return out;
     }
-    const res = this.#respond(msg, rinfo.address, 'udp');
-    if (res === undefined) return;
+    const res = this.#respond(msg, address, 'udp');
+    if (res === undefined) return undefined;
     if (res.cacheable && msg.length <= 512) {
-      if (this.#cache.size >= CACHE_LIMIT) this.#cache = new Map();
-      this.#cache.set(key, { response: res.bytes, countKey: res.countKey });
+      if (this.#cache.size >= CACHE_LIMIT) this.invalidate();
+      this.#cache.set(key, { response: res.bytes, countKey: res.countKey, hits: 0 });
     }
-    udp.send(res.bytes, rinfo.port, rinfo.address);
+    this.#count(res.countKey);
+    return res.bytes;
   }
 
-  #onTcp(sock: TcpSocket): void {
-    this.#conns.add(sock);
-    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
-    sock.on('close', () => this.#conns.delete(sock));
-    sock.on('error', () => undefined);
-    let pending: Buffer = Buffer.alloc(0);
-    sock.on('data', (chunk: Buffer) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      while (pending.length >= 2) {
-        const len = pending.readUInt16BE(0);
-        if (pending.length < 2 + len) break;
-        const msg = pending.subarray(2, 2 + len);
-        pending = pending.subarray(2 + len);
-        this.received++;
-        if (len < HEADER) {
-          this.malformed++;
-          sock.destroy();
-          return;
-        }
-        const res = this.#respond(msg, sock.remoteAddress ?? '', 'tcp');
-        if (res === undefined) continue;
-        const frame = Buffer.alloc(2 + res.bytes.length);
-        frame.writeUInt16BE(res.bytes.length, 0);
-        res.bytes.copy(frame, 2);
-        sock.write(frame);
-      }
-    });
+  /** The reply message (unframed), or undefined to drop; a runt closes the connection (null). */
+  tcp(msg: Buffer, address: string): Buffer | undefined | null {
+    this.received++;
+    if (msg.length < HEADER) {
+      this.malformed++;
+      return null;
+    }
+    const res = this.#respond(msg, address, 'tcp');
+    if (res === undefined) return undefined;
+    this.#count(res.countKey);
+    return res.bytes;
   }
 
   /** Never throws: a query that breaks the codec is answered FORMERR (or dropped). */
@@ -197,12 +179,10 @@ export class DnsServer {
       msg.copy(bytes, 0, 0, 2);
       // QR, the query's opcode and RD, FORMERR; no sections.
       bytes.writeUInt16BE(0x8000 | (flags & 0x7900) | RCODE.FORMERR, 2);
-      const countKey = `${transport}|-|FORMERR`;
-      this.#count(countKey);
-      return { bytes, cacheable: false, countKey };
+      return { bytes, cacheable: false, countKey: `${transport}|-|FORMERR` };
     }
     try {
-      const result = this.#o.authority.answer(query, { address, transport });
+      const result = this.authority.answer(query, { address, transport });
       let bytes = dnsPacket.encode(result.packet);
       if (transport === 'udp') {
         const opt = query.additionals?.find((a) => a.type === 'OPT');
@@ -214,16 +194,281 @@ export class DnsServer {
       }
       const rcode = (result.packet.flags ?? 0) & 0xf;
       const countKey = `${transport}|${result.strategy ?? '-'}|${RCODE_NAME[rcode] ?? rcode}`;
-      this.#count(countKey);
       return { bytes, cacheable: transport === 'udp' && result.stable, countKey };
     } catch {
       const bytes = Buffer.alloc(HEADER);
       msg.copy(bytes, 0, 0, 4);
       bytes.writeUInt16BE(0x8000 | (msg.readUInt16BE(2) & 0x7900) | RCODE.SERVFAIL, 2);
-      const countKey = `${transport}|-|SERVFAIL`;
-      this.#count(countKey);
-      return { bytes, cacheable: false, countKey };
+      return { bytes, cacheable: false, countKey: `${transport}|-|SERVFAIL` };
     }
+  }
+}
+
+/** A UDP socket on `port` with SO_REUSEPORT, answering through `engine`. */
+export async function bindUdp(host: string, port: number, engine: DnsEngine): Promise<Socket> {
+  const udp = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reusePort: true });
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ port, address: host }, () => {
+      udp.off('error', reject);
+      resolve();
+    });
+  });
+  udp.on('message', (msg, rinfo) => {
+    const out = engine.udp(msg, rinfo.address);
+    if (out !== undefined) udp.send(out, rinfo.port, rinfo.address);
+  });
+  udp.on('error', () => undefined);
+  return udp;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  applied: number;
+  stats: { counts: DnsCounts; received: number; malformed: number };
+  /** Exited or failed: its last stats are kept, it gets no more state. */
+  gone: boolean;
+}
+
+export class DnsServer {
+  readonly engine: DnsEngine;
+  readonly #o: DnsServerOptions;
+  #port = 0;
+  #udp: Socket | undefined;
+  #tcp: Server | undefined;
+  readonly #conns = new Set<TcpSocket>();
+  readonly #workers: WorkerSlot[] = [];
+  /** Stats of workers that were replaced, so totals never go backwards. */
+  readonly #retired = { counts: new Map<string, number>(), received: 0, malformed: 0 };
+  #version = 0;
+  #sentTable: unknown;
+  #closing = false;
+  readonly #waiters = new Set<() => void>();
+
+  constructor(o: DnsServerOptions) {
+    this.#o = o;
+    this.engine = new DnsEngine(o.authority);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get workers(): number {
+    return this.#workers.filter((w) => !w.gone).length;
+  }
+
+  get received(): number {
+    return this.engine.received + this.#sum((s) => s.received);
+  }
+
+  get malformed(): number {
+    return this.engine.malformed + this.#sum((s) => s.malformed);
+  }
+
+  /** Queries answered, over every thread (workers report every 50 ms). */
+  get counts(): DnsCounts {
+    const out = this.engine.counts();
+    for (const s of [this.#retired, ...this.#workers.map((w) => w.stats)])
+      for (const [k, v] of s.counts) out.set(k, (out.get(k) ?? 0) + v);
+    return out;
+  }
+
+  #sum(f: (s: { received: number; malformed: number }) => number): number {
+    return this.#workers.reduce((n, w) => n + f(w.stats), f(this.#retired));
+  }
+
+  async listen(): Promise<void> {
+    const { host } = this.#o;
+    for (let attempt = 0; ; attempt++) {
+      const udp = await bindUdp(host, this.#o.port, this.engine);
+      const port = udp.address().port;
+      const tcp = createServer({ pauseOnConnect: false }, (s) => this.#onTcp(s));
+      tcp.maxConnections = TCP_MAX_CONNECTIONS;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tcp.once('error', reject);
+          tcp.listen({ port, host }, () => {
+            tcp.off('error', reject);
+            resolve();
+          });
+        });
+      } catch (err) {
+        udp.close();
+        // With a random port, TCP may be taken where UDP was free: try another.
+        if (this.#o.port === 0 && attempt < 5) continue;
+        throw err;
+      }
+      this.#port = port;
+      this.#udp = udp;
+      this.#tcp = tcp;
+      break;
+    }
+    if (this.#o.workers <= 0) return;
+    try {
+      await Promise.all(Array.from({ length: this.#o.workers }, () => this.#spawn()));
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    // The workers share the port now; the main thread keeps only TCP.
+    const udp = this.#udp;
+    this.#udp = undefined;
+    await new Promise<void>((r) => udp?.close(() => r()));
+  }
+
+  async #spawn(): Promise<void> {
+    const worker = new Worker(new URL('./dns-worker.ts', import.meta.url), {
+      workerData: {
+        host: this.#o.host,
+        port: this.#port,
+        nameServers: this.#o.authority.nameServers,
+        counters: this.#o.authority.counters,
+      },
+    });
+    const slot: WorkerSlot = {
+      worker,
+      applied: -1,
+      stats: { counts: new Map(), received: 0, malformed: 0 },
+      gone: false,
+    };
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('DNS worker did not start')),
+        WORKER_START_MS,
+      );
+      worker.on('message', (m: WorkerMessage) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          resolve();
+        } else if (m.type === 'applied') {
+          slot.applied = m.version;
+          this.#wake();
+        } else
+          slot.stats = { counts: new Map(m.counts), received: m.received, malformed: m.malformed };
+      });
+      worker.once('error', (err: Error) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+    worker.on('error', (err) => this.#o.log?.(`dns: worker failed: ${String(err)}`));
+    worker.once('exit', () => {
+      slot.gone = true;
+      this.#wake();
+      if (this.#closing) return;
+      this.#retire(slot);
+      this.#o.log?.('dns: a worker exited; starting a replacement');
+      void this.#spawn().then(
+        () => this.publish(),
+        (err: unknown) => this.#o.log?.(`dns: replacement worker failed: ${String(err)}`),
+      );
+    });
+    this.#workers.push(slot);
+    await ready;
+    // Its first state is the whole table.
+    this.#post(slot, this.#state(true));
+    await this.#until(() => slot.gone || slot.applied >= this.#version);
+  }
+
+  #retire(slot: WorkerSlot): void {
+    this.#workers.splice(this.#workers.indexOf(slot), 1);
+    this.#retired.received += slot.stats.received;
+    this.#retired.malformed += slot.stats.malformed;
+    for (const [k, v] of slot.stats.counts)
+      this.#retired.counts.set(k, (this.#retired.counts.get(k) ?? 0) + v);
+  }
+
+  #state(withTable: boolean): AnswerState {
+    const a = this.#o.authority;
+    const down: string[] = [];
+    for (const r of a.table.routes.values())
+      for (const e of r.endpoints) if (!a.healthy(e)) down.push(`${r.host}|${e.key}`);
+    return {
+      version: this.#version,
+      serial: a.serial,
+      down,
+      ...(withTable ? { routes: [...a.table.routes.values()], zones: a.table.zones } : {}),
+    };
+  }
+
+  #post(slot: WorkerSlot, state: AnswerState): void {
+    if (!slot.gone) slot.worker.postMessage(state);
+  }
+
+  /**
+   * Makes every thread answer from the authority's current table and health:
+   * the main thread at once, the workers when the returned promise resolves.
+   */
+  publish(): Promise<void> {
+    this.engine.invalidate();
+    if (this.#workers.length === 0) return Promise.resolve();
+    this.#version++;
+    const table = this.#o.authority.table;
+    const withTable = this.#sentTable !== table;
+    this.#sentTable = table;
+    const state = this.#state(withTable);
+    for (const slot of this.#workers) this.#post(slot, state);
+    const version = this.#version;
+    return this.#until(() => this.#workers.every((w) => w.gone || w.applied >= version));
+  }
+
+  #until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const check = () => {
+        if (!done()) return;
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  #wake(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    this.#udp = undefined;
+    this.#tcp = undefined;
+    for (const c of this.#conns) c.destroy();
+    await Promise.all([
+      udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,
+      tcp ? new Promise<void>((r) => tcp.close(() => r())) : undefined,
+      ...this.#workers.map((w) => w.worker.terminate()),
+    ]);
+    this.#wake();
+  }
+
+  #onTcp(sock: TcpSocket): void {
+    this.#conns.add(sock);
+    sock.setTimeout(TCP_IDLE_MS, () => sock.destroy());
+    sock.on('close', () => this.#conns.delete(sock));
+    sock.on('error', () => undefined);
+    let pending: Buffer = Buffer.alloc(0);
+    sock.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      while (pending.length >= 2) {
+        const len = pending.readUInt16BE(0);
+        if (pending.length < 2 + len) break;
+        const msg = pending.subarray(2, 2 + len);
+        pending = pending.subarray(2 + len);
+        const res = this.engine.tcp(msg, sock.remoteAddress ?? '');
+        if (res === null) {
+          sock.destroy();
+          return;
+        }
+        if (res === undefined) continue;
+        const frame = Buffer.alloc(2 + res.length);
+        frame.writeUInt16BE(res.length, 0);
+        res.copy(frame, 2);
+        sock.write(frame);
+      }
+    });
   }
 }
 

@@ -3,9 +3,11 @@
 // the DNS authority (and its packet cache), to events and to metrics.
 //
 // Ordering: a health flip first updates the verdict the authority reads, then
-// empties the DNS packet cache, then records events; so once an EndpointDown
-// event is visible no answer includes the endpoint (unless all are down and
-// the route fails open).
+// publishes it to every DNS thread (emptying their packet caches) and waits
+// for all of them, then records events; so once an EndpointDown event is
+// visible no answer includes the endpoint (unless all are down and the route
+// fails open).
+import { availableParallelism } from 'node:os';
 import type { EventRecorder } from '../controllers/events.ts';
 import type { Application, Cluster, Site } from '../model/schema.ts';
 import { Authority } from './answer.ts';
@@ -26,7 +28,7 @@ import {
   type TrafficEndpoint,
   type TrafficRoute,
 } from './routes.ts';
-import { select, StrategyState } from './strategies.ts';
+import { select, sharedCounters, StrategyState } from './strategies.ts';
 
 /** Health-check defaults: seconds, not Route 53's 30 s x 3. */
 export const HEALTH_DEFAULTS = { intervalSeconds: 1, timeoutSeconds: 1, unhealthy: 2, healthy: 2 };
@@ -42,6 +44,11 @@ export interface TrafficManagerOptions {
   dnsHost: string;
   /** Absent: no DNS server (the gateway uses the table and health alone). */
   dnsPort?: number;
+  /**
+   * UDP worker threads of the DNS server; defaults to the available
+   * parallelism, 0 with a custom `geo` (a locator cannot cross threads).
+   */
+  dnsWorkers?: number;
   vantagePoints?: readonly VantagePoint[];
   geo?: GeoLocator;
   /** Addresses answered for ns1.<zone>; defaults to the DNS host. */
@@ -90,9 +97,16 @@ export class TrafficManager {
     this.authority = new Authority({
       geo: o.geo ?? builtinGeoLocator,
       nameServers: o.nameServers ?? [o.dnsHost === '0.0.0.0' ? '127.0.0.1' : o.dnsHost],
+      counters: sharedCounters(),
     });
     this.authority.healthy = (e) => this.isHealthy(e);
-    this.dns = new DnsServer({ authority: this.authority, host: o.dnsHost, port: o.dnsPort ?? 0 });
+    this.dns = new DnsServer({
+      authority: this.authority,
+      host: o.dnsHost,
+      port: o.dnsPort ?? 0,
+      workers: o.dnsWorkers ?? (o.geo === undefined ? availableParallelism() : 0),
+      ...(o.log !== undefined ? { log: o.log } : {}),
+    });
   }
 
   get table(): RouteTable {
@@ -210,7 +224,7 @@ export class TrafficManager {
     this.#table = table;
     this.authority.table = table;
     this.authority.serial = snap.revision;
-    this.dns.invalidate();
+    void this.dns.publish();
     for (const route of table.routes.values()) this.#checkServing(route, false);
   }
 
@@ -231,15 +245,15 @@ export class TrafficManager {
         const result = await probe(vp, target, check);
         if (this.#checked.get(`${c.route.host}|${c.endpoint.key}`) !== c) return;
         const flipped = c.health.record(vp.name, result, c.thresholds, Date.now());
-        if (flipped !== undefined) this.#flipped(c, flipped);
+        if (flipped !== undefined) await this.#flipped(c, flipped);
       }),
     ).finally(() => {
       c.inFlight = false;
     });
   }
 
-  #flipped(c: Checked, state: HealthState): void {
-    this.dns.invalidate();
+  async #flipped(c: Checked, state: HealthState): Promise<void> {
+    await this.dns.publish();
     const seenBy = [...c.health.byVantage]
       .map(
         ([name, v]) =>

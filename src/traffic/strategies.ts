@@ -1,6 +1,8 @@
 // Which endpoints of a route a client gets, per strategy. Pure apart from the
-// rotation state of roundRobin and weighted, which lives in `StrategyState`
-// so a test can replay a sequence exactly. Health is given as a predicate.
+// rotation counter of roundRobin and weighted, which lives in `StrategyState`
+// so a test can replay a sequence exactly, and so the DNS server's threads can
+// share it (one counter per host in shared memory: every thread continues the
+// same sequence). Health is given as a predicate.
 //
 // Candidates are the healthy, non-draining endpoints; draining ones serve only
 // when no other is healthy; when none is healthy, `whenAllDown` decides:
@@ -29,9 +31,30 @@ export interface Selection {
   detail?: string;
 }
 
+/** Counter slots of a shared StrategyState; hosts hashing to one slot share a sequence. */
+export const SHARED_COUNTER_SLOTS = 65_536;
+
 export class StrategyState {
-  readonly rr = new Map<string, number>();
-  readonly swrr = new Map<string, Map<string, number>>();
+  readonly #local = new Map<string, number>();
+  readonly #shared: Int32Array | undefined;
+
+  /** `shared`: counters in a SharedArrayBuffer (see `sharedCounters`), or per-instance ones. */
+  constructor(shared?: Int32Array) {
+    this.#shared = shared;
+  }
+
+  /** The host's position in its rotation, then advances it. */
+  next(host: string): number {
+    if (this.#shared !== undefined)
+      return Atomics.add(this.#shared, hash32(host) % this.#shared.length, 1) >>> 0;
+    const n = this.#local.get(host) ?? 0;
+    this.#local.set(host, n + 1);
+    return n;
+  }
+}
+
+export function sharedCounters(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(SHARED_COUNTER_SLOTS * 4));
 }
 
 function matches(e: TrafficEndpoint, sel: { cloud?: string; site?: string }): boolean {
@@ -81,9 +104,7 @@ function apply(
     }
     case 'roundRobin': {
       if (candidates.length === 0) return { endpoints: [], stable: true };
-      const n = state.rr.get(route.host) ?? 0;
-      state.rr.set(route.host, n + 1);
-      const k = n % candidates.length;
+      const k = state.next(route.host) % candidates.length;
       return { endpoints: [...candidates.slice(k), ...candidates.slice(0, k)], stable: false };
     }
     case 'weighted': {
@@ -126,12 +147,27 @@ function nearest(candidates: TrafficEndpoint[], where: GeoPoint): TrafficEndpoin
  * is shared by the candidates it matches (site entries before cloud entries);
  * without a `weights` list every candidate weighs 1, with one an unmatched
  * candidate weighs 0. All-zero weights fall back to equal weights.
+ *
+ * With integer weights the algorithm's state returns to zero after `total`
+ * picks, so the n-th pick is element n mod total of one precomputed period:
+ * a single shared counter then drives it from any thread. When the candidates
+ * change the sequence continues at the counter's position in the new period.
  */
 function weightedPick(
   route: TrafficRoute,
   candidates: TrafficEndpoint[],
   state: StrategyState,
 ): TrafficEndpoint | undefined {
+  if (candidates.length === 0) return undefined;
+  const seq = swrrPeriod(route, candidates);
+  return candidates[seq[state.next(route.host) % seq.length] ?? 0];
+}
+
+/** Longest period kept; bigger weight sums are scaled down to it (rounding). */
+const MAX_PERIOD = 10_000;
+const periods = new Map<string, Uint16Array>();
+
+function swrrPeriod(route: TrafficRoute, candidates: TrafficEndpoint[]): Uint16Array {
   const entries = route.spec.weights;
   const entryOf = (e: TrafficEndpoint) => {
     if (entries === undefined) return -1;
@@ -141,33 +177,52 @@ function weightedPick(
   const idx = candidates.map(entryOf);
   const share = new Map<number, number>();
   for (const i of idx) share.set(i, (share.get(i) ?? 0) + 1);
+  // Integer weights: each entry's weight times the product of the other
+  // entries' shares is the entry's weight / its share, scaled by all shares.
+  const scale = [...new Set(share.values())].reduce((a, b) => lcm(a, b), 1);
   let weights = idx.map((i) =>
-    entries === undefined ? 1 : i < 0 ? 0 : (entries[i]?.weight ?? 0) / (share.get(i) ?? 1),
+    entries === undefined
+      ? 1
+      : i < 0
+        ? 0
+        : ((entries[i]?.weight ?? 0) * scale) / (share.get(i) ?? 1),
   );
+  if (weights.every((w) => w <= 0)) weights = candidates.map(() => 1);
+  const g = weights.reduce((a, b) => gcd(a, b), 0);
+  weights = weights.map((w) => w / g);
   let total = weights.reduce((a, b) => a + b, 0);
-  if (total <= 0) {
-    weights = candidates.map(() => 1);
-    total = candidates.length;
+  if (total > MAX_PERIOD) {
+    weights = weights.map((w) => Math.round((w * MAX_PERIOD) / total));
+    if (weights.every((w) => w <= 0)) weights = candidates.map(() => 1);
+    total = weights.reduce((a, b) => a + b, 0);
   }
-  let current = state.swrr.get(route.host);
-  if (current === undefined) state.swrr.set(route.host, (current = new Map<string, number>()));
-  let best: TrafficEndpoint | undefined;
-  let bestValue = -Infinity;
-  candidates.forEach((e, i) => {
-    const v = (current.get(e.key) ?? 0) + (weights[i] ?? 0);
-    current.set(e.key, v);
-    if (v > bestValue) {
-      bestValue = v;
-      best = e;
+  const signature = `${route.host}|${candidates.map((e) => e.key).join(',')}|${weights.join(',')}`;
+  const cached = periods.get(signature);
+  if (cached !== undefined) return cached;
+  const seq = new Uint16Array(total);
+  const current = weights.map(() => 0);
+  for (let n = 0; n < total; n++) {
+    let best = 0;
+    for (let i = 0; i < weights.length; i++) {
+      current[i] = (current[i] ?? 0) + (weights[i] ?? 0);
+      if ((current[i] ?? 0) > (current[best] ?? 0)) best = i;
     }
-  });
-  if (best !== undefined) current.set(best.key, bestValue - total);
-  // Forget endpoints that left the route so the map stays bounded.
-  if (current.size > candidates.length * 2) {
-    const keep = new Set(candidates.map((e) => e.key));
-    for (const k of current.keys()) if (!keep.has(k)) current.delete(k);
+    current[best] = (current[best] ?? 0) - total;
+    seq[n] = best;
   }
-  return best;
+  // Bounded like the unit rings: routes and candidate sets come and go.
+  if (periods.size >= 10_000) periods.clear();
+  periods.set(signature, seq);
+  return seq;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+function lcm(a: number, b: number): number {
+  return (a / gcd(a, b)) * b;
 }
 
 /** FNV-1a with the murmur3 finaliser: a 32-bit hash with good avalanche. */
