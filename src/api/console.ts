@@ -206,15 +206,17 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
           res.write(`${line}\n`)
             ? Promise.resolve()
             : new Promise<void>((resolve) => res.once('drain', resolve));
+        // Never keeps the process alive on its own, and stops with the connection.
+        const keepAlive = setInterval(
+          () => res.write('\n'),
+          (options.keepAliveSeconds ?? 15) * 1000,
+        ).unref();
         const stop = () => {
+          clearInterval(keepAlive);
           for (const [, w] of watches) w.close();
         };
         request.raw.on('close', stop);
         res.on('close', stop);
-        const keepAlive = setInterval(
-          () => res.write('\n'),
-          (options.keepAliveSeconds ?? 15) * 1000,
-        );
         try {
           await Promise.all(
             watches.map(async ([kind, watch]) => {
