@@ -1,6 +1,6 @@
 // A live timeline of what happened: clusters failing and recovering,
 // failovers, failbacks, rebalances. Newest first; filters in the address.
-import { useMemo } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { Event } from '../model/schema.ts';
 import { fmtAgo, fmtInt } from './format.ts';
 import { useFeed } from './live.ts';
@@ -24,6 +24,12 @@ export function EventList({
   limit: number;
   empty: string;
 }) {
+  // "5s ago" must age while nothing new arrives.
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 10_000);
+    return () => clearInterval(timer);
+  }, []);
   const sorted = useMemo(
     () =>
       [...events]
@@ -44,7 +50,7 @@ export function EventList({
             data-reason={e.spec.reason}
           >
             <time dateTime={e.spec.lastTimestamp} title={e.spec.lastTimestamp}>
-              {fmtAgo(e.spec.lastTimestamp)}
+              {fmtAgo(e.spec.lastTimestamp, now)}
             </time>
             <span
               className={`badge reason ${e.spec.type === 'Warning' ? 'health-down' : 'health-healthy'}`}
