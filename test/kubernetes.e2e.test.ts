@@ -378,28 +378,18 @@ if (missing !== undefined && process.env['CI'] !== 'true') {
       ]);
     });
 
-    // The driver side holds (k8s-east turns NotReady with the connection-refused reason
-    // and the replicas move to k8s-west), but the application controller moves them
-    // without a Failover event or status.displaced, so failback never comes. See
-    // NOTES.md, kubernetes driver; remove the todo once that is fixed.
-    const failoverTodo =
-      'the application controller moves replicas off the stopped member without recording a failover, so failback never comes (NOTES.md)';
-    it(
-      'fails over when an API server stops and fails back after the stabilisation window',
-      { todo: failoverTodo },
-      async () => {
-        east.stopApiServer();
-        eastDown = true;
-        try {
-          await failoverAndBack();
-        } finally {
-          if (eastDown) {
-            east.startApiServer();
-            eastDown = false;
-          }
+    it('fails over when an API server stops and fails back after the stabilisation window', async () => {
+      east.stopApiServer();
+      eastDown = true;
+      try {
+        await failoverAndBack();
+      } finally {
+        if (eastDown) {
+          east.startApiServer();
+          eastDown = false;
         }
-      },
-    );
+      }
+    });
 
     async function failoverAndBack(): Promise<void> {
       const notReady = await waitFor('k8s-east NotReady', async () => {

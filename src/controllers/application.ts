@@ -237,13 +237,15 @@ export function createApplicationController(
       const version = c.metadata.resourceVersion ?? '';
       let entry = nodeCache.get(name);
       if (entry?.version !== version || (entry.dirty && t - entry.at > NODES_TTL_MS)) {
+        // A cluster that is not Ready keeps the nodes it last listed: replicas
+        // held there through a grace period stay placeable on them.
         const driver = isClusterReady(c) ? o.drivers.driverFor(c) : undefined;
         const listed = driver?.nodes
           ? driver.nodes().catch((err: unknown) => {
               if (notRetryable(err)) throw err;
               return undefined;
             })
-          : Promise.resolve(undefined);
+          : (entry?.nodes ?? Promise.resolve(undefined));
         const fresh = { version, at: t, dirty: false, nodes: listed };
         entry = fresh;
         nodeCache.set(name, fresh);
