@@ -126,7 +126,10 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       };
       const next: ClusterStatus = {
         conditions: [ready],
-        ...(inv
+        // An unreachable cluster's inventory says nothing about its capacity:
+        // the last reported figures stay (the console and explanations keep
+        // showing what the cluster had, not an empty cluster).
+        ...(inv && (inv.reachable || old?.capacity === undefined)
           ? {
               capacity: inv.capacity,
               allocatable: inv.allocatable,
@@ -135,7 +138,16 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
               nodesByArch: inv.nodesByArch,
               gpuModels: inv.gpuModels,
             }
-          : {}),
+          : old?.capacity !== undefined
+            ? {
+                capacity: old.capacity,
+                ...(old.allocatable ? { allocatable: old.allocatable } : {}),
+                ...(old.allocated ? { allocated: old.allocated } : {}),
+                ...(old.nodeCount !== undefined ? { nodeCount: old.nodeCount } : {}),
+                ...(old.nodesByArch ? { nodesByArch: old.nodesByArch } : {}),
+                ...(old.gpuModels ? { gpuModels: old.gpuModels } : {}),
+              }
+            : {}),
         lastHeartbeatTime: new Date(now()).toISOString(),
       };
       const { lastHeartbeatTime: _a, ...oldContent } = old ?? {};
