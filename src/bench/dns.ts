@@ -9,7 +9,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
@@ -26,6 +26,9 @@ const ZONE = 'bench.example.com';
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
 const CLIENTS = 4;
 const OUTSTANDING = 200;
+/** UDP worker threads of our server; the default is the traffic manager's (available parallelism). */
+const WORKERS =
+  process.env.BENCH_DNS_WORKERS !== undefined ? Number(process.env.BENCH_DNS_WORKERS) : undefined;
 const SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 const progress = (line: string) => process.stderr.write(`bench:dns: ${line}\n`);
 
@@ -41,7 +44,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startOurs(): Promise<{ port: number; stop: () => Promise<void> }> {
+async function startOurs(): Promise<{ port: number; workers: number; stop: () => Promise<void> }> {
   const store = openSqliteStore({ path: ':memory:' });
   const docs: unknown[] = [
     {
@@ -115,6 +118,7 @@ async function startOurs(): Promise<{ port: number; stop: () => Promise<void> }>
     source: storeFeedSource(store),
     dnsHost: '127.0.0.1',
     dnsPort: 0,
+    ...(WORKERS !== undefined ? { dnsWorkers: WORKERS } : {}),
   });
   await manager.start();
   const deadline = Date.now() + 10_000;
@@ -122,6 +126,7 @@ async function startOurs(): Promise<{ port: number; stop: () => Promise<void> }>
     await new Promise((r) => setTimeout(r, 20));
   return {
     port: manager.dns.port,
+    workers: manager.dns.workers,
     stop: async () => {
       await manager.stop();
       await store.close();
@@ -261,6 +266,9 @@ async function main(): Promise<void> {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, `${lines.join('\n')}\n`);
 
+    const loadBefore = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
     progress(`PowerDNS: starting pdns_server (gsqlite3) in ${dir}`);
     const pdns = await startPowerDns(dir);
     progress(`PowerDNS: dnsperf for ${SECONDS} s on port ${pdns.port}`);
@@ -268,7 +276,9 @@ async function main(): Promise<void> {
 
     progress('yunjian: starting the traffic manager');
     const ours = await startOurs();
-    progress(`yunjian: dnsperf for ${SECONDS} s on port ${ours.port}`);
+    progress(
+      `yunjian: dnsperf for ${SECONDS} s on port ${ours.port} (${ours.workers} UDP workers)`,
+    );
     const mine = await dnsperf(ours.port, queries).finally(() => ours.stop());
 
     const rows = [
@@ -282,6 +292,7 @@ async function main(): Promise<void> {
         rows,
         [
           `${HOSTS} hosts x 2 A records; 80 % A, 10 % SOA, 10 % NXDOMAIN`,
+          `yunjian: ${ours.workers} UDP worker threads; load average before: ${loadBefore}`,
           'target: yunjian >= 1.0x PowerDNS queries/s',
         ],
         'PowerDNS',
@@ -292,7 +303,8 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       clients: CLIENTS,
       outstanding: OUTSTANDING,
-      yunjian: mine,
+      yunjian: { ...mine, workers: ours.workers },
+      loadAverage: loadBefore,
       powerdns: theirs,
       ratio: mine.qps / theirs.qps,
     });

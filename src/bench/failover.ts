@@ -1,45 +1,48 @@
-// `npm run bench:failover`: an application in three clouds, a bounded load of
-// 250 requests/s on each of two paths at once, (a) resolving the host through
-// our DNS server and honouring the TTL, (b) through the gateway; then one
-// cloud's ingress process is killed with SIGKILL. Reports detection time, the
-// time until no request goes to the dead cloud, and failed requests per path.
+// `npm run bench:failover`: an application on three real agent clouds, a
+// bounded load of 250 requests/s on each of two paths at once, (a) resolving
+// the host through the server's DNS and honouring the TTL, (b) through a
+// `yunjian gateway` process; then one cloud is killed with SIGKILL (the agent's
+// process group and every replica pid it reports). Reports, per path, failed
+// requests and the time until no request goes to the dead cloud; the health
+// detection time of the server's probers (DNS) and of the gateway's; and the
+// control plane's own failover (cluster NotReady after the grace period, the
+// replicas Ready on the other clouds).
 //
-// Each "cloud" is a real HTTP server process on its own loopback address
-// (127.0.1.1, 127.0.2.1, 127.0.3.1) on one shared port, standing in for the
-// agent's ingress (the agent serves each app port on its own address the same
-// way); the traffic manager and gateway run in this process, fed by the store.
+// Every process is real and started here: `yunjian server --dns-port 0
+// --cluster-grace-seconds 2`, three `yunjian agent --heartbeat-seconds 0.5` on
+// 127.0.31.1, 127.0.32.1 and 127.0.33.1 (each serves the app port on its own
+// address and spreads connections over its local replicas of
+// examples/apps/hello.mjs), and `yunjian gateway`. Loopback only; each child
+// runs in its own process group and is killed at the end, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
-import { applyDocuments } from '../api/apply.ts';
-import { API_VERSION } from '../model/schema.ts';
-import { openSqliteStore } from '../store/index.ts';
-import { storeFeedSource } from '../traffic/feed.ts';
-import { Gateway } from '../traffic/gateway.ts';
-import { TrafficManager } from '../traffic/manager.ts';
+import { tmpdir, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { TrafficStatus } from '../traffic/status.ts';
 import { fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
-import { join } from 'node:path';
 
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
 const CLOUDS = [
-  { cloud: 'aws', address: '127.0.1.1', latitude: 38.9, longitude: -77 },
-  { cloud: 'aliyun', address: '127.0.2.1', latitude: 1.35, longitude: 103.8 },
-  { cloud: 'azure', address: '127.0.3.1', latitude: 50.1, longitude: 8.7 },
-];
+  { cluster: 'east', cloud: 'alpha', site: 'alpha-1', address: '127.0.31.1' },
+  { cluster: 'north', cloud: 'beta', site: 'beta-1', address: '127.0.32.1' },
+  { cluster: 'west', cloud: 'gamma', site: 'gamma-1', address: '127.0.33.1' },
+] as const;
+const VICTIM = CLOUDS[0];
 const HOST = 'shop.example.com';
 const TTL = 1;
+const GRACE_SECONDS = 2;
+const HEARTBEAT_SECONDS = 0.5;
 const RATE = 250;
 const DURATION_MS = 12_000;
 const KILL_AT_MS = 4_000;
 const REQUEST_TIMEOUT_MS = 2_000;
+/** How long after the kill we wait for the control plane to move the replicas. */
+const CONTROL_PLANE_WAIT_MS = 30_000;
 const progress = (line: string) => process.stderr.write(`bench:failover: ${line}\n`);
-
-const BACKEND = `
-const http = require('node:http');
-const [address, port] = process.argv.slice(1);
-http.createServer((req, res) => { req.resume(); res.end(address); })
-  .listen(Number(port), address, () => process.stdout.write('ready\\n'));
-`;
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -49,15 +52,88 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startBackend(address: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', BACKEND, address, String(port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout?.once('data', () => resolve());
-    child.once('exit', (code) => reject(new Error(`backend ${address} exited ${code}`)));
-  });
-  return child;
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls until `fn` returns a value; throws after `ms`. */
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`, { cause: last });
+    await sleep(100);
+  }
+}
+
+/** The yunjian processes of this run, each in its own process group. */
+class Lab {
+  readonly dir = mkdtempSync(join(tmpdir(), 'yunjian-bench-failover-'));
+  readonly children: ChildProcess[] = [];
+  readonly output = new Map<ChildProcess, string>();
+  /** Lines as they arrive, with the wall-clock time (ms since epoch). */
+  readonly lines: { child: ChildProcess; at: number; line: string }[] = [];
+
+  spawn(args: string[], env: Record<string, string> = {}): ChildProcess {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, YUNJIAN_TOKEN: '', YUNJIAN_SERVER: '', ...env },
+    });
+    this.children.push(child);
+    this.output.set(child, '');
+    const keep = (d: Buffer) => {
+      const text = d.toString();
+      this.output.set(child, (this.output.get(child) ?? '') + text);
+      const at = Date.now();
+      for (const line of text.split('\n')) if (line !== '') this.lines.push({ child, at, line });
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return child;
+  }
+
+  async waitFor(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
+    return until(
+      what,
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`${what}: exited ${child.exitCode}: ${this.output.get(child)}`);
+        return re.exec(this.output.get(child) ?? '') ?? undefined;
+      },
+      60_000,
+    );
+  }
+
+  killAll(signal: NodeJS.Signals): void {
+    for (const c of this.children) killGroup(c, signal);
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** SIGKILL to a replica pid an agent reported, only while it still runs the example app. */
+function killReplica(pid: number): void {
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('examples/apps/hello.mjs')) return;
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
 }
 
 interface Sample {
@@ -70,29 +146,32 @@ function get(
   agent: Agent,
   address: string,
   port: number,
-  host: string,
 ): Promise<{ ok: boolean; served: string; attempts: number }> {
-  return new Promise((resolve) => {
+  return new Promise((done) => {
     const req = request(
-      { host: address, port, path: '/', agent, headers: { host }, timeout: REQUEST_TIMEOUT_MS },
+      {
+        host: address,
+        port,
+        path: '/',
+        agent,
+        headers: { host: HOST },
+        timeout: REQUEST_TIMEOUT_MS,
+      },
       (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
+        res.resume();
         res.on('end', () => {
           const ep = res.headers['x-yunjian-endpoint'];
-          const attempts = Number(res.headers['x-yunjian-attempts'] ?? 1);
-          resolve({
+          done({
             ok: res.statusCode === 200,
-            served: typeof ep === 'string' ? ep : body,
-            attempts,
+            served: typeof ep === 'string' ? ep : address,
+            attempts: Number(res.headers['x-yunjian-attempts'] ?? 1),
           });
         });
-        res.on('error', () => resolve({ ok: false, served: address, attempts: 1 }));
+        res.on('error', () => done({ ok: false, served: address, attempts: 1 }));
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ ok: false, served: address, attempts: 1 }));
+    req.on('error', () => done({ ok: false, served: address, attempts: 1 }));
     req.end();
   });
 }
@@ -104,112 +183,203 @@ async function load(t0: number, fire: () => Promise<Sample>): Promise<Sample[]> 
   for (let i = 0; i < total; i++) {
     const due = t0 + (i * 1000) / RATE;
     const wait = due - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(wait);
     samples.push(fire());
   }
   return Promise.all(samples);
 }
 
+interface Placement {
+  cluster: string;
+  desired: number;
+  ready: number;
+  draining?: boolean;
+  endpoints?: { address: string; port: number }[];
+}
+interface AppView {
+  status?: {
+    replicas?: { desired: number; ready: number };
+    placements?: Placement[];
+    conditions?: { status: string }[];
+  };
+}
+interface WorkloadView {
+  spec: { cluster: string };
+  status?: { replicas?: { pid?: number }[] };
+}
+interface ClusterView {
+  status?: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] };
+}
+
+function appYaml(port: number): string {
+  const order = CLOUDS.map((c) => `{ cloud: ${c.cloud} }`).join(', ');
+  return `apiVersion: yunjian.io/v1alpha1
+kind: Application
+metadata: { name: shop, namespace: default }
+spec:
+  components:
+    - name: web
+      image: example/web:1
+      replicas: 3
+      resources: { cpu: 100m, memory: 32Mi }
+      ports: [{ name: http, port: ${port} }]
+      command: [node, examples/apps/hello.mjs]
+      env: { COMPONENT: web }
+      healthCheck: { http: { path: /healthz }, intervalSeconds: 1, failureThreshold: 2 }
+  placement:
+    spread: [{ by: cloud, min: 3 }]
+  failover:
+    enabled: true
+    gracePeriodSeconds: 0
+    failback: { enabled: true, stabilizationSeconds: 600 }
+  traffic:
+    host: ${HOST}
+    strategy: failover
+    ttl: ${TTL}
+    failover: { order: [${order}] }
+    healthCheck:
+      http: { path: /healthz }
+      intervalSeconds: 0.5
+      timeoutSeconds: 0.5
+      unhealthyThreshold: 2
+      healthyThreshold: 2
+`;
+}
+
 async function main(): Promise<void> {
-  const port = await freePort();
-  const backends = new Map<string, ChildProcess>();
-  const store = openSqliteStore({ path: ':memory:' });
-  let manager: TrafficManager | undefined;
-  let gateway: Gateway | undefined;
+  const lab = new Lab();
+  let replicaPids: number[] = [];
+  let api: (<T>(path: string) => Promise<T>) | undefined;
   try {
-    for (const c of CLOUDS) backends.set(c.cloud, await startBackend(c.address, port));
-    progress(`3 backend processes on port ${port}`);
-    const docs: unknown[] = [];
+    const server = lab.spawn([
+      'server',
+      '--port',
+      '0',
+      '--dns-port',
+      '0',
+      '--data',
+      join(lab.dir, 'server'),
+      '--fleet',
+      'none',
+      '--cluster-grace-seconds',
+      String(GRACE_SECONDS),
+    ]);
+    const url = (await lab.waitFor(server, /API serving on (http:\/\/\S+)/, 'server up'))[1] ?? '';
+    const dnsPort = Number(
+      (await lab.waitFor(server, /DNS \(GSLB\) serving on \S+:(\d+)/, 'server DNS'))[1],
+    );
+    const admin = readFileSync(join(lab.dir, 'server/admin.token'), 'utf8').trim();
+    progress(`server ${url}, DNS port ${dnsPort}`);
+    const call = async <T>(path: string): Promise<T> => {
+      const res = await fetch(`${url}${path}`, {
+        headers: { authorization: `Bearer ${admin}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+      return (await res.json()) as T;
+    };
+    api = call;
+    const cli = async (...args: string[]): Promise<string> => {
+      const child = lab.spawn(['--server', url, '--token', admin, ...args]);
+      const code = await new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1)));
+      const out = lab.output.get(child) ?? '';
+      if (code !== 0) throw new Error(`yunjian ${args.join(' ')}: ${out}`);
+      return out;
+    };
+
+    await cli('apply', '-f', join(ROOT, 'examples/agents/fleet.yaml'));
+    const joinToken = (await cli('token', 'create', '--ttl', '1h', '--description', 'bench'))
+      .split('\n')
+      .find((l) => l.startsWith('yjt_'));
+    if (joinToken === undefined) throw new Error('no join token');
+    const agents = new Map<string, ChildProcess>();
     for (const c of CLOUDS) {
-      docs.push(
-        {
-          apiVersion: API_VERSION,
-          kind: 'Cloud',
-          metadata: { name: c.cloud },
-          spec: { vendor: 'other', type: 'private' },
-        },
-        {
-          apiVersion: API_VERSION,
-          kind: 'Site',
-          metadata: { name: `${c.cloud}-1` },
-          spec: {
-            cloud: c.cloud,
-            kind: 'region',
-            country: 'US',
-            city: c.cloud,
-            latitude: c.latitude,
-            longitude: c.longitude,
-          },
-        },
-        {
-          apiVersion: API_VERSION,
-          kind: 'Cluster',
-          metadata: { name: `${c.cloud}-1` },
-          spec: { cloud: c.cloud, site: `${c.cloud}-1`, driver: { type: 'agent' } },
-        },
+      const apiPort = await freePort();
+      agents.set(
+        c.cluster,
+        lab.spawn([
+          '--server',
+          url,
+          '--token',
+          joinToken,
+          'agent',
+          '--cluster',
+          c.cluster,
+          '--site',
+          c.site,
+          '--address',
+          c.address,
+          '--api-port',
+          String(apiPort),
+          '--cpu',
+          '4',
+          '--memory',
+          '4Gi',
+          '--data',
+          join(lab.dir, `agent-${c.cluster}`),
+          '--heartbeat-seconds',
+          String(HEARTBEAT_SECONDS),
+        ]),
       );
     }
-    const healthCheck = {
-      http: { path: '/healthz' },
-      intervalSeconds: 0.5,
-      timeoutSeconds: 0.5,
-      unhealthyThreshold: 2,
-      healthyThreshold: 2,
-    };
-    docs.push({
-      apiVersion: API_VERSION,
-      kind: 'Application',
-      metadata: { name: 'shop', namespace: 'default' },
-      spec: {
-        components: [{ name: 'web', image: 'x', replicas: 3, ports: [{ name: 'http', port }] }],
-        traffic: {
-          host: HOST,
-          strategy: 'failover',
-          ttl: TTL,
-          failover: { order: CLOUDS.map((c) => ({ cloud: c.cloud })) },
-          healthCheck,
-        },
+    const appPort = await freePort();
+    const appFile = join(lab.dir, 'shop.yaml');
+    writeFileSync(appFile, appYaml(appPort));
+    await cli('apply', '-f', appFile);
+    progress(`3 agents joined; shop (web x3, port ${appPort}) applied; waiting for Ready`);
+    const appPath = '/api/v1alpha1/namespaces/default/applications/shop';
+    await until(
+      'shop Ready on three clouds',
+      async () => {
+        const a = await call<AppView>(appPath);
+        const ps = a.status?.placements ?? [];
+        return a.status?.conditions?.[0]?.status === 'True' &&
+          new Set(
+            ps.filter((p) => p.ready > 0 && (p.endpoints ?? []).length > 0).map((p) => p.cluster),
+          ).size === 3
+          ? true
+          : undefined;
       },
-    });
-    await applyDocuments(store, docs, {});
-    const app = await store.get({ kind: 'Application', namespace: 'default', name: 'shop' });
-    await store.updateStatus({
-      ...app,
-      status: {
-        placements: CLOUDS.map((c) => ({
-          component: 'web',
-          cluster: `${c.cloud}-1`,
-          cloud: c.cloud,
-          desired: 1,
-          ready: 1,
-          endpoints: [{ name: 'http', address: c.address, port }],
-        })),
+      60_000,
+    );
+    await until(
+      'DNS health: three healthy endpoints',
+      async () => {
+        const st = await call<TrafficStatus>('/api/v1alpha1/traffic');
+        const r = st.routes.find((x) => x.host === HOST);
+        return r !== undefined && r.endpoints.filter((e) => e.healthy).length === 3
+          ? true
+          : undefined;
       },
-    });
-    manager = new TrafficManager({
-      source: storeFeedSource(store),
-      dnsHost: '127.0.0.1',
-      dnsPort: 0,
-    });
-    await manager.start();
-    gateway = new Gateway({
-      source: storeFeedSource(store),
-      host: '127.0.0.1',
-      port: 0,
-      attemptTimeoutMs: 1000,
-    });
-    await gateway.start();
-    const m = manager;
-    const gw = gateway;
-    const deadline = Date.now() + 10_000;
-    while ((m.table.routes.size < 1 || gw.manager.table.routes.size < 1) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 20));
+      30_000,
+    );
+    const gatewayProc = lab.spawn([
+      '--server',
+      url,
+      '--token',
+      admin,
+      'gateway',
+      '--listen',
+      '127.0.0.1:0',
+    ]);
+    const gwPort = Number(
+      (await lab.waitFor(gatewayProc, /gateway serving on http:\/\/[\d.]+:(\d+)/, 'gateway'))[1],
+    );
+    const probeAgent = new Agent({ keepAlive: false });
+    await until(
+      'gateway routes the shop',
+      async () => ((await get(probeAgent, '127.0.0.1', gwPort)).ok ? true : undefined),
+      30_000,
+    );
+    // Let the gateway's own probes see every endpoint up.
+    await sleep(1500);
+    progress(`gateway on port ${gwPort}; everything up`);
 
     const resolver = new Resolver({ timeout: 1000, tries: 1 });
-    resolver.setServers([`127.0.0.1:${m.dns.port}`]);
+    resolver.setServers([`127.0.0.1:${dnsPort}`]);
     // A client-side cache that honours the TTL, as a stub resolver does.
     let cached: { address: string; until: number } | undefined;
-    const resolve = async (): Promise<string> => {
+    const resolveHost = async (): Promise<string> => {
       const now = performance.now();
       if (cached && now < cached.until) return cached.address;
       const [a] = await resolver.resolve4(HOST, { ttl: true });
@@ -219,37 +389,93 @@ async function main(): Promise<void> {
     };
     const dnsAgent = new Agent({ keepAlive: true, maxSockets: 64 });
     const gwAgent = new Agent({ keepAlive: true, maxSockets: 64 });
+    const loadBefore = loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ');
     const t0 = performance.now();
     let killedAt = 0;
+    let killedAtEpoch = 0;
+    let victimPids: number[] = [];
+    // The victim's replica pids, read shortly before the kill.
+    const pidsRead = sleep(KILL_AT_MS - 1000).then(async () => {
+      const wl = await call<{ items: WorkloadView[] }>('/api/v1alpha1/workloads');
+      victimPids = wl.items
+        .filter((w) => w.spec.cluster === VICTIM.cluster)
+        .flatMap((w) => (w.status?.replicas ?? []).map((r) => r.pid ?? 0))
+        .filter((p) => p > 0);
+    });
     const killer = setTimeout(() => {
       killedAt = performance.now();
-      backends.get('aws')?.kill('SIGKILL');
-      progress(`killed aws (kill -9) at ${fixed((killedAt - t0) / 1000, 1)} s`);
+      killedAtEpoch = Date.now();
+      const agent = agents.get(VICTIM.cluster);
+      if (agent) killGroup(agent, 'SIGKILL');
+      for (const pid of victimPids) killReplica(pid);
+      progress(
+        `killed cloud ${VICTIM.cloud} (agent group + ${victimPids.length} replicas, kill -9) at ${fixed((killedAt - t0) / 1000, 1)} s`,
+      );
     }, KILL_AT_MS);
+    // The control plane's failover, watched from the kill until done (bounded).
+    const controlPlane = sleep(KILL_AT_MS + 50).then(async () => {
+      const moved = await until(
+        'replicas Ready off the dead cloud',
+        async () => {
+          const a = await call<AppView>(appPath);
+          const active = (a.status?.placements ?? []).filter((p) => p.draining !== true);
+          const r = a.status?.replicas;
+          return r !== undefined &&
+            r.ready >= 3 &&
+            r.ready === r.desired &&
+            !active.some((p) => p.cluster === VICTIM.cluster)
+            ? Date.now()
+            : undefined;
+        },
+        CONTROL_PLANE_WAIT_MS,
+      ).catch(() => NaN);
+      const cl = await call<ClusterView>(`/api/v1alpha1/clusters/${VICTIM.cluster}`);
+      const notReady = cl.status?.conditions?.find((c) => c.type === 'Ready');
+      return {
+        replicasMovedS: (moved - killedAtEpoch) / 1000,
+        clusterNotReadyS:
+          notReady?.status === 'False' && notReady.lastTransitionTime !== undefined
+            ? (Date.parse(notReady.lastTransitionTime) - killedAtEpoch) / 1000
+            : NaN,
+      };
+    });
     progress(`load: ${RATE} req/s on each path for ${DURATION_MS / 1000} s`);
     const [viaDns, viaGateway] = await Promise.all([
       load(t0, async () => {
         const at = performance.now();
-        const address = await resolve().catch(() => 'unresolved');
-        const r =
-          address === 'unresolved' ? { ok: false } : await get(dnsAgent, address, port, HOST);
+        const address = await resolveHost().catch(() => 'unresolved');
+        const r = address === 'unresolved' ? { ok: false } : await get(dnsAgent, address, appPort);
         return { at, target: address, ok: r.ok };
       }),
       load(t0, async () => {
         const at = performance.now();
-        const r = await get(gwAgent, '127.0.0.1', gw.port, HOST);
+        const r = await get(gwAgent, '127.0.0.1', gwPort);
         // A retried request went first to the dead cloud (the gateway's first choice).
         return { at, target: r.attempts > 1 ? 'retried' : r.served, ok: r.ok };
       }),
     ]);
     clearTimeout(killer);
+    await pidsRead;
     dnsAgent.destroy();
     gwAgent.destroy();
+    progress('load done; waiting for the control plane failover');
+    const cp = await controlPlane;
 
-    const down = m.history.find((h) => h.reason === 'EndpointDown');
-    const detectionS = down
-      ? (Date.parse(down.at) - (performance.timeOrigin + killedAt)) / 1000
-      : NaN;
+    const st = await call<TrafficStatus>('/api/v1alpha1/traffic');
+    const down = st.events.find(
+      (h) => h.reason === 'EndpointDown' && h.host === HOST && h.message.includes(VICTIM.cluster),
+    );
+    const dnsDetectionS = down ? (Date.parse(down.at) - killedAtEpoch) / 1000 : NaN;
+    const gwDown = lab.lines.find(
+      (l) =>
+        l.child === gatewayProc &&
+        l.at >= killedAtEpoch &&
+        /EndpointDown/.test(l.line) &&
+        l.line.includes(VICTIM.cluster),
+    );
+    const gwDetectionS = gwDown ? (gwDown.at - killedAtEpoch) / 1000 : NaN;
     const summarize = (samples: Sample[], dead: (s: Sample) => boolean) => {
       const afterKill = samples.filter((s) => s.at >= killedAt);
       const lastDead = afterKill.filter(dead).reduce((mx, s) => Math.max(mx, s.at), killedAt);
@@ -260,62 +486,89 @@ async function main(): Promise<void> {
         rps: samples.length / (DURATION_MS / 1000),
       };
     };
-    const dnsPath = summarize(viaDns, (s) => s.target === CLOUDS[0]?.address);
-    const gwPath = summarize(viaGateway, (s) => s.target === 'aws-1' || s.target === 'retried');
+    const dnsPath = summarize(viaDns, (s) => s.target === VICTIM.address);
+    const gwPath = summarize(
+      viaGateway,
+      (s) => s.target === VICTIM.cluster || s.target === 'retried',
+    );
+    const row = (metric: string, gw: string, dns: string) => ({
+      metric,
+      candidate: gw,
+      baseline: dns,
+      ratio: '',
+    });
     process.stdout.write(
       table(
-        `Failover: kill -9 of one of three clouds under ${RATE} req/s per path (loopback)`,
+        `Failover: kill -9 of one of three agent clouds under ${RATE} req/s per path (loopback)`,
         [
-          {
-            metric: 'requests sent',
-            candidate: int(gwPath.requests),
-            baseline: int(dnsPath.requests),
-            ratio: '',
-          },
-          {
-            metric: 'failed requests',
-            candidate: int(gwPath.failed),
-            baseline: int(dnsPath.failed),
-            ratio: '',
-          },
-          {
-            metric: 'time until no request to the dead cloud (s)',
-            candidate: fixed(gwPath.untilNoneToDeadS, 2),
-            baseline: fixed(dnsPath.untilNoneToDeadS, 2),
-            ratio: '',
-          },
-          {
-            metric: 'health-check detection (s)',
-            candidate: fixed(detectionS, 2),
-            baseline: fixed(detectionS, 2),
-            ratio: '',
-          },
+          row('requests sent', int(gwPath.requests), int(dnsPath.requests)),
+          row('failed requests', int(gwPath.failed), int(dnsPath.failed)),
+          row(
+            'time until no request to the dead cloud (s)',
+            fixed(gwPath.untilNoneToDeadS, 2),
+            fixed(dnsPath.untilNoneToDeadS, 2),
+          ),
+          row('health-check detection (s)', fixed(gwDetectionS, 2), fixed(dnsDetectionS, 2)),
+          row(
+            'control plane: cluster NotReady (s)',
+            fixed(cp.clusterNotReadyS, 2),
+            fixed(cp.clusterNotReadyS, 2),
+          ),
+          row(
+            'control plane: replicas Ready elsewhere (s)',
+            fixed(cp.replicasMovedS, 2),
+            fixed(cp.replicasMovedS, 2),
+          ),
         ],
         [
+          `3 agent clouds (heartbeat ${HEARTBEAT_SECONDS} s), server --cluster-grace-seconds ${GRACE_SECONDS}; killed: ${VICTIM.cloud} (first in failover order)`,
           `health check: HTTP every 0.5 s from 2 vantage points, down after 2 failures; DNS TTL ${TTL} s`,
-          'gateway retries idempotent requests on another cloud; DNS clients cache the answer for the TTL',
+          'gateway: its own probes plus passive ejection; retries idempotent requests on another cloud',
           'targets: detection <= 2 s; 0 failed through the gateway; DNS failures bounded by the TTL',
+          `load average before the run: ${loadBefore}`,
         ],
         `DNS path (TTL ${TTL} s)`,
       ).replace('| yunjian ', '| gateway '),
     );
     const path = writeJson(join(RESULTS_DIR, 'failover.json'), {
       machine: machine(),
+      loadAverage: loadBefore,
       rate: RATE,
       durationMs: DURATION_MS,
       ttl: TTL,
-      detectionS,
+      graceSeconds: GRACE_SECONDS,
+      heartbeatSeconds: HEARTBEAT_SECONDS,
+      detection: { dnsS: dnsDetectionS, gatewayS: gwDetectionS },
+      controlPlane: cp,
       dns: dnsPath,
-      gateway: { ...gwPath, retries: gw.stats.retries },
-      events: m.history,
+      gateway: gwPath,
+      events: st.events,
     });
     progress(`wrote ${path}`);
+  } catch (err) {
+    // What each process said, to see why a step did not complete.
+    for (const c of lab.children)
+      process.stderr.write(
+        `--- ${c.spawnargs.slice(2, 8).join(' ')}\n${(lab.output.get(c) ?? '').slice(-1500)}\n`,
+      );
+    if (api !== undefined)
+      process.stderr.write(
+        `--- app status\n${JSON.stringify(
+          await api('/api/v1alpha1/namespaces/default/applications/shop').catch(String),
+        ).slice(0, 3000)}\n`,
+      );
+    throw err;
   } finally {
-    await gateway?.stop();
-    await manager?.stop();
-    await store.close();
-    for (const b of backends.values())
-      if (b.exitCode === null && b.signalCode === null) b.kill('SIGKILL');
+    // Replicas run in their own process groups: end the ones our agents report.
+    if (api !== undefined)
+      replicaPids = await api<{ items: WorkloadView[] }>('/api/v1alpha1/workloads')
+        .then((wl) => wl.items.flatMap((w) => (w.status?.replicas ?? []).map((r) => r.pid ?? 0)))
+        .catch(() => []);
+    lab.killAll('SIGTERM');
+    await sleep(1500);
+    lab.killAll('SIGKILL');
+    for (const pid of replicaPids) if (pid > 0) killReplica(pid);
+    rmSync(lab.dir, { recursive: true, force: true });
   }
 }
 
