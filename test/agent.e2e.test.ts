@@ -5,95 +5,23 @@
 // back; `yunjian logs` shows its output; after kill -9 of the control plane
 // the replicas keep answering, and a new control plane finds them in sync.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { AgentLab, ROOT, hit, killGroup, until, type AgentSpec } from './agents.harness.ts';
 
-const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const HELLO = join(ROOT, 'examples/apps/hello.mjs');
-const AGENTS = [
-  { cluster: 'east', site: 'alpha-1', address: '127.0.1.1', arch: 'amd64' },
-  { cluster: 'north', site: 'beta-1', address: '127.0.2.1', arch: 'arm64' },
-  { cluster: 'west', site: 'gamma-1', address: '127.0.3.1', arch: 'amd64' },
-] as const;
+const AGENTS: AgentSpec[] = [
+  { cluster: 'east', site: 'alpha-1', address: '127.0.1.1', arch: 'amd64', apiPort: 17590 },
+  { cluster: 'north', site: 'beta-1', address: '127.0.2.1', arch: 'arm64', apiPort: 17591 },
+  { cluster: 'west', site: 'gamma-1', address: '127.0.3.1', arch: 'amd64', apiPort: 17592 },
+];
 
-const dir = mkdtempSync(join(tmpdir(), 'yunjian-agent-e2e-'));
-const children: ChildProcess[] = [];
-let server: ChildProcess | undefined;
-let url = '';
-let admin = '';
-
-function start(args: string[], logName: string): ChildProcess {
-  // Own process group, so cleanup can end it and nothing else.
-  const child = spawn(NODE, [MAIN, ...args], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, YUNJIAN_TOKEN: '', YUNJIAN_SERVER: '' },
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  child.on('exit', () => writeFileSync(join(dir, `${logName}.log`), out));
-  Object.assign(child, { output: () => out });
-  children.push(child);
-  return child;
-}
-
-function output(child: ChildProcess): string {
-  return (child as ChildProcess & { output: () => string }).output();
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-    try {
-      process.kill(-child.pid, signal);
-    } catch {
-      // gone
-    }
-  }
-}
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(NODE, [MAIN, '--server', url, '--token', admin, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number>((r) => child.on('exit', (c) => r(c ?? 1)));
-  return { code, stdout, stderr };
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      assert.fail(
-        `${what}: not reached in ${ms} ms${last instanceof Error ? ` (${last.message})` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function api<T>(path: string): Promise<T> {
-  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${admin}` } });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return (await res.json()) as T;
-}
+const lab = new AgentLab();
+const dir = lab.dir;
+const api = <T>(path: string) => lab.api<T>(path);
+const cli = (...args: string[]) => lab.cli(...args);
 
 /** Every replica process the agents report, sorted. */
 async function replicaPids(): Promise<number[]> {
@@ -104,23 +32,6 @@ async function replicaPids(): Promise<number[]> {
     .flatMap((w) => w.status?.replicas ?? [])
     .map((r) => r.pid ?? 0)
     .sort((a, b) => a - b);
-}
-
-async function hit(address: string, port: number): Promise<{ replica: string; pid: number }> {
-  const res = await fetch(`http://${address}:${port}/`, { signal: AbortSignal.timeout(2000) });
-  return (await res.json()) as { replica: string; pid: number };
-}
-
-async function startServer(port: number): Promise<void> {
-  server = start(
-    ['server', '--port', String(port), '--data', join(dir, 'server'), '--fleet', 'none'],
-    `server-${Date.now()}`,
-  );
-  const s = server;
-  url = await until('server up', () => {
-    const m = /API serving on (http:\/\/\S+)/.exec(output(s));
-    return Promise.resolve(m?.[1]);
-  });
 }
 
 interface AppStatus {
@@ -154,54 +65,11 @@ ${['web', 'api', 'cache']
 `;
 
 before(async () => {
-  await startServer(0);
-  admin = (await import('node:fs')).readFileSync(join(dir, 'server/admin.token'), 'utf8').trim();
-  const fleet = await cli('apply', '-f', join(ROOT, 'test/fixtures/agent/fleet.yaml'));
-  assert.equal(fleet.code, 0, fleet.stderr);
-  const token = await cli('token', 'create', '--ttl', '1h', '--description', 'e2e');
-  assert.equal(token.code, 0, token.stderr);
-  AGENTS.forEach((a, i) =>
-    start(
-      [
-        '--server',
-        url,
-        '--token',
-        token.stdout.trim(),
-        'agent',
-        '--cluster',
-        a.cluster,
-        '--site',
-        a.site,
-        '--address',
-        a.address,
-        '--api-port',
-        String(17590 + i),
-        '--cpu',
-        '4',
-        '--memory',
-        '4Gi',
-        '--arch',
-        a.arch,
-        '--data',
-        join(dir, `agent-${a.cluster}`),
-        '--heartbeat-seconds',
-        '0.5',
-      ],
-      `agent-${a.cluster}`,
-    ),
-  );
+  await lab.startServer(0);
+  await lab.join(join(ROOT, 'test/fixtures/agent/fleet.yaml'), AGENTS);
 });
 
-after(() => {
-  for (const c of children) killGroup(c, 'SIGTERM');
-  return new Promise<void>((r) =>
-    setTimeout(() => {
-      for (const c of children) killGroup(c, 'SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      r();
-    }, 3000),
-  );
-});
+after(() => lab.stopAll());
 
 test('an app runs on three agents, survives replica and control-plane kill -9', async (t) => {
   await t.test('agents join and their clusters become Ready', async () => {
@@ -291,16 +159,18 @@ test('an app runs on three agents, survives replica and control-plane kill -9', 
   await t.test(
     'kill -9 of the control plane: replicas keep answering; a restart reconciles',
     async () => {
-      const port = Number(new URL(url).port);
+      const port = Number(new URL(lab.url).port);
       const pidsBefore = await replicaPids();
-      killGroup(server!, 'SIGKILL');
+      killGroup(lab.server!, 'SIGKILL');
       await new Promise((r) => setTimeout(r, 2000));
       for (const e of served) assert.ok((await hit(e.address, e.port)).pid > 0);
-      await startServer(port);
+      await lab.startServer(port);
       // The agents reconnect on their own and heartbeat into the new control plane.
       await until('every agent reconnected', () =>
         Promise.resolve(
-          children.filter((c) => output(c).includes('control plane reachable again')).length === 3
+          [...lab.agents.values()].filter((c) =>
+            lab.output(c).includes('control plane reachable again'),
+          ).length === 3
             ? true
             : undefined,
         ),

@@ -51,7 +51,7 @@ describe('leader lease', () => {
     assert.equal(await holder(store), 'b');
     assert.deepEqual(seen, ['a started', 'b started']);
     await b.stop();
-    store.close();
+    await store.close();
   });
 
   it('takes over from a holder that stops renewing only after the lease duration', async () => {
@@ -80,7 +80,7 @@ describe('leader lease', () => {
     assert.equal(lease.spec.holderIdentity, 'b');
     assert.equal(lease.spec.leaseTransitions, 1);
     await b.stop();
-    store.close();
+    await store.close();
   });
 
   it('keeps the lease of its own identity without a takeover (a restarted control plane)', async () => {
@@ -106,6 +106,6 @@ describe('leader lease', () => {
     assert.equal(lease.spec.leaseTransitions, 3);
     assert.equal(lease.spec.acquireTime, acquired);
     await again.stop();
-    store.close();
+    await store.close();
   });
 });
