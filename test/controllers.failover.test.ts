@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runServer, type RunningServer } from '../src/cmd/server.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
+import { parseCpuMillis } from '../src/model/quantity.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-failover-'));
 let server: RunningServer;
@@ -21,6 +22,11 @@ const amd64Clusters = fleet.clusters.filter(
 );
 const first = amd64Clusters[0]!;
 const second = amd64Clusters.find((c) => c.spec.cloud !== first.spec.cloud)!;
+// A small cluster of one node pool, which one app can fill.
+const small = amd64Clusters.find((c) => {
+  const pools = c.spec.driver.sim!.nodePools;
+  return pools.length === 1 && pools[0]!.count > 0 && pools[0]!.count <= 40 && !pools[0]!.gpu;
+})!;
 
 before(async () => {
   server = await runServer({
@@ -217,5 +223,43 @@ describe('failover policy and moves', () => {
     );
     const missing = await call('POST', `${appPath('nope')}/rebalance`);
     assert.equal(missing.status, 404);
+  });
+
+  it('places an unschedulable app by itself when capacity appears', async () => {
+    const pool = small.spec.driver.sim!.nodePools[0]!;
+    // Each replica takes a whole node's CPU: the hog fills the cluster.
+    const wholeNode = `${Math.floor(parseCpuMillis(pool.cpu) * 0.9)}m`;
+    const filler = (name: string, replicas: number) => ({
+      apiVersion: 'yunjian.io/v1alpha1',
+      kind: 'Application',
+      metadata: { name, namespace: 'default' },
+      spec: {
+        components: [
+          {
+            name: 'big',
+            image: 'registry.example.com/big:1',
+            replicas,
+            resources: { cpu: wholeNode, memory: '64Mi' },
+          },
+        ],
+        placement: { clusterAffinity: { clusters: [small.metadata.name] } },
+      },
+    });
+    await apply(filler('hog', pool.count));
+    await waitFor('hog Ready', async () => {
+      const a = await getApp('hog');
+      return isReady(a) ? a : undefined;
+    });
+    await apply(filler('waiter', 1));
+    await waitFor('waiter Unschedulable', async () => {
+      const a = await getApp('waiter');
+      return a.status?.conditions?.[0]?.reason === 'Unschedulable' ? a : undefined;
+    });
+    assert.equal((await call('DELETE', appPath('hog'))).status, 200);
+    const placed = await waitFor('waiter placed once the hog is gone', async () => {
+      const a = await getApp('waiter');
+      return isReady(a) ? a : undefined;
+    });
+    assert.equal(placed.status?.placements?.[0]?.cluster, small.metadata.name);
   });
 });

@@ -25,6 +25,7 @@ import type {
   Component,
   Condition,
   PlacementStatus,
+  ResourceAmounts,
   Site,
 } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
@@ -186,6 +187,31 @@ function onlyUndeletable(placements: readonly PlacementStatus[], o: ApplicationC
     const cluster = o.clusters.get(p.cluster);
     return cluster !== undefined && !isClusterReady(cluster);
   });
+}
+
+/** What a cluster can still take: allocatable minus allocated. */
+function free(c: Cluster): ResourceAmounts | undefined {
+  const total = c.status?.allocatable ?? c.status?.capacity;
+  const used = c.status?.allocated;
+  if (!total) return undefined;
+  return {
+    cpu: total.cpu - (used?.cpu ?? 0),
+    memory: total.memory - (used?.memory ?? 0),
+    gpu: total.gpu - (used?.gpu ?? 0),
+    pods: total.pods - (used?.pods ?? 0),
+  };
+}
+
+/** True when any resource is larger after than before. */
+function grew(before: ResourceAmounts | undefined, after: ResourceAmounts | undefined): boolean {
+  if (!after) return false;
+  if (!before) return true;
+  return (
+    after.cpu > before.cpu ||
+    after.memory > before.memory ||
+    after.gpu > before.gpu ||
+    after.pods > before.pods
+  );
 }
 
 /** How long a cluster's workload listing serves every app's reconcile. */
@@ -750,6 +776,12 @@ export function createApplicationController(
     onAdd: enqueueAll,
     onUpdate: (a, b) => {
       if (isClusterReady(a) !== isClusterReady(b)) enqueueAll();
+      // Capacity that appears (nodes added, replicas gone) is offered to the
+      // apps that could not be placed: the automatic half of rebalance.
+      else if (grew(free(a), free(b)))
+        for (const app of o.apps.list())
+          if (app.status?.conditions?.[0]?.reason === 'Unschedulable')
+            controller.enqueue(objectKey(app));
     },
     onDelete: enqueueAll,
   });
