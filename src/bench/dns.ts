@@ -24,7 +24,8 @@ const run = promisify(execFile);
 const HOSTS = 20;
 const ZONE = 'bench.example.com';
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10);
-const CLIENTS = 4;
+/** dnsperf client sockets; SO_REUSEPORT spreads by client address and port, so few clients may land unevenly. */
+const CLIENTS = Number(process.env.BENCH_DNS_CLIENTS ?? 4);
 const OUTSTANDING = 200;
 /** UDP worker threads of our server; the default is the traffic manager's (available parallelism). */
 const WORKERS =

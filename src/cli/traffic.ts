@@ -118,7 +118,7 @@ export function registerTraffic(program: Command, io: CliIo): void {
         ),
       );
       io.stdout(
-        `\nDNS port ${st.dns.port}: ${st.dns.received} packets, ${st.dns.malformed} malformed\n`,
+        `\nDNS port ${st.dns.port} (${st.dns.workers} UDP worker threads): ${st.dns.received} packets, ${st.dns.malformed} malformed\n`,
       );
       if (st.answers.length > 0)
         io.stdout(

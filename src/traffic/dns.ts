@@ -12,7 +12,9 @@
 // round robin and weighted live in one SharedArrayBuffer that every thread's
 // authority advances atomically, so rotation is exact across threads. With
 // `workers: 0` (or a custom geo locator, which cannot cross threads) UDP is
-// served on the main thread too.
+// served on the main thread too. The TCP listener on the same port has no
+// SO_REUSEPORT, so a port another server already holds fails to bind instead
+// of silently joining that server's UDP group.
 //
 // Malformed input: anything that does not decode gets FORMERR when its header
 // is readable and it is a query, and is dropped otherwise (responses, runts);

@@ -37,7 +37,7 @@ export interface RouteStatus {
 }
 
 export interface TrafficStatus {
-  dns: { port: number; received: number; malformed: number };
+  dns: { port: number; workers: number; received: number; malformed: number };
   vantagePoints: { name: string; localAddress?: string }[];
   routes: RouteStatus[];
   answers: { transport: string; strategy: string; rcode: string; count: number }[];
@@ -88,7 +88,12 @@ export function trafficStatus(m: TrafficManager): TrafficStatus {
     return { transport, strategy, rcode, count };
   });
   return {
-    dns: { port: m.dns.port, received: m.dns.received, malformed: m.dns.malformed },
+    dns: {
+      port: m.dns.port,
+      workers: m.dns.workers,
+      received: m.dns.received,
+      malformed: m.dns.malformed,
+    },
     vantagePoints: m.vantagePoints.map((v) => ({ ...v })),
     routes,
     answers,
