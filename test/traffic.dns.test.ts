@@ -2,7 +2,9 @@
 // traffic manager, for every strategy, and across an endpoint going down and
 // coming back.
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
+import dnsPacket from 'dns-packet';
 import { after, before, describe, test } from 'node:test';
 import { storeFeedSource } from '../src/traffic/feed.ts';
 import { TrafficManager } from '../src/traffic/manager.ts';
@@ -25,10 +27,42 @@ const CLOUDS = [
   { cloud: 'azure', site: 'frankfurt', latitude: 50.1, longitude: 8.7 },
 ];
 const ADDR = { aws: '127.0.1.1', aliyun: '127.0.2.1', azure: '127.0.3.1' } as const;
+
+/**
+ * The A answer to `name` from `n` fresh UDP sockets: SO_REUSEPORT hashes each
+ * source port to a worker, so together they reach every worker thread.
+ */
+async function answersFromManySockets(port: number, name: string, n: number): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const sock = createSocket('udp4');
+      try {
+        await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+        const reply = new Promise<Buffer>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no answer to ${name}`)), 2000);
+          sock.once('message', (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          });
+        });
+        sock.send(
+          dnsPacket.encode({ type: 'query', id: i + 1, questions: [{ type: 'A', name }] }),
+          port,
+          '127.0.0.1',
+        );
+        const answers = dnsPacket.decode(await reply).answers ?? [];
+        return answers.map((a) => (a.type === 'A' ? a.data : '')).join();
+      } finally {
+        sock.close();
+      }
+    }),
+  );
+}
 const FAST = {
   http: { path: '/healthz' },
   intervalSeconds: 0.2,
-  timeoutSeconds: 0.5,
+  // A stopped backend refuses at once; a generous timeout keeps a busy machine from flapping.
+  timeoutSeconds: 2,
   unhealthyThreshold: 1,
   healthyThreshold: 1,
 };
@@ -306,16 +340,36 @@ describe('traffic DNS (dig and node:dns)', () => {
     if (!(await requireDig(t))) return;
     const stopAws = stops.aws;
     assert.ok(stopAws);
+    assert.ok(manager.dns.workers > 0, 'UDP is served by worker threads');
+    const downEvents = () =>
+      manager.history.filter((h) => h.host === 'fo.example.com' && h.reason === 'EndpointDown');
+    const downBefore = downEvents().length;
     await stopAws();
+    // Once the change is reported, every worker answers from it.
+    await until('EndpointDown reported', () =>
+      downEvents().length > downBefore ? true : undefined,
+    );
+    assert.deepEqual(
+      [...new Set(await answersFromManySockets(port, 'fo.example.com', 16))],
+      [ADDR.aliyun],
+    );
     await until('failover to aliyun', async () => {
       const r = await dig(port, 'fo.example.com', 'A');
       return r.answers.map((a) => a.data).join() === ADDR.aliyun ? true : undefined;
     });
-    assert.deepEqual(
-      (await resolver.resolve4('rr.example.com')).sort(),
-      [ADDR.aliyun, ADDR.azure].sort(),
+    // rr and ww probe the same address on their own schedules: they may flip a round later.
+    await until('rr without aws', async () =>
+      (await resolver.resolve4('rr.example.com')).sort().join() ===
+      [ADDR.aliyun, ADDR.azure].sort().join()
+        ? true
+        : undefined,
     );
-    assert.deepEqual(await resolver.resolve4('ww.example.com'), [ADDR.aliyun]);
+    // A full weighted window (3:1) without aws: aws is out of the candidates.
+    await until('ww on aliyun only', async () => {
+      const window: string[] = [];
+      for (let i = 0; i < 4; i++) window.push(...(await resolver.resolve4('ww.example.com')));
+      return window.every((a) => a === ADDR.aliyun) ? true : undefined;
+    });
     const reasons = manager.history.filter((h) => h.host === 'fo.example.com').map((h) => h.reason);
     assert.ok(reasons.includes('EndpointDown'));
     assert.ok(reasons.includes('TrafficFailover'));
@@ -325,7 +379,6 @@ describe('traffic DNS (dig and node:dns)', () => {
       const r = await dig(port, 'fo.example.com', 'A');
       return r.answers.map((a) => a.data).join() === ADDR.aws ? true : undefined;
     });
-    // rr.example.com probes the same address on its own schedule: it may flip a round later.
     await until('rr back to three', async () =>
       (await resolver.resolve4('rr.example.com')).length === 3 ? true : undefined,
     );
