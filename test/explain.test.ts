@@ -146,7 +146,7 @@ describe('explain through the API and the CLI', () => {
     assert.equal(app?.status?.conditions?.[0]?.status, 'True');
     assert.ok(
       app.status.reasons?.some((r) => r.reason === AFFINITY),
-      'reasons in the status',
+      `reasons in the status: ${JSON.stringify(app.status)}`,
     );
 
     const res = await fetch(

@@ -94,6 +94,15 @@ test('the shop on three agent clouds: control-plane crash mid-rollout, cloud fai
   );
 
   await t.test('runs on three clouds and answers HTTP on every agent address', async () => {
+    // Spread is placed over the clusters Ready at apply time: wait for all three.
+    await until('three agent clusters Ready', async () => {
+      const list = await lab.api<{ items: { status?: { conditions?: { status: string }[] } }[] }>(
+        '/api/v1alpha1/clusters',
+      );
+      return list.items.filter((c) => c.status?.conditions?.[0]?.status === 'True').length === 3
+        ? true
+        : undefined;
+    });
     await applyShop(3);
     const app = await until(
       'shop Ready with an endpoint on every agent',

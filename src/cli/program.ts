@@ -117,6 +117,20 @@ function positiveNumber(raw: string): number {
   return n;
 }
 
+/** The application a verb that works only on applications (explain, rebalance) names. */
+function appTarget(
+  verb: string,
+  kindArg: string,
+  nameArg: string | undefined,
+  namespace: string | undefined,
+): { name: string; namespace: string } {
+  const { kind, name } = target(kindArg, nameArg);
+  if (kind.kind !== 'Application')
+    throw new UsageError(`${verb} works on applications, not ${kind.plural}`);
+  if (name === undefined) throw new UsageError(`${verb} needs a name: yunjian ${verb} app NAME`);
+  return { name, namespace: namespaceFor(kind, namespace) ?? DEFAULT_NAMESPACE };
+}
+
 function nonNegativeNumber(raw: string): number {
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < 0)
@@ -334,16 +348,9 @@ function buildProgram(session: Session): Command {
         opts: { namespace?: string; output?: 'json' | 'yaml' },
         cmd: Command,
       ) => {
-        const { kind, name } = target(kindArg, nameArg);
-        if (kind.kind !== 'Application')
-          throw new UsageError(`explain works on applications, not ${kind.plural}`);
-        if (name === undefined)
-          throw new UsageError('explain needs a name: yunjian explain app NAME');
+        const { name, namespace } = appTarget('explain', kindArg, nameArg, opts.namespace);
         const client = await connect(session, cmd);
-        const x = (await client.explain(
-          name,
-          namespaceFor(kind, opts.namespace) ?? DEFAULT_NAMESPACE,
-        )) as ApplicationExplanation;
+        const x = (await client.explain(name, namespace)) as ApplicationExplanation;
         if (opts.output === 'json') io.stdout(toJson(x));
         else if (opts.output === 'yaml') io.stdout(toYaml(x));
         else io.stdout(describeExplanation(x));
@@ -365,14 +372,9 @@ function buildProgram(session: Session): Command {
         opts: { namespace?: string },
         cmd: Command,
       ) => {
-        const { kind, name } = target(kindArg, nameArg);
-        if (kind.kind !== 'Application')
-          throw new UsageError(`rebalance works on applications, not ${kind.plural}`);
-        if (name === undefined)
-          throw new UsageError('rebalance needs a name: yunjian rebalance app NAME');
+        const { name, namespace } = appTarget('rebalance', kindArg, nameArg, opts.namespace);
         const client = await connect(session, cmd);
-        const ns = namespaceFor(kind, opts.namespace) ?? DEFAULT_NAMESPACE;
-        await client.rebalance(name, ns);
+        await client.rebalance(name, namespace);
         io.stdout(
           `application.yunjian.io/${name} rebalance requested; watch it with: yunjian describe app ${name}\n`,
         );

@@ -214,6 +214,9 @@ function grew(before: ResourceAmounts | undefined, after: ResourceAmounts | unde
   );
 }
 
+/** How long replicas may stay unplaced on their cluster before they are placed elsewhere. */
+const PENDING_GRACE_MS = 5000;
+
 /** How long a cluster's workload listing serves every app's reconcile. */
 const LISTING_TTL_MS = 500;
 /** How long a node listing is reused after this controller changed the cluster. */
@@ -249,6 +252,15 @@ export function createApplicationController(
   >();
   const nodesReady = new Map<string, NodeStatus[] | undefined>();
   const listingCache = new Map<string, Listing>();
+  /**
+   * Bumped whenever a cluster joins, leaves or changes readiness: a plan made
+   * in an older epoch may be improved (more clusters feasible now), so the
+   * steady-state fast path needs the app's last plan to be from this one.
+   */
+  let fleetEpoch = 0;
+  const plannedInEpoch = new Map<string, number>();
+  /** Since when each cluster/namespace/app/component has had fewer replicas placed than assigned. */
+  const pendingSince = new Map<string, number>();
   /** The last hash this controller applied per cluster/namespace/app/component, and when. */
   const applied = new Map<string, { hash: string; at: number }>();
   const touched = (name: string) => {
@@ -340,6 +352,9 @@ export function createApplicationController(
     const app = o.apps.get(key);
     const [namespace = 'default', name = key] = key.split('/');
     if (!app) {
+      for (const m of [pendingSince, applied])
+        for (const k of m.keys()) if (k.includes(`/${key}/`)) m.delete(k);
+      plannedInEpoch.delete(key);
       await removeWorkloads(
         namespace,
         name,
@@ -349,6 +364,7 @@ export function createApplicationController(
       return;
     }
     const t = now();
+    const epoch = fleetEpoch;
     const policy = failoverPolicy(app);
     const ref = { kind: 'Application', namespace, name };
     const notes: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
@@ -411,15 +427,24 @@ export function createApplicationController(
     }
 
     // What runs now: the replicas each workload has on nodes, at most what the
-    // scheduler assigned (pending replicas are placed again, maybe elsewhere).
+    // scheduler assigned. Replicas a cluster has not placed count as placed for
+    // PENDING_GRACE_MS (a driver reports them a moment after an apply: an agent
+    // on its next heartbeat, a listing shared between passes a little later);
+    // pending longer, they are placed again, maybe elsewhere.
     const current: Record<string, Record<string, number>> = {};
     for (const p of previous) {
       const assigned = p.assigned ?? p.desired;
       const { listed, ws } = await statusOf(p.component, p.cluster);
       const cluster = clusterNamed.get(p.cluster);
       if (!cluster || (!isClusterReady(cluster) && !held.has(p.cluster))) continue;
-      const running =
-        !listed || held.has(p.cluster) ? assigned : Math.min(assigned, ws?.scheduled ?? 0);
+      const pendingKey = `${p.cluster}/${key}/${p.component}`;
+      let running = assigned;
+      if (listed && !held.has(p.cluster) && (ws?.scheduled ?? 0) < assigned) {
+        const since = pendingSince.get(pendingKey) ?? t;
+        pendingSince.set(pendingKey, since);
+        if (t - since >= PENDING_GRACE_MS) running = ws?.scheduled ?? 0;
+        else wakeAtMs = Math.min(wakeAtMs, since + PENDING_GRACE_MS);
+      } else pendingSince.delete(pendingKey);
       if (running > 0) (current[p.component] ??= {})[p.cluster] = running;
     }
 
@@ -489,7 +514,8 @@ export function createApplicationController(
       previous.length > 0 &&
       app.status?.observedGeneration === app.metadata.generation &&
       app.status?.conditions?.[0]?.reason !== 'Unschedulable' &&
-      previous.every((p) => current[p.component]?.[p.cluster] === (p.assigned ?? p.desired));
+      previous.every((p) => current[p.component]?.[p.cluster] === (p.assigned ?? p.desired)) &&
+      plannedInEpoch.get(key) === epoch;
 
     // A cluster found unreachable while applying is treated as not Ready for the
     // rest of this reconcile and the app is placed again without it: the
@@ -515,6 +541,7 @@ export function createApplicationController(
           held,
         });
         plan = placeApplication(snapshot, app, planFrom);
+        plannedInEpoch.set(key, epoch);
       }
       keep = new Set<string>();
       placements = [];
@@ -771,7 +798,10 @@ export function createApplicationController(
     onDelete: (a) => controller.enqueue(objectKey(a)),
   });
   // A cluster turning ready or not ready, or joining, can change every app's plan.
-  const enqueueAll = () => o.apps.list().forEach((a) => controller.enqueue(objectKey(a)));
+  const enqueueAll = () => {
+    fleetEpoch++;
+    o.apps.list().forEach((a) => controller.enqueue(objectKey(a)));
+  };
   o.clusters.addHandlers({
     onAdd: enqueueAll,
     onUpdate: (a, b) => {
