@@ -41,11 +41,17 @@ export interface DeliveryOptions {
 export interface PassSpec {
   startup: 'instant' | 'fleet';
   weights: 'default' | 'balanced';
+  /**
+   * Applications applied per second; 0 applies them as fast as the API takes
+   * them (a backlog: measures throughput, and latency then measures the queue).
+   */
+  rate: number;
 }
 
 export interface DeliveryPass {
   startup: 'instant' | 'fleet';
   weights: 'default' | 'balanced';
+  rate: number;
   /** Member clusters the apps landed on, and the most workloads on one. */
   clusters: number;
   maxWorkloadsPerCluster: number;
@@ -186,7 +192,7 @@ async function stopServer(s: { child: ChildProcess; dataDir: string }): Promise<
 }
 
 async function runPass(
-  { startup, weights }: PassSpec,
+  { startup, weights, rate }: PassSpec,
   o: DeliveryOptions,
   progress: Progress,
 ): Promise<DeliveryPass> {
@@ -248,6 +254,10 @@ async function runPass(
         Array.from({ length: o.concurrency }, async () => {
           while (next < o.apps) {
             const i = next++;
+            // Paced: app i is applied no earlier than i / rate seconds in.
+            const due = rate > 0 ? started + (i * 1000) / rate : 0;
+            const wait = due - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
             const doc = appDoc(i, weights);
             timings.set(doc.metadata.name, { applied: performance.now() });
             const res = await fetch(`${server.url}/api/v1alpha1/apply`, {
@@ -280,6 +290,7 @@ async function runPass(
     return {
       startup,
       weights,
+      rate,
       clusters: perCluster.size,
       maxWorkloadsPerCluster: Math.max(0, ...[...perCluster.values()].map((x) => x.size)),
       apps: o.apps,
@@ -322,7 +333,7 @@ export async function deliveryBench(
   const s = (x: number) => `${fixed(x, 3)} s`;
   const rows: Row[] = [];
   for (const p of passes) {
-    const label = `${p.startup === 'instant' ? 'instant start' : 'fleet start-up'}, ${p.weights} weights`;
+    const label = `${p.startup === 'instant' ? 'instant' : 'fleet start-up'}, ${p.weights}, ${p.rate > 0 ? `${p.rate}/s` : 'unpaced'}`;
     rows.push(
       {
         metric: `${label}: clusters used (most workloads on one)`,

@@ -256,6 +256,7 @@ export function registerBench(program: Command, io: CliIo): void {
         return raw;
       },
     )
+    .option('--rate <n>', 'applications applied per second (0: all at once)', integer)
     .option(
       '--timeout <s>',
       'give up on apps not Ready after this many seconds',
@@ -269,6 +270,7 @@ export function registerBench(program: Command, io: CliIo): void {
         concurrency: number;
         pass?: 'instant' | 'fleet' | 'both';
         weights?: 'default' | 'balanced' | 'both';
+        rate?: number;
         timeout: number;
         json?: string;
       }) => {
@@ -280,7 +282,7 @@ export function registerBench(program: Command, io: CliIo): void {
           {
             apps: o.apps,
             concurrency: o.concurrency,
-            passes: deliveryPasses(o.pass, o.weights),
+            passes: deliveryPasses(o.pass, o.weights, o.rate),
             timeoutSeconds: o.timeout,
           },
           progress,
@@ -292,21 +294,26 @@ export function registerBench(program: Command, io: CliIo): void {
 }
 
 /**
- * Without flags: instant start with both weightings (the control plane's own
- * latency, concentrated and spread), then the fleet's start-up times, spread.
+ * Without flags: throughput (instant start, balanced, all at once), then latency
+ * at 20 apps/s with balanced and default weights, then with the fleet's
+ * start-up times. With flags: every combination asked for, at `rate` (20/s).
  */
 function deliveryPasses(
   pass: 'instant' | 'fleet' | 'both' | undefined,
   weights: 'default' | 'balanced' | 'both' | undefined,
-): { startup: 'instant' | 'fleet'; weights: 'default' | 'balanced' }[] {
-  if (pass === undefined && weights === undefined)
+  rate: number | undefined,
+): { startup: 'instant' | 'fleet'; weights: 'default' | 'balanced'; rate: number }[] {
+  if (pass === undefined && weights === undefined && rate === undefined)
     return [
-      { startup: 'instant', weights: 'default' },
-      { startup: 'instant', weights: 'balanced' },
-      { startup: 'fleet', weights: 'balanced' },
+      { startup: 'instant', weights: 'balanced', rate: 0 },
+      { startup: 'instant', weights: 'balanced', rate: 20 },
+      { startup: 'instant', weights: 'default', rate: 20 },
+      { startup: 'fleet', weights: 'balanced', rate: 20 },
     ];
   const startups = pass === undefined || pass === 'both' ? (['instant', 'fleet'] as const) : [pass];
   const ws =
     weights === undefined || weights === 'both' ? (['default', 'balanced'] as const) : [weights];
-  return startups.flatMap((startup) => ws.map((w) => ({ startup, weights: w })));
+  return startups.flatMap((startup) =>
+    ws.map((w) => ({ startup, weights: w, rate: Math.max(0, rate ?? 20) })),
+  );
 }
