@@ -21,7 +21,7 @@ import { createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TrafficStatus } from '../traffic/status.ts';
+import type { TrafficStatus } from '../traffic/index.ts';
 import { fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');

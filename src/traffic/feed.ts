@@ -25,7 +25,9 @@ export function storeFeedSource(store: Store): FeedSource {
     },
     watch(kind, fromRevision, signal) {
       const w = store.watch({ kind, fromRevision });
-      signal.addEventListener('abort', () => w.close(), { once: true });
+      // An abort during the list came before this listener: close at once.
+      if (signal.aborted) w.close();
+      else signal.addEventListener('abort', () => w.close(), { once: true });
       return w;
     },
   };
