@@ -216,6 +216,11 @@ function buildProgram(session: Session): Command {
       'UDP+TCP port of the authoritative DNS server (default 5353; 0 picks a free one)',
       integerOption('a port from 0 to 65535', 0, 65535),
     )
+    .option(
+      '--dns-workers <n>',
+      'UDP worker threads of the DNS server (default: available parallelism; 0 serves UDP on the main thread)',
+      integerOption('a worker count from 0 to 256', 0, 256),
+    )
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
@@ -243,6 +248,7 @@ function buildProgram(session: Session): Command {
         clusterGraceSeconds: number;
         simStartupSeconds?: number;
         dnsPort?: number;
+        dnsWorkers?: number;
       }) => {
         await serve(session, opts);
       },
@@ -521,6 +527,7 @@ async function serve(
     clusterGraceSeconds: number;
     simStartupSeconds?: number;
     dnsPort?: number;
+    dnsWorkers?: number;
   },
 ): Promise<void> {
   const { io } = session;
@@ -542,6 +549,7 @@ async function serve(
     host: opts.host,
     dnsPort: opts.dnsPort ?? 5353,
     dnsPortRequired: opts.dnsPort !== undefined,
+    ...(opts.dnsWorkers !== undefined ? { dnsWorkers: opts.dnsWorkers } : {}),
     dataDir: opts.data,
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,

@@ -55,6 +55,8 @@ export interface ServerOptions {
    * when true it is an error.
    */
   dnsPortRequired?: boolean;
+  /** UDP worker threads of the DNS server (default: available parallelism). */
+  dnsWorkers?: number;
 }
 
 export interface RunningServer {
@@ -270,6 +272,7 @@ async function startTraffic(
     source: storeFeedSource(store),
     dnsHost: options.host,
     dnsPort: options.dnsPort,
+    ...(options.dnsWorkers !== undefined ? { dnsWorkers: options.dnsWorkers } : {}),
     recorder: new EventRecorder({ store, source: 'traffic-manager' }),
     log: options.log,
   });
