@@ -8,6 +8,7 @@ import { API, ApiError, getJson } from './api.ts';
 import { fmtAgo, fmtInt } from './format.ts';
 import { useFeed } from './live.ts';
 import { href } from './router.ts';
+import { TableHead, num } from './ui.tsx';
 import { YamlEditor } from './YamlEditor.tsx';
 import { EventList } from './EventsView.tsx';
 
@@ -48,19 +49,17 @@ export function AppsView() {
       ) : (
         <div className="table-scroll">
           <table className="data" data-testid="apps-table">
-            <thead>
-              <tr>
-                <th scope="col">Application</th>
-                <th scope="col">Namespace</th>
-                <th scope="col">Status</th>
-                <th scope="col" className="num">
-                  Ready / desired
-                </th>
-                <th scope="col">Components</th>
-                <th scope="col">Clouds</th>
-                <th scope="col">Traffic</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Application',
+                'Namespace',
+                'Status',
+                num('Ready / desired'),
+                'Components',
+                'Clouds',
+                'Traffic',
+              ]}
+            />
             <tbody>
               {rows.map((a) => {
                 const ns = a.metadata.namespace ?? 'default';
@@ -207,21 +206,15 @@ function Placement({ app }: { app: Application }) {
       <div className="table-scroll">
         <table className="data" data-testid="components-table">
           <caption>Replicas per component</caption>
-          <thead>
-            <tr>
-              <th scope="col">Component</th>
-              <th scope="col" className="num">
-                Wanted
-              </th>
-              <th scope="col" className="num">
-                Desired (placed)
-              </th>
-              <th scope="col" className="num">
-                Ready
-              </th>
-              <th scope="col">Platforms</th>
-            </tr>
-          </thead>
+          <TableHead
+            columns={[
+              'Component',
+              num('Wanted'),
+              num('Desired (placed)'),
+              num('Ready'),
+              'Platforms',
+            ]}
+          />
           <tbody>
             {app.spec.components.map((c) => {
               const mine = placements.filter((p) => p.component === c.name && !p.draining);
@@ -242,15 +235,7 @@ function Placement({ app }: { app: Application }) {
         <details>
           <summary>Scheduler reasons by component (clusters per reason)</summary>
           <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Component</th>
-                <th scope="col" className="num">
-                  Clusters
-                </th>
-                <th scope="col">Reason</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Component', num('Clusters'), 'Reason']} />
             <tbody>
               {(app.status?.reasons ?? []).map((r, i) => (
                 <tr key={i}>
@@ -269,20 +254,9 @@ function Placement({ app }: { app: Application }) {
         <div className="table-scroll">
           <table className="data" data-testid="placement-table">
             <caption>Per cloud and cluster</caption>
-            <thead>
-              <tr>
-                <th scope="col">Cloud</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Component</th>
-                <th scope="col" className="num">
-                  Desired
-                </th>
-                <th scope="col" className="num">
-                  Ready
-                </th>
-                <th scope="col">State</th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={['Cloud', 'Cluster', 'Component', num('Desired'), num('Ready'), 'State']}
+            />
             {byCloud.map(([cloud, ps]) => (
               <tbody key={cloud} data-cloud={cloud}>
                 {ps.map((p, i) => (
@@ -451,16 +425,7 @@ function Traffic({ app }: { app: Application }) {
       ) : (
         <div className="table-scroll">
           <table className="data" data-testid="endpoints-table">
-            <thead>
-              <tr>
-                <th scope="col">Address</th>
-                <th scope="col">Component</th>
-                <th scope="col">Cluster</th>
-                <th scope="col">Cloud</th>
-                <th scope="col">Health</th>
-                <th scope="col">Probes</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Address', 'Component', 'Cluster', 'Cloud', 'Health', 'Probes']} />
             <tbody>
               {endpoints.map((e) => (
                 <tr key={`${e.cluster}/${e.component}/${e.address}:${e.port}`}>
@@ -581,14 +546,14 @@ function Explanation({ app }: { app: Application }) {
               )}
               <div className="table-scroll">
                 <table className="data">
-                  <thead>
-                    <tr>
-                      <th scope="col">Cloud</th>
-                      <th scope="col">Verdict</th>
-                      <th scope="col">Chosen clusters (replicas, score)</th>
-                      <th scope="col">Why not the others</th>
-                    </tr>
-                  </thead>
+                  <TableHead
+                    columns={[
+                      'Cloud',
+                      'Verdict',
+                      'Chosen clusters (replicas, score)',
+                      'Why not the others',
+                    ]}
+                  />
                   <tbody>
                     {c.clouds.map((cl) => (
                       <tr key={cl.cloud}>

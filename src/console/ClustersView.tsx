@@ -1,12 +1,13 @@
 // Every cluster in one sortable, filterable table. Rows are windowed (only
 // those in view are in the DOM), so the table costs the same for 266 clusters
 // or 26,000. Filters live in the address so a view can be linked.
-import { useMemo, useState, type ReactNode } from 'react';
+import { useMemo, useState } from 'react';
 import type { Cluster } from '../model/schema.ts';
 import { isReady } from './aggregate.ts';
 import { fmtAgo, fmtInt, fmtPct } from './format.ts';
 import { useFeed } from './live.ts';
 import { replaceQuery } from './router.ts';
+import { Field, FilterForm } from './ui.tsx';
 
 const ROW_HEIGHT = 36;
 const VIEWPORT_ROWS = 16;
@@ -137,12 +138,7 @@ export function ClustersView({ query }: { query: URLSearchParams }) {
   return (
     <section>
       <h1 tabIndex={-1}>Clusters</h1>
-      <form
-        className="filters"
-        role="search"
-        aria-label="Filter clusters"
-        onSubmit={(e) => e.preventDefault()}
-      >
+      <FilterForm label="Filter clusters">
         <Field label="Search">
           <input
             type="search"
@@ -187,7 +183,7 @@ export function ClustersView({ query }: { query: URLSearchParams }) {
             Site {filters.site} ✕
           </button>
         )}
-      </form>
+      </FilterForm>
       <p role="status" className="summary" data-testid="clusters-summary">
         {fmtInt(rows.length)} of {fmtInt(all.length)} clusters shown, {fmtInt(notReady)} not ready
       </p>
@@ -263,14 +259,5 @@ export function ClustersView({ query }: { query: URLSearchParams }) {
         </table>
       </div>
     </section>
-  );
-}
-
-function Field({ label, children }: { label: string; children: ReactNode }) {
-  return (
-    <label className="field">
-      <span>{label}</span>
-      {children}
-    </label>
   );
 }

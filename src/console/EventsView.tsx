@@ -5,6 +5,7 @@ import type { Event } from '../model/schema.ts';
 import { fmtAgo, fmtInt } from './format.ts';
 import { useFeed } from './live.ts';
 import { href, replaceQuery } from './router.ts';
+import { Field, FilterForm } from './ui.tsx';
 
 const PAGE = 200;
 
@@ -103,34 +104,26 @@ export function EventsView({ query }: { query: URLSearchParams }) {
   return (
     <section>
       <h1 tabIndex={-1}>Events</h1>
-      <form
-        className="filters"
-        role="search"
-        aria-label="Filter events"
-        onSubmit={(e) => e.preventDefault()}
-      >
-        <label className="field">
-          <span>Type</span>
+      <FilterForm label="Filter events">
+        <Field label="Type">
           <select value={type} onChange={(e) => set({ type: e.target.value })}>
             <option value="">all</option>
             <option>Warning</option>
             <option>Normal</option>
           </select>
-        </label>
-        <label className="field">
-          <span>Reason</span>
+        </Field>
+        <Field label="Reason">
           <select value={reason} onChange={(e) => set({ reason: e.target.value })}>
             <option value="">all</option>
             {reasons.map((r) => (
               <option key={r}>{r}</option>
             ))}
           </select>
-        </label>
-        <label className="field">
-          <span>Search</span>
+        </Field>
+        <Field label="Search">
           <input type="search" value={q} onChange={(e) => set({ q: e.target.value })} />
-        </label>
-      </form>
+        </Field>
+      </FilterForm>
       <p className="summary" role="status" aria-live="polite">
         {fmtInt(shown.length)} events, {fmtInt(warnings)} warnings
         {shown.length > PAGE ? `; the newest ${PAGE} shown` : ''}

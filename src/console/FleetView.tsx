@@ -8,6 +8,7 @@ import type { Series } from './BarChart.tsx';
 import { fmtCompact, fmtInt, fmtPct, fmtPrice } from './format.ts';
 import { useFeed } from './live.ts';
 import { href, replaceQuery, useRoute } from './router.ts';
+import { TableHead, num } from './ui.tsx';
 import { WorldMap } from './WorldMap.tsx';
 
 // Chart.js is below the fold: it loads after the map and totals are on screen.
@@ -48,12 +49,29 @@ export function FleetView() {
   const [sitesOpen, setSitesOpen] = useState(false);
   const charts = useMemo(
     () => ({
-      cloudLabels: fleet.byCloud.map((c) => c.key),
-      cloudSeries: capacitySeries(fleet.byCloud),
-      kindLabels: fleet.bySiteKind.map((k) => k.label),
-      kindSeries: capacitySeries(fleet.bySiteKind),
-      archLabels: fleet.byArch.map((a) => a.label),
-      archSeries: capacitySeries(fleet.byArch),
+      capacity: [
+        {
+          id: 'by-cloud',
+          title: 'Cores by cloud: allocated and free',
+          labels: fleet.byCloud.map((c) => c.key),
+          series: capacitySeries(fleet.byCloud),
+          horizontal: true,
+        },
+        {
+          id: 'by-kind',
+          title: 'Cores by site kind',
+          labels: fleet.bySiteKind.map((k) => k.label),
+          series: capacitySeries(fleet.bySiteKind),
+          horizontal: false,
+        },
+        {
+          id: 'by-arch',
+          title: 'Cores by CPU architecture',
+          labels: fleet.byArch.map((a) => a.label),
+          series: capacitySeries(fleet.byArch),
+          horizontal: false,
+        },
+      ],
       priced: fleet.byCloud
         .filter((c) => c.listPrice !== undefined)
         .sort((a, b) => (a.listPrice ?? 0) - (b.listPrice ?? 0)),
@@ -116,21 +134,17 @@ export function FleetView() {
           {sitesOpen && (
             <div className="table-scroll">
               <table className="data">
-                <thead>
-                  <tr>
-                    <th scope="col">Site</th>
-                    <th scope="col">Cloud</th>
-                    <th scope="col">Kind</th>
-                    <th scope="col">Location</th>
-                    <th scope="col">Ready clusters</th>
-                    <th scope="col" className="num">
-                      Cores
-                    </th>
-                    <th scope="col" className="num">
-                      Allocated
-                    </th>
-                  </tr>
-                </thead>
+                <TableHead
+                  columns={[
+                    'Site',
+                    'Cloud',
+                    'Kind',
+                    'Location',
+                    'Ready clusters',
+                    num('Cores'),
+                    num('Allocated'),
+                  ]}
+                />
                 <tbody>
                   {shownSites.map((s) => (
                     <tr key={s.name}>
@@ -160,31 +174,9 @@ export function FleetView() {
 
       <Suspense fallback={<p role="status">Loading charts…</p>}>
         <div className="charts">
-          <BarChart
-            id="by-cloud"
-            title="Cores by cloud: allocated and free"
-            labels={charts.cloudLabels}
-            series={charts.cloudSeries}
-            stacked
-            horizontal
-            format={fmtCompact}
-          />
-          <BarChart
-            id="by-kind"
-            title="Cores by site kind"
-            labels={charts.kindLabels}
-            series={charts.kindSeries}
-            stacked
-            format={fmtCompact}
-          />
-          <BarChart
-            id="by-arch"
-            title="Cores by CPU architecture"
-            labels={charts.archLabels}
-            series={charts.archSeries}
-            stacked
-            format={fmtCompact}
-          />
+          {charts.capacity.map((c) => (
+            <BarChart key={c.id} {...c} stacked format={fmtCompact} />
+          ))}
           <BarChart
             id="price"
             title="List price per core-hour by cloud (USD)"
@@ -206,31 +198,16 @@ export function FleetView() {
         <h2>Clouds</h2>
         <div className="table-scroll">
           <table className="data" data-testid="clouds-table">
-            <thead>
-              <tr>
-                <th scope="col">Cloud</th>
-                <th scope="col">Type</th>
-                <th scope="col">Ready clusters</th>
-                <th scope="col" className="num">
-                  Nodes
-                </th>
-                <th scope="col" className="num">
-                  Cores
-                </th>
-                <th scope="col" className="num">
-                  Allocated
-                </th>
-                <th scope="col" className="num">
-                  Utilisation
-                </th>
-                <th scope="col" className="num">
-                  List price / core-h
-                </th>
-                <th scope="col" className="num">
-                  Avg cluster price / core-h
-                </th>
-              </tr>
-            </thead>
+            <TableHead
+              columns={[
+                'Cloud',
+                'Type',
+                'Ready clusters',
+                ...CAPACITY_COLUMNS,
+                num('List price / core-h'),
+                num('Avg cluster price / core-h'),
+              ]}
+            />
             <tbody>
               {fleet.byCloud.map((c) => (
                 <tr key={c.key} data-cloud={c.key}>
@@ -245,10 +222,7 @@ export function FleetView() {
                       {c.readyClusters}/{c.clusters}
                     </span>
                   </td>
-                  <td className="num">{fmtInt(c.nodes)}</td>
-                  <td className="num">{fmtInt(c.cores)}</td>
-                  <td className="num">{fmtInt(c.allocated)}</td>
-                  <td className="num">{fmtPct(c.allocated, c.cores)}</td>
+                  <CapacityCells row={c} />
                   <td className="num">{fmtPrice(c.listPrice, c.currency)}</td>
                   <td className="num">{fmtPrice(c.averagePrice, c.currency)}</td>
                 </tr>
@@ -259,26 +233,7 @@ export function FleetView() {
         <h2>Site kinds and architectures</h2>
         <div className="table-scroll">
           <table className="data">
-            <thead>
-              <tr>
-                <th scope="col">Group</th>
-                <th scope="col" className="num">
-                  Clusters
-                </th>
-                <th scope="col" className="num">
-                  Nodes
-                </th>
-                <th scope="col" className="num">
-                  Cores
-                </th>
-                <th scope="col" className="num">
-                  Allocated
-                </th>
-                <th scope="col" className="num">
-                  Utilisation
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Group', num('Clusters'), ...CAPACITY_COLUMNS]} />
             <tbody>
               {[
                 ...fleet.bySiteKind.map((k) => ({ ...k, label: `site kind: ${k.label}` })),
@@ -287,10 +242,7 @@ export function FleetView() {
                 <tr key={r.label}>
                   <th scope="row">{r.label}</th>
                   <td className="num">{fmtInt(r.clusters)}</td>
-                  <td className="num">{fmtInt(r.nodes)}</td>
-                  <td className="num">{fmtInt(r.cores)}</td>
-                  <td className="num">{fmtInt(r.allocated)}</td>
-                  <td className="num">{fmtPct(r.allocated, r.cores)}</td>
+                  <CapacityCells row={r} />
                 </tr>
               ))}
             </tbody>
@@ -302,6 +254,20 @@ export function FleetView() {
         </p>
       </div>
     </section>
+  );
+}
+
+const CAPACITY_COLUMNS = [num('Nodes'), num('Cores'), num('Allocated'), num('Utilisation')];
+
+/** The cells under CAPACITY_COLUMNS. */
+function CapacityCells({ row }: { row: Breakdown }) {
+  return (
+    <>
+      <td className="num">{fmtInt(row.nodes)}</td>
+      <td className="num">{fmtInt(row.cores)}</td>
+      <td className="num">{fmtInt(row.allocated)}</td>
+      <td className="num">{fmtPct(row.allocated, row.cores)}</td>
+    </>
   );
 }
 
