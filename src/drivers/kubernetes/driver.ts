@@ -399,15 +399,9 @@ export class KubernetesClusterDriver implements ClusterDriver {
   ): Promise<V1Deployment> {
     const namespace = desired.metadata?.namespace ?? '';
     const name = desired.metadata?.name ?? '';
-    const what = `write Deployment ${namespace}/${name}`;
-    let current = cached;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        if (current === undefined) {
-          return await call(c.clients, what, () =>
-            c.clients.apps.createNamespacedDeployment({ namespace, body: desired }),
-          );
-        }
+    return this.writeOwned(c, 'Deployment', namespace, name, cached, {
+      create: () => c.clients.apps.createNamespacedDeployment({ namespace, body: desired }),
+      replace: (current) => {
         const body: V1Deployment = {
           ...desired,
           metadata: {
@@ -415,21 +409,42 @@ export class KubernetesClusterDriver implements ClusterDriver {
             resourceVersion: current.metadata?.resourceVersion ?? '',
           },
         };
+        return c.clients.apps.replaceNamespacedDeployment({ namespace, name, body });
+      },
+      read: () => c.clients.apps.readNamespacedDeployment({ namespace, name }),
+    });
+  }
+
+  /**
+   * Creates the object when the cache has none, else replaces the cached one.
+   * When the cache was stale (created elsewhere, or changed since) it reads the
+   * object and decides again, a bounded number of times.
+   */
+  private async writeOwned<T extends { metadata?: { labels?: Record<string, string> } }>(
+    c: Connection,
+    kind: string,
+    namespace: string,
+    name: string,
+    cached: T | undefined,
+    ops: { create: () => Promise<T>; replace: (current: T) => Promise<T>; read: () => Promise<T> },
+  ): Promise<T> {
+    const what = `write ${kind} ${namespace}/${name}`;
+    let current = cached;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const seen = current;
+      try {
         return await call(c.clients, what, () =>
-          c.clients.apps.replaceNamespacedDeployment({ namespace, name, body }),
+          seen === undefined ? ops.create() : ops.replace(seen),
         );
       } catch (err) {
         const y = toDriverError(err, c.clients, what);
-        // Our cache was stale (created elsewhere, or changed since): read it and decide again.
         if (
           !(y instanceof AlreadyExistsError) &&
           y.reason !== 'Conflict' &&
           y.reason !== 'NotFound'
         )
           throw y;
-        current = await this.readOwned(c, 'Deployment', namespace, name, () =>
-          c.clients.apps.readNamespacedDeployment({ namespace, name }),
-        );
+        current = await this.readOwned(c, kind, namespace, name, ops.read);
       }
     }
     throw new UnavailableError(`${what}: kept changing under us; will retry`);
@@ -471,50 +486,26 @@ export class KubernetesClusterDriver implements ClusterDriver {
     }
     if (cached?.metadata?.annotations?.[HASH_ANNOTATION] === spec.hash) return;
     await this.ensureNamespace(c, spec.key);
-    const what = `write Service ${namespace}/${name}`;
-    let current = cached;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        let written: V1Service;
-        if (current === undefined) {
-          written = await call(c.clients, what, () =>
-            c.clients.core.createNamespacedService({ namespace, body: desired }),
-          );
-        } else {
-          // clusterIP is immutable once allocated: carry it over.
-          const body: V1Service = {
-            ...desired,
-            metadata: {
-              ...desired.metadata,
-              resourceVersion: current.metadata?.resourceVersion ?? '',
-            },
-            spec: {
-              ...desired.spec,
-              ...(current.spec?.clusterIP !== undefined
-                ? { clusterIP: current.spec.clusterIP }
-                : {}),
-            },
-          };
-          written = await call(c.clients, what, () =>
-            c.clients.core.replaceNamespacedService({ namespace, name, body }),
-          );
-        }
-        c.services.observe(written);
-        return;
-      } catch (err) {
-        const y = toDriverError(err, c.clients, what);
-        if (
-          !(y instanceof AlreadyExistsError) &&
-          y.reason !== 'Conflict' &&
-          y.reason !== 'NotFound'
-        )
-          throw y;
-        current = await this.readOwned(c, 'Service', namespace, name, () =>
-          c.clients.core.readNamespacedService({ namespace, name }),
-        );
-      }
-    }
-    throw new UnavailableError(`${what}: kept changing under us; will retry`);
+    const written = await this.writeOwned(c, 'Service', namespace, name, cached, {
+      create: () => c.clients.core.createNamespacedService({ namespace, body: desired }),
+      replace: (current) => {
+        // clusterIP is immutable once allocated: carry it over.
+        const body: V1Service = {
+          ...desired,
+          metadata: {
+            ...desired.metadata,
+            resourceVersion: current.metadata?.resourceVersion ?? '',
+          },
+          spec: {
+            ...desired.spec,
+            ...(current.spec?.clusterIP !== undefined ? { clusterIP: current.spec.clusterIP } : {}),
+          },
+        };
+        return c.clients.core.replaceNamespacedService({ namespace, name, body });
+      },
+      read: () => c.clients.core.readNamespacedService({ namespace, name }),
+    });
+    c.services.observe(written);
   }
 
   private async deleteService(c: Connection, namespace: string, name: string): Promise<void> {
