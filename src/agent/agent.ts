@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { arch as osArch, hostname } from 'node:os';
 import { join } from 'node:path';
-import { fromStatusBody } from '../model/errors.ts';
+import { readJsonResponse } from '../model/errors.ts';
 import type { Arch } from '../model/schema.ts';
 import { admit } from './admission.ts';
 import { Ingress, type Route } from './ingress.ts';
@@ -208,15 +208,7 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(10_000),
     });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) throw fromStatusBody(parsed, res.status);
-    return parsed as T;
+    return readJsonResponse<T>(res);
   };
 
   let credential: string | undefined = (() => {

@@ -5,7 +5,6 @@
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Argument, InvalidArgumentError, type Command } from 'commander';
-import { fromStatusBody } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE } from '../model/kinds.ts';
 import {
   CPU_PATTERN,
@@ -14,8 +13,8 @@ import {
   parseMemoryBytes,
 } from '../model/quantity.ts';
 import { ARCHES, type AgentToken, type Arch } from '../model/schema.ts';
+import { adminCall } from './admin.ts';
 import { defaultDataDir, loadConnection } from './config.ts';
-import { ServerUnreachableError } from './errors.ts';
 import { ageSince, renderTable } from './format.ts';
 import type { CliIo } from './program.ts';
 
@@ -51,40 +50,6 @@ function numberOption(min: number, max: number, what: string) {
       throw new InvalidArgumentError(`expected ${what}, got "${raw}".`);
     return n;
   };
-}
-
-/** Admin requests to the control plane, with the CLI's usual server/token resolution. */
-async function adminCall<T>(
-  io: CliIo,
-  cmd: Command,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const { server, token } = cmd.optsWithGlobals<Globals>();
-  const conn = await loadConnection({ server, token }, io.env, io.home);
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (conn.token !== undefined) headers['authorization'] = `Bearer ${conn.token.value}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  let res: Response;
-  try {
-    res = await (io.fetch ?? fetch)(conn.server.value + path, {
-      method,
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (err) {
-    throw new ServerUnreachableError(conn.server.value, err);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  if (!res.ok) throw fromStatusBody(parsed, res.status);
-  return parsed as T;
 }
 
 interface AgentOpts {

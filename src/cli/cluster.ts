@@ -7,17 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
-import { ValidationError, fromStatusBody } from '../model/errors.ts';
-import { loadConnection } from './config.ts';
-import { ServerUnreachableError } from './errors.ts';
+import { ValidationError } from '../model/errors.ts';
+import { adminCall } from './admin.ts';
 import type { CliIo } from './program.ts';
 
 const JOIN_PATH = '/api/v1alpha1/kubernetes/join';
-
-interface Globals {
-  server?: string;
-  token?: string;
-}
 
 type Section = Record<string, unknown>;
 
@@ -91,13 +85,6 @@ export function registerCluster(program: Command, io: CliIo): void {
     .option('--zone <name>', 'zone within the site')
     .action(async (name: string, opts: JoinOptions, cmd: Command) => {
       const kubeconfig = await selfContainedKubeconfig(opts.kubeconfig);
-      const { server, token } = cmd.optsWithGlobals<Globals>();
-      const conn = await loadConnection({ server, token }, io.env, io.home);
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        'content-type': 'application/json',
-      };
-      if (conn.token !== undefined) headers['authorization'] = `Bearer ${conn.token.value}`;
       const body = {
         name,
         site: opts.site,
@@ -105,25 +92,7 @@ export function registerCluster(program: Command, io: CliIo): void {
         ...(opts.context !== undefined ? { context: opts.context } : {}),
         ...(opts.zone !== undefined ? { zone: opts.zone } : {}),
       };
-      let res: Response;
-      try {
-        res = await (io.fetch ?? fetch)(conn.server.value + JOIN_PATH, {
-          method: 'POST',
-          headers,
-          body: JSON.stringify(body),
-        });
-      } catch (err) {
-        throw new ServerUnreachableError(conn.server.value, err);
-      }
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = undefined;
-      }
-      if (!res.ok) throw fromStatusBody(parsed, res.status);
-      const result = parsed as {
+      const result = await adminCall<{
         nodes: number;
         cluster: {
           spec: {
@@ -132,7 +101,7 @@ export function registerCluster(program: Command, io: CliIo): void {
             driver: { kubernetes?: { kubeconfigSecret?: string } };
           };
         };
-      };
+      }>(io, cmd, 'POST', JOIN_PATH, body);
       const spec = result.cluster.spec;
       io.stdout(
         `cluster/${name} joined: ${result.nodes} node${result.nodes === 1 ? '' : 's'}, site ${spec.site} (cloud ${spec.cloud}); kubeconfig stored as secret/${spec.driver.kubernetes?.kubeconfigSecret ?? ''}\n`,

@@ -168,6 +168,19 @@ export function fromStatusBody(body: unknown, httpStatus: number): YunjianError 
   return new InternalError(`unexpected HTTP ${httpStatus} response`);
 }
 
+/** A JSON response's body; when it is not 2xx, the typed error its `Status` body names. */
+export async function readJsonResponse<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!res.ok) throw fromStatusBody(parsed, res.status);
+  return parsed as T;
+}
+
 function isStatusBody(body: unknown): body is StatusBody {
   return (
     typeof body === 'object' &&
