@@ -4,7 +4,7 @@
 // watched into caches (reflector.ts), so inventory and status reads cost no
 // API calls; only one probe per inventory() goes to the server, which is how
 // an outage or revoked credentials are noticed and reported for failover.
-import type { V1Deployment, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { YunjianError } from '../../model/errors.ts';
 import { AlreadyExistsError, NotFoundError, UnavailableError } from '../../model/errors.ts';
 import { ARCHES, type Arch } from '../../model/schema.ts';
@@ -145,6 +145,14 @@ function sameKey(a: WorkloadKey, b: WorkloadKey): boolean {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** `desired` carrying `current`'s resourceVersion, so the replace fails if it changed since. */
+function withResourceVersion<T extends { metadata?: V1ObjectMeta }>(desired: T, current: T): T {
+  return {
+    ...desired,
+    metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
+  };
 }
 
 interface Connection {
@@ -401,16 +409,12 @@ export class KubernetesClusterDriver implements ClusterDriver {
     const name = desired.metadata?.name ?? '';
     return this.writeOwned(c, 'Deployment', namespace, name, cached, {
       create: () => c.clients.apps.createNamespacedDeployment({ namespace, body: desired }),
-      replace: (current) => {
-        const body: V1Deployment = {
-          ...desired,
-          metadata: {
-            ...desired.metadata,
-            resourceVersion: current.metadata?.resourceVersion ?? '',
-          },
-        };
-        return c.clients.apps.replaceNamespacedDeployment({ namespace, name, body });
-      },
+      replace: (current) =>
+        c.clients.apps.replaceNamespacedDeployment({
+          namespace,
+          name,
+          body: withResourceVersion(desired, current),
+        }),
       read: () => c.clients.apps.readNamespacedDeployment({ namespace, name }),
     });
   }
@@ -491,11 +495,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
       replace: (current) => {
         // clusterIP is immutable once allocated: carry it over.
         const body: V1Service = {
-          ...desired,
-          metadata: {
-            ...desired.metadata,
-            resourceVersion: current.metadata?.resourceVersion ?? '',
-          },
+          ...withResourceVersion(desired, current),
           spec: {
             ...desired.spec,
             ...(current.spec?.clusterIP !== undefined ? { clusterIP: current.spec.clusterIP } : {}),
