@@ -238,21 +238,9 @@ function buildProgram(session: Session): Command {
         .argParser(nonNegativeNumber)
         .hideHelp(),
     )
-    .action(
-      async (opts: {
-        port: number;
-        host: string;
-        data: string;
-        fleet: string;
-        fleetScale: number;
-        clusterGraceSeconds: number;
-        simStartupSeconds?: number;
-        dnsPort?: number;
-        dnsWorkers?: number;
-      }) => {
-        await serve(session, opts);
-      },
-    );
+    .action(async (opts: ServeOptions) => {
+      await serve(session, opts);
+    });
 
   program
     .command('apply')
@@ -516,20 +504,20 @@ function withSources(err: ValidationError, labels: readonly string[]): Validatio
   return named;
 }
 
-async function serve(
-  session: Session,
-  opts: {
-    port: number;
-    host: string;
-    data: string;
-    fleet: string;
-    fleetScale: number;
-    clusterGraceSeconds: number;
-    simStartupSeconds?: number;
-    dnsPort?: number;
-    dnsWorkers?: number;
-  },
-): Promise<void> {
+/** The `server` command's flags, as commander parses them. */
+interface ServeOptions {
+  port: number;
+  host: string;
+  data: string;
+  fleet: string;
+  fleetScale: number;
+  clusterGraceSeconds: number;
+  simStartupSeconds?: number;
+  dnsPort?: number;
+  dnsWorkers?: number;
+}
+
+async function serve(session: Session, opts: ServeOptions): Promise<void> {
   const { io } = session;
   if (opts.fleet !== 'demo' && opts.fleet !== 'none') {
     const info = await stat(opts.fleet).catch(() => undefined);
