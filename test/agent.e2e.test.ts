@@ -100,7 +100,7 @@ test('an app runs on three agents, survives replica and control-plane kill -9', 
         const r = a.status?.replicas;
         return r !== undefined && r.desired === 9 && r.ready === 9 ? a : undefined;
       },
-      60_000,
+      { timeoutMs: 60_000 },
     );
     const placements = app.status?.placements ?? [];
     assert.ok(

@@ -7,6 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { until } from './wait.ts';
+
+export { until } from './wait.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
@@ -162,28 +165,6 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      assert.fail(
-        `${what}: not reached in ${ms} ms${last instanceof Error ? ` (${last.message})` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { runServer, type RunningServer } from '../src/cmd/server.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import { parseCpuMillis } from '../src/model/quantity.ts';
+import { until } from './wait.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-failover-'));
 let server: RunningServer;
@@ -91,15 +92,8 @@ async function getApp(name: string): Promise<AppView> {
   return (await res.json()) as AppView;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>) =>
+  until(what, fn, { timeoutMs: 60_000, stepMs: 100 });
 
 function app(name: string, clusters: string[], failover?: object) {
   return {

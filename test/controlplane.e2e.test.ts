@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { until } from './wait.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-e2e-'));
 let server: RunningServer;
@@ -36,24 +37,8 @@ async function get<T = any>(path: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Error | undefined;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err instanceof Error ? err : new Error(String(err));
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
-}
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  until(what, fn, { timeoutMs, stepMs: 250 });
 
 describe('control plane with the demo fleet', () => {
   it('serves at least 12 clouds, 170 sites, and cluster capacity by architecture', async () => {

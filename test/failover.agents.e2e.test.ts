@@ -111,7 +111,7 @@ test('the shop on three agent clouds: control-plane crash mid-rollout, cloud fai
         const ps = a.status?.placements ?? [];
         return ready(a, 9) && ps.every((p) => (p.endpoints ?? []).length > 0) ? a : undefined;
       },
-      90_000,
+      { timeoutMs: 90_000 },
     );
     const ps = app.status?.placements ?? [];
     assert.equal(new Set(ps.map((p) => p.cluster)).size, 3);
@@ -145,7 +145,7 @@ test('the shop on three agent clouds: control-plane crash mid-rollout, cloud fai
           const a = await lab.api<AppView>(appPath);
           return ready(a, 12) ? a : undefined;
         },
-        90_000,
+        { timeoutMs: 90_000 },
       );
       // A few heartbeats later the processes are exactly what the app asks for.
       await new Promise((r) => setTimeout(r, 2000));
@@ -185,7 +185,7 @@ test('the shop on three agent clouds: control-plane crash mid-rollout, cloud fai
           const active = (a.status?.placements ?? []).filter((p) => p.draining !== true);
           return ready(a, 12) && !active.some((p) => p.cluster === victim.cluster) ? a : undefined;
         },
-        60_000,
+        { timeoutMs: 60_000 },
       );
       const endpoints = (moved.status?.placements ?? [])
         .filter((p) => p.draining !== true)
@@ -213,7 +213,7 @@ test('the shop on three agent clouds: control-plane crash mid-rollout, cloud fai
             ? a
             : undefined;
         },
-        90_000,
+        { timeoutMs: 90_000 },
       );
       const here = (back.status?.placements ?? []).filter((p) => p.cluster === victim.cluster);
       for (const e of here.flatMap((p) => p.endpoints ?? []))

@@ -20,6 +20,8 @@ import {
   playKubelet,
 } from './kubernetes.harness.ts';
 
+import { until } from './wait.ts';
+
 const BIN = new URL('../bin/yunjian', import.meta.url).pathname;
 const missing = missingComponents();
 const NS = 'yj-default-shop';
@@ -27,27 +29,13 @@ const NS = 'yj-default-shop';
 let shown = (): string => '';
 let shownEvents = (): Promise<string> => Promise.resolve('');
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  console.error(await shownEvents());
-  throw new Error(
-    `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}${shown()}`,
-  );
-}
+// On timeout: the last application status read and the recent events.
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  until(what, fn, {
+    timeoutMs,
+    stepMs: 300,
+    context: async () => `${shown()}; events: ${await shownEvents()}`,
+  });
 
 /** The client's model classes as plain data, for deepEqual. */
 function plain(v: unknown): unknown {

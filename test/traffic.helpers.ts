@@ -2,6 +2,7 @@
 // Applications whose status lists endpoints, plain loopback HTTP servers
 // standing in for each cloud's ingress, and a real `dig`.
 import { execFile } from 'node:child_process';
+import { until as waitUntil } from './wait.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
@@ -167,25 +168,13 @@ export async function startBackend(
   return { server, port: (server.address() as AddressInfo).port, stop };
 }
 
-export async function until<T>(
+/** Fast polling for in-process servers. */
+export function until<T>(
   what: string,
   fn: () => Promise<T | undefined> | T | undefined,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
-  );
+  return waitUntil(what, fn, { timeoutMs, stepMs: 50 });
 }
 
 export interface DigResult {
