@@ -9,6 +9,7 @@ import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { applyDocuments } from '../src/api/apply.ts';
 import { API_VERSION } from '../src/model/schema.ts';
+import { nativeUdpUnavailable, type UdpThreads } from '../src/traffic/dns-native.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';
 
@@ -182,6 +183,18 @@ export interface DigResult {
   flags: string[];
   answers: { name: string; ttl: number; type: string; data: string }[];
   authority: { name: string; type: string; data: string }[];
+}
+
+/**
+ * Why a DNS suite on `udp` threads is skipped (false: it runs): native threads
+ * need the built fast path (`npm ci` builds it), which CI must have.
+ */
+export function udpThreadsSkip(udp: UdpThreads): string | false {
+  if (udp !== 'native') return false;
+  const why = nativeUdpUnavailable();
+  if (why === undefined) return false;
+  if (process.env.CI === 'true') throw new Error(`${why}; required under CI`);
+  return why;
 }
 
 /** `dig` present, or (under CI) a failure; otherwise the test is skipped with a reason. */

@@ -18,6 +18,7 @@ import { API_VERSION } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
 import { storeFeedSource } from '../traffic/feed.ts';
 import { TrafficManager } from '../traffic/manager.ts';
+import { UDP_THREADS, type UdpThreads } from '../traffic/dns-native.ts';
 import { compareRow, fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
 
 const run = promisify(execFile);
@@ -30,6 +31,10 @@ const OUTSTANDING = 200;
 /** UDP worker threads of our server; the default is the traffic manager's (available parallelism). */
 const WORKERS =
   process.env.BENCH_DNS_WORKERS !== undefined ? Number(process.env.BENCH_DNS_WORKERS) : undefined;
+/** What serves our UDP: native threads (the default when built) or Node worker threads. */
+const UDP = process.env.BENCH_DNS_UDP;
+if (UDP !== undefined && !(UDP_THREADS as readonly string[]).includes(UDP))
+  throw new Error(`BENCH_DNS_UDP must be one of ${UDP_THREADS.join(', ')}, not ${UDP}`);
 const SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 const progress = (line: string) => process.stderr.write(`bench:dns: ${line}\n`);
 
@@ -45,7 +50,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startOurs(): Promise<{ port: number; workers: number; stop: () => Promise<void> }> {
+async function startOurs(): Promise<{
+  port: number;
+  workers: number;
+  udp: string;
+  stop: () => Promise<void>;
+}> {
   const store = openSqliteStore({ path: ':memory:' });
   const docs: unknown[] = [
     {
@@ -120,6 +130,8 @@ async function startOurs(): Promise<{ port: number; workers: number; stop: () =>
     dnsHost: '127.0.0.1',
     dnsPort: 0,
     ...(WORKERS !== undefined ? { dnsWorkers: WORKERS } : {}),
+    ...(UDP !== undefined ? { dnsUdp: UDP as UdpThreads } : {}),
+    log: progress,
   });
   await manager.start();
   const deadline = Date.now() + 10_000;
@@ -128,6 +140,7 @@ async function startOurs(): Promise<{ port: number; workers: number; stop: () =>
   return {
     port: manager.dns.port,
     workers: manager.dns.workers,
+    udp: manager.dns.udpThreads,
     stop: async () => {
       await manager.stop();
       await store.close();
@@ -278,7 +291,7 @@ async function main(): Promise<void> {
     progress('yunjian: starting the traffic manager');
     const ours = await startOurs();
     progress(
-      `yunjian: dnsperf for ${SECONDS} s on port ${ours.port} (${ours.workers} UDP workers)`,
+      `yunjian: dnsperf for ${SECONDS} s on port ${ours.port} (UDP: ${ours.workers} ${ours.udp} threads)`,
     );
     const mine = await dnsperf(ours.port, queries).finally(() => ours.stop());
 
@@ -293,7 +306,7 @@ async function main(): Promise<void> {
         rows,
         [
           `${HOSTS} hosts x 2 A records; 80 % A, 10 % SOA, 10 % NXDOMAIN`,
-          `yunjian: ${ours.workers} UDP worker threads; load average before: ${loadBefore}`,
+          `yunjian: UDP on ${ours.workers} ${ours.udp} threads; load average before: ${loadBefore}`,
           'target: yunjian >= 1.0x PowerDNS queries/s',
         ],
         'PowerDNS',
@@ -304,7 +317,7 @@ async function main(): Promise<void> {
       seconds: SECONDS,
       clients: CLIENTS,
       outstanding: OUTSTANDING,
-      yunjian: { ...mine, workers: ours.workers },
+      yunjian: { ...mine, workers: ours.workers, udp: ours.udp },
       loadAverage: loadBefore,
       powerdns: theirs,
       ratio: mine.qps / theirs.qps,

@@ -21,6 +21,7 @@ import {
   type ConfigKey,
   type Env,
 } from './config.ts';
+import { UDP_THREADS, type UdpThreads } from '../traffic/dns-native.ts';
 import { registerTraffic } from './traffic.ts';
 import { registerAgent } from './agent.ts';
 import { registerBench } from './bench.ts';
@@ -218,8 +219,14 @@ function buildProgram(session: Session): Command {
     )
     .option(
       '--dns-workers <n>',
-      'UDP worker threads of the DNS server (default: available parallelism; 0 serves UDP on the main thread)',
+      'UDP threads of the DNS server (default: available parallelism; 0 serves UDP on the main thread)',
       integerOption('a worker count from 0 to 256', 0, 256),
+    )
+    .addOption(
+      new Option(
+        '--dns-udp <threads>',
+        'what serves UDP: native (batched syscalls; default when built) or workers (Node worker threads)',
+      ).choices(UDP_THREADS),
     )
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
@@ -515,6 +522,7 @@ interface ServeOptions {
   simStartupSeconds?: number;
   dnsPort?: number;
   dnsWorkers?: number;
+  dnsUdp?: UdpThreads;
 }
 
 async function serve(session: Session, opts: ServeOptions): Promise<void> {
@@ -538,6 +546,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     dnsPort: opts.dnsPort ?? 5353,
     dnsPortRequired: opts.dnsPort !== undefined,
     ...(opts.dnsWorkers !== undefined ? { dnsWorkers: opts.dnsWorkers } : {}),
+    ...(opts.dnsUdp !== undefined ? { dnsUdp: opts.dnsUdp } : {}),
     dataDir: opts.data,
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,

@@ -45,6 +45,11 @@ export function apiFeedSource(c: YunjianClient): FeedSource {
   };
 }
 
+function udpThreads(dns: TrafficStatus['dns']): string {
+  if (dns.udp === 'main') return 'main thread';
+  return `${dns.workers} ${dns.udp === 'native' ? 'native' : 'worker'} threads`;
+}
+
 function parseListen(raw: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(raw);
   const port = Number(m?.[3]);
@@ -118,7 +123,7 @@ export function registerTraffic(program: Command, io: CliIo): void {
         ),
       );
       io.stdout(
-        `\nDNS port ${st.dns.port} (${st.dns.workers} UDP worker threads): ${st.dns.received} packets, ${st.dns.malformed} malformed\n`,
+        `\nDNS port ${st.dns.port} (UDP: ${udpThreads(st.dns)}): ${st.dns.received} packets, ${st.dns.malformed} malformed, ${st.dns.dropped} dropped\n`,
       );
       if (st.answers.length > 0)
         io.stdout(

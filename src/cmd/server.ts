@@ -30,6 +30,7 @@ import {
   storeFeedSource,
   trafficApiPlugin,
   TrafficManager,
+  type UdpThreads,
 } from '../traffic/index.ts';
 
 export interface ServerOptions {
@@ -55,8 +56,10 @@ export interface ServerOptions {
    * when true it is an error.
    */
   dnsPortRequired?: boolean;
-  /** UDP worker threads of the DNS server (default: available parallelism). */
+  /** UDP threads of the DNS server (default: available parallelism). */
   dnsWorkers?: number;
+  /** What serves UDP: native threads (default when built) or Node worker threads. */
+  dnsUdp?: UdpThreads;
 }
 
 export interface RunningServer {
@@ -273,6 +276,7 @@ async function startTraffic(
     dnsHost: options.host,
     dnsPort: options.dnsPort,
     ...(options.dnsWorkers !== undefined ? { dnsWorkers: options.dnsWorkers } : {}),
+    ...(options.dnsUdp !== undefined ? { dnsUdp: options.dnsUdp } : {}),
     recorder: new EventRecorder({ store, source: 'traffic-manager' }),
     log: options.log,
   });

@@ -1,20 +1,24 @@
 // The DNS server's transport: UDP and TCP on one port, a packet cache, and the
 // limits that keep hostile input harmless. Answers come from `Authority`.
 //
-// Threads: UDP is served by `workers` worker threads (default: the machine's
-// available parallelism), each with its own socket bound to the same port with
-// SO_REUSEPORT, so the kernel spreads queries over them by the sender's
-// address and port; TCP stays on the main thread. Each worker holds a copy of
-// the answer state (route table, SOA serial, which endpoints are down) that
-// `publish()` pushes from the main thread; `publish()` resolves only once every
-// worker has applied that state, so a change reported after it (an event, a
-// status line) is already what every socket answers. The rotation counters of
-// round robin and weighted live in one SharedArrayBuffer that every thread's
-// authority advances atomically, so rotation is exact across threads. With
-// `workers: 0` (or a custom geo locator, which cannot cross threads) UDP is
-// served on the main thread too. The TCP listener on the same port has no
-// SO_REUSEPORT, so a port another server already holds fails to bind instead
-// of silently joining that server's UDP group.
+// Threads: UDP is served by `workers` threads, each with its own socket bound
+// to the same port with SO_REUSEPORT, so the kernel spreads queries over them
+// by the sender's address and port; TCP stays on the main thread. Two kinds:
+// - native (the default when `dist/native` holds the built fast path,
+//   src/traffic/dns-native.ts): native threads answer packet-cache hits with
+//   batched syscalls and hand every miss to the main thread's engine, so the
+//   answer state lives only on the main thread and a custom geo locator works;
+// - Node worker threads (no C compiler at install, or `udp: 'workers'`): each
+//   worker holds a copy of the answer state (route table, SOA serial, which
+//   endpoints are down) that `publish()` pushes from the main thread.
+// Either way `publish()` resolves only once every thread answers from the new
+// state, so a change reported after it (an event, a status line) is already
+// what every socket answers. The rotation counters of round robin and weighted
+// live in one SharedArrayBuffer that every thread's authority advances
+// atomically, so rotation is exact across threads. With `workers: 0` UDP is
+// served on the main thread's dgram socket. The TCP listener on the same port
+// has no SO_REUSEPORT, so a port another server already holds fails to bind
+// instead of silently joining that server's UDP group.
 //
 // Malformed input: anything that does not decode gets FORMERR when its header
 // is readable and it is a query, and is dropped otherwise (responses, runts);
@@ -34,9 +38,12 @@ import { Worker } from 'node:worker_threads';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
 import { type Authority, MAX_UDP_PAYLOAD, RCODE } from './answer.ts';
+import { NativeUdp, nativeUdpUnavailable, type UdpThreads } from './dns-native.ts';
 import type { TrafficRoute } from './routes.ts';
 
 const HEADER = 12;
+/** Queries up to this size have their answers cached. */
+const CACHEABLE_QUERY = 512;
 const CACHE_LIMIT = 10_000;
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
@@ -47,8 +54,13 @@ export interface DnsServerOptions {
   host: string;
   /** 0 picks a free port (UDP and TCP get the same one). */
   port: number;
-  /** UDP worker threads; 0 serves UDP on the main thread. */
+  /** UDP threads; 0 serves UDP on the main thread. */
   workers: number;
+  /**
+   * Which threads: 'native' (the built fast path; an error when it is not
+   * built) or 'workers' (Node worker threads). Default: native when built.
+   */
+  udp?: UdpThreads;
   log?: (line: string) => void;
 }
 
@@ -56,6 +68,13 @@ export interface DnsServerOptions {
 export type DnsCounts = Map<string, number>;
 
 const RCODE_NAME = Object.fromEntries(Object.entries(RCODE).map(([k, v]) => [v, k]));
+
+export interface EncodedAnswer {
+  bytes: Buffer;
+  /** UDP only: every sender of the same bytes after the ID gets these bytes (with its ID). */
+  cacheable: boolean;
+  countKey: string;
+}
 
 interface CacheEntry {
   response: Buffer;
@@ -132,14 +151,23 @@ export class DnsEngine {
       hit.hits++;
       return out;
     }
-    const res = this.#respond(msg, address, 'udp');
+    const res = this.answerUdp(msg, address);
     if (res === undefined) return undefined;
-    if (res.cacheable && msg.length <= 512) {
+    if (res.cacheable && msg.length <= CACHEABLE_QUERY) {
       if (this.#cache.size >= CACHE_LIMIT) this.invalidate();
       this.#cache.set(key, { response: res.bytes, countKey: res.countKey, hits: 0 });
     }
-    this.#count(res.countKey);
     return res.bytes;
+  }
+
+  /**
+   * The answer to a UDP query of at least a header's length, counted but
+   * neither cached nor counted as received (the caller's cache does both).
+   */
+  answerUdp(msg: Buffer, address: string): EncodedAnswer | undefined {
+    const res = this.#respond(msg, address, 'udp');
+    if (res !== undefined) this.#count(res.countKey);
+    return res;
   }
 
   /** The reply message (unframed), or undefined to drop; a runt closes the connection (null). */
@@ -156,11 +184,7 @@ export class DnsEngine {
   }
 
   /** Never throws: a query that breaks the codec is answered FORMERR (or dropped). */
-  #respond(
-    msg: Buffer,
-    address: string,
-    transport: 'udp' | 'tcp',
-  ): { bytes: Buffer; cacheable: boolean; countKey: string } | undefined {
+  #respond(msg: Buffer, address: string, transport: 'udp' | 'tcp'): EncodedAnswer | undefined {
     let query: DecodedPacket;
     try {
       // Cheap header checks first: the codec trusts section counts (it sizes
@@ -237,6 +261,7 @@ export class DnsServer {
   readonly #o: DnsServerOptions;
   #port = 0;
   #udp: Socket | undefined;
+  #native: NativeUdp | undefined;
   #tcp: Server | undefined;
   readonly #conns = new Set<TcpSocket>();
   readonly #workers: WorkerSlot[] = [];
@@ -256,16 +281,33 @@ export class DnsServer {
     return this.#port;
   }
 
+  /** Threads serving UDP besides the main thread. */
   get workers(): number {
+    if (this.#native !== undefined) return this.#o.workers;
     return this.#workers.filter((w) => !w.gone).length;
   }
 
+  /** What serves UDP: native threads, Node worker threads or the main thread. */
+  get udpThreads(): UdpThreads | 'main' {
+    if (this.#native !== undefined) return 'native';
+    return this.#workers.length > 0 ? 'workers' : 'main';
+  }
+
   get received(): number {
-    return this.engine.received + this.#sum((s) => s.received);
+    return (
+      this.engine.received + this.#sum((s) => s.received) + (this.#native?.stats().received ?? 0)
+    );
   }
 
   get malformed(): number {
-    return this.engine.malformed + this.#sum((s) => s.malformed);
+    return (
+      this.engine.malformed + this.#sum((s) => s.malformed) + (this.#native?.stats().runts ?? 0)
+    );
+  }
+
+  /** Queries the native threads read but dropped because the main thread was behind. */
+  get dropped(): number {
+    return this.#native?.stats().dropped ?? 0;
   }
 
   /** Queries answered, over every thread (workers report every 50 ms). */
@@ -273,6 +315,7 @@ export class DnsServer {
     const out = this.engine.counts();
     for (const s of [this.#retired, ...this.#workers.map((w) => w.stats)])
       for (const [k, v] of s.counts) out.set(k, (out.get(k) ?? 0) + v);
+    for (const [k, v] of this.#native?.stats().hits ?? []) out.set(k, (out.get(k) ?? 0) + v);
     return out;
   }
 
@@ -308,15 +351,28 @@ export class DnsServer {
     }
     if (this.#o.workers <= 0) return;
     try {
-      await Promise.all(Array.from({ length: this.#o.workers }, () => this.#spawn()));
+      if (this.#useNative()) {
+        this.#native = new NativeUdp(this.engine, host, this.#port, this.#o.workers, this.#o.log);
+      } else {
+        await Promise.all(Array.from({ length: this.#o.workers }, () => this.#spawn()));
+      }
     } catch (err) {
       await this.close();
       throw err;
     }
-    // The workers share the port now; the main thread keeps only TCP.
+    // The threads share the port now; the main thread keeps only TCP.
     const udp = this.#udp;
     this.#udp = undefined;
     await new Promise<void>((r) => udp?.close(() => r()));
+  }
+
+  #useNative(): boolean {
+    const unavailable = nativeUdpUnavailable();
+    if (this.#o.udp === 'workers') return false;
+    if (this.#o.udp === 'native' && unavailable !== undefined) throw new Error(unavailable);
+    if (unavailable !== undefined)
+      this.#o.log?.(`dns: ${unavailable}; serving UDP with worker threads`);
+    return unavailable === undefined;
   }
 
   async #spawn(): Promise<void> {
@@ -404,6 +460,7 @@ export class DnsServer {
    */
   publish(): Promise<void> {
     this.engine.invalidate();
+    this.#native?.clear();
     if (this.#workers.length === 0) return Promise.resolve();
     this.#version++;
     const table = this.#o.authority.table;
@@ -437,6 +494,7 @@ export class DnsServer {
     const tcp = this.#tcp;
     this.#udp = undefined;
     this.#tcp = undefined;
+    this.#native?.close();
     for (const c of this.#conns) c.destroy();
     await Promise.all([
       udp ? new Promise<void>((r) => udp.close(() => r())) : undefined,

@@ -9,4 +9,5 @@ export {
   type TrafficStatus,
 } from './status.ts';
 export type { VantagePoint } from './health.ts';
+export { UDP_THREADS, type UdpThreads } from './dns-native.ts';
 export type { GeoLocator, GeoPoint } from './geo.ts';

@@ -11,6 +11,7 @@ import { availableParallelism } from 'node:os';
 import type { EventRecorder } from '../controllers/events.ts';
 import type { Application, Cluster, Site } from '../model/schema.ts';
 import { Authority } from './answer.ts';
+import { nativeUdpUnavailable, type UdpThreads } from './dns-native.ts';
 import { DnsServer } from './dns.ts';
 import { follow, type FeedSource, type FeedSnapshot } from './feed.ts';
 import { builtinGeoLocator, type GeoLocator } from './geo.ts';
@@ -45,10 +46,13 @@ export interface TrafficManagerOptions {
   /** Absent: no DNS server (the gateway uses the table and health alone). */
   dnsPort?: number;
   /**
-   * UDP worker threads of the DNS server; defaults to the available
-   * parallelism, 0 with a custom `geo` (a locator cannot cross threads).
+   * UDP threads of the DNS server; defaults to the available parallelism,
+   * 0 with a custom `geo` when UDP is served by Node worker threads (a locator
+   * cannot cross threads; native threads hand misses to the main thread).
    */
   dnsWorkers?: number;
+  /** What serves UDP (`DnsServerOptions.udp`); default native when built. */
+  dnsUdp?: UdpThreads;
   vantagePoints?: readonly VantagePoint[];
   geo?: GeoLocator;
   /** Addresses answered for ns1.<zone>; defaults to the DNS host. */
@@ -104,7 +108,12 @@ export class TrafficManager {
       authority: this.authority,
       host: o.dnsHost,
       port: o.dnsPort ?? 0,
-      workers: o.dnsWorkers ?? (o.geo === undefined ? availableParallelism() : 0),
+      workers:
+        o.dnsWorkers ??
+        (o.geo === undefined || (o.dnsUdp !== 'workers' && nativeUdpUnavailable() === undefined)
+          ? availableParallelism()
+          : 0),
+      ...(o.dnsUdp !== undefined ? { udp: o.dnsUdp } : {}),
       ...(o.log !== undefined ? { log: o.log } : {}),
     });
   }

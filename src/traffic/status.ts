@@ -37,7 +37,16 @@ export interface RouteStatus {
 }
 
 export interface TrafficStatus {
-  dns: { port: number; workers: number; received: number; malformed: number };
+  dns: {
+    port: number;
+    /** What serves UDP: native threads, Node worker threads, or the main thread alone. */
+    udp: 'native' | 'workers' | 'main';
+    workers: number;
+    received: number;
+    malformed: number;
+    /** Queries read but dropped because the main thread was behind (native threads). */
+    dropped: number;
+  };
   vantagePoints: { name: string; localAddress?: string }[];
   routes: RouteStatus[];
   answers: { transport: string; strategy: string; rcode: string; count: number }[];
@@ -90,9 +99,11 @@ export function trafficStatus(m: TrafficManager): TrafficStatus {
   return {
     dns: {
       port: m.dns.port,
+      udp: m.dns.udpThreads,
       workers: m.dns.workers,
       received: m.dns.received,
       malformed: m.dns.malformed,
+      dropped: m.dns.dropped,
     },
     vantagePoints: m.vantagePoints.map((v) => ({ ...v })),
     routes,
@@ -164,6 +175,15 @@ export function registerTrafficMetrics(registry: Registry, m: TrafficManager): v
     collect() {
       this.reset();
       this.inc(m.dns.malformed);
+    },
+  });
+  new Counter({
+    name: 'yunjian_dns_dropped_total',
+    help: 'DNS queries read by the native UDP threads but dropped because the main thread was behind',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(m.dns.dropped);
     },
   });
   new Counter({
