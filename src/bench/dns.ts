@@ -35,6 +35,13 @@ const WORKERS =
 const UDP = process.env.BENCH_DNS_UDP;
 if (UDP !== undefined && !(UDP_THREADS as readonly string[]).includes(UDP))
   throw new Error(`BENCH_DNS_UDP must be one of ${UDP_THREADS.join(', ')}, not ${UDP}`);
+/**
+ * The hosts' strategy: failover answers are stable (served from the packet
+ * cache); roundRobin answers rotate, so every query is answered by JavaScript.
+ */
+const STRATEGY = process.env.BENCH_DNS_STRATEGY ?? 'failover';
+if (STRATEGY !== 'failover' && STRATEGY !== 'roundRobin')
+  throw new Error(`BENCH_DNS_STRATEGY must be failover or roundRobin, not ${STRATEGY}`);
 const SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 const progress = (line: string) => process.stderr.write(`bench:dns: ${line}\n`);
 
@@ -86,9 +93,9 @@ async function startOurs(): Promise<{
         components: [{ name: 'web', image: 'x', replicas: 2, ports: [{ port: 80 }] }],
         traffic: {
           host: `h${h}.${ZONE}`,
-          strategy: 'failover',
+          strategy: STRATEGY,
           ttl: 60,
-          failover: { order: [{ cloud: 'sim' }] },
+          ...(STRATEGY === 'failover' ? { failover: { order: [{ cloud: 'sim' }] } } : {}),
         },
       },
     });
@@ -305,7 +312,7 @@ async function main(): Promise<void> {
         `DNS throughput: dnsperf, ${SECONDS} s, ${CLIENTS} clients, ${OUTSTANDING} outstanding, loopback`,
         rows,
         [
-          `${HOSTS} hosts x 2 A records; 80 % A, 10 % SOA, 10 % NXDOMAIN`,
+          `${HOSTS} hosts x 2 A records (${STRATEGY}); 80 % A, 10 % SOA, 10 % NXDOMAIN`,
           `yunjian: UDP on ${ours.workers} ${ours.udp} threads; load average before: ${loadBefore}`,
           'target: yunjian >= 1.0x PowerDNS queries/s',
         ],
@@ -316,6 +323,7 @@ async function main(): Promise<void> {
       machine: machine(),
       seconds: SECONDS,
       clients: CLIENTS,
+      strategy: STRATEGY,
       outstanding: OUTSTANDING,
       yunjian: { ...mine, workers: ours.workers, udp: ours.udp },
       loadAverage: loadBefore,
