@@ -122,7 +122,11 @@ export function clusterAllowed(c: ClusterInfo, placement: Placement | undefined)
  * architecture and GPU model, within maxReplicasPerNode and anti-affinity;
  * spread maxima kept; replica counts add up; and no node over-filled (sums of
  * what the plan put on each node plus what was there, against capacity, and
- * the scheduler's own state consistent with them).
+ * the scheduler's own state consistent with them). In colocation mode, replicas
+ * with a cpu profile are checked by profile instead: on every node that took
+ * one, the constant part (what was there plus replicas without profile) plus
+ * the summed profiles stays within capacity in every slot and within the cpu
+ * limit in all but floor(profileBudget x slots) slots.
  */
 export function assertPlanValid(
   snapshot: Snapshot,
@@ -131,6 +135,7 @@ export function assertPlanValid(
   scheduler?: Scheduler,
   mode: 'requests' | 'colocation' = 'requests',
   limits: { cpu: number; memory: number } = { cpu: 1, memory: 1 },
+  profileBudget = 0.01,
 ): void {
   const s = snapshot.nodes;
   const cpu = Float64Array.from(s.cpuUsed);
@@ -138,6 +143,7 @@ export function assertPlanValid(
   const pods = Int32Array.from(s.podsUsed);
   const gpuMilli = Float64Array.from(s.gpuFreeTotal, (f, i) => s.gpuCount[i]! * 1000 - f);
   const gpuWhole = Float64Array.from(s.gpuWhole, (w, i) => s.gpuCount[i]! - w);
+  const profiles = new Map<number, number[]>();
   assert.equal(result.plans.length, apps.length);
   result.plans.forEach((plan, ai) => {
     const a = apps[ai]!;
@@ -170,7 +176,18 @@ export function assertPlanValid(
           if (c.pod.gpuModel !== undefined)
             assert.equal(s.gpuModels[s.gpuModel[i]!], c.pod.gpuModel);
           if (c.pod.gpuCount > 0) assert.ok(s.gpuCount[i]! > 0, 'GPU request on a GPU node');
-          const useCpu = mode === 'colocation' && c.usage ? c.usage.cpuMilli : c.pod.cpuMilli;
+          const profile = mode === 'colocation' ? c.usage?.cpuProfileMilli : undefined;
+          if (profile !== undefined) {
+            const sum = profiles.get(i) ?? new Array<number>(profile.length).fill(0);
+            profile.forEach((x, t) => (sum[t]! += x));
+            profiles.set(i, sum);
+          }
+          const useCpu =
+            profile !== undefined
+              ? 0
+              : mode === 'colocation' && c.usage
+                ? c.usage.cpuMilli
+                : c.pod.cpuMilli;
           const useMem =
             mode === 'colocation' && c.usage?.memoryMiB !== undefined
               ? c.usage.memoryMiB
@@ -222,11 +239,28 @@ export function assertPlanValid(
     if (pods[i]! > s.podsUsed[i]!) assert.ok(pods[i]! <= s.podsCap[i]!, `node ${i}: pods`);
     assert.ok(gpuWhole[i]! <= s.gpuCount[i]!, `node ${i}: whole GPUs`);
     assert.ok(gpuMilli[i]! <= s.gpuCount[i]! * 1000, `node ${i}: GPU milli`);
+    const sum = profiles.get(i);
+    if (sum === undefined) continue;
+    let over = 0;
+    for (const x of sum) {
+      assert.ok(cpu[i]! + x <= s.cpuCap[i]! + 1e-6, `node ${i}: profile ${cpu[i]! + x} > capacity`);
+      if (cpu[i]! + x > cpuCap + 1e-6) over++;
+    }
+    const budget = Math.floor(profileBudget * sum.length);
+    assert.ok(over <= budget, `node ${i}: ${over} slots over the cpu limit, budget ${budget}`);
   }
   if (scheduler) {
     const t = scheduler.state;
     for (let i = 0; i < t.count; i++) {
-      assert.ok(Math.abs(t.cpuUsed[i]! - cpu[i]!) < 1e-6, `node ${i}: scheduler cpu bookkeeping`);
+      // Profiled replicas add their peaks, clipped at the limit, on top of the constant part.
+      if (profiles.has(i))
+        assert.ok(
+          t.cpuUsed[i]! >= cpu[i]! - 1e-6 &&
+            t.cpuUsed[i]! <= Math.max(cpu[i]!, s.cpuCap[i]! * limits.cpu) + 1e-6,
+          `node ${i}: scheduler cpu bookkeeping (profiles)`,
+        );
+      else
+        assert.ok(Math.abs(t.cpuUsed[i]! - cpu[i]!) < 1e-6, `node ${i}: scheduler cpu bookkeeping`);
       assert.ok(
         Math.abs(t.memUsed[i]! - mem[i]!) < 1e-6,
         `node ${i}: scheduler memory bookkeeping`,

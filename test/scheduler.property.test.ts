@@ -221,6 +221,61 @@ describe('scheduler properties', () => {
     );
   });
 
+  it('plans with cpu profiles stay within capacity in every slot and within the budget over the limit', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.constantFrom(0, 100, 500, 2000, 6000, 20000), { minLength: 1, maxLength: 12 }),
+        fc.constantFrom(0, 0.2, 0.5),
+        ({ specs, apps }, slots, pool, budget) => {
+          // Every component with a usage gets a profile of `slots` slots drawn from the pool.
+          const profiled = apps.map(({ current: _c, ...a }, ai) => ({
+            ...a,
+            components: a.components.map((c, ci) =>
+              c.usage === undefined
+                ? c
+                : {
+                    ...c,
+                    usage: {
+                      ...c.usage,
+                      cpuProfileMilli: Array.from(
+                        { length: slots },
+                        (_, t) => pool[(ai * 7 + ci * 3 + t) % pool.length]!,
+                      ),
+                    },
+                  },
+            ),
+          }));
+          const snap = fleet(specs);
+          const s = new Scheduler(snap, {
+            seed: 3,
+            mode: 'colocation',
+            colocation: { cpuLimit: 0.7, memoryLimit: 0.9, profileOverloadBudget: budget },
+          });
+          const result = s.result(profiled.map((a) => s.scheduleApp(a)));
+          assertPlanValid(
+            snap,
+            profiled,
+            result,
+            s,
+            'colocation',
+            { cpu: 0.7, memory: 0.9 },
+            budget,
+          );
+          assert.ok(result.colocation);
+          assert.ok(
+            result.colocation.maxProfileOverloadShare >= 0 &&
+              result.colocation.maxProfileOverloadShare <= 1,
+          );
+          for (const r of result.colocation.top)
+            assert.ok(r.overloadProbability >= 0 && r.overloadProbability <= 1);
+        },
+      ),
+      { seed: 78, numRuns: 150 },
+    );
+  });
+
   it('sticky replicas never exceed what the component asks for, and only stay on allowed clusters', () => {
     fc.assert(
       fc.property(scenarioArb, ({ specs, apps }) => {

@@ -7,7 +7,9 @@
 //   days). The candidate sees only these hours of history; the baseline sees
 //   none (it uses the requests).
 // - Placement at hour `trainHours`, of every VM still running then (a VM
-//   with a sample at or after that hour), in file order.
+//   with a sample at or after that hour), handed to the placer in file order
+//   (a placer may queue them in its own order: the baseline keeps file order,
+//   the candidate places the most predicted cpu first).
 // - Nodes needed: the smallest number of identical nodes on which the
 //   scheduler places every one of those VMs (what a cluster autoscaler would
 //   provision); found by trying N = lower bound, N + 1, ...

@@ -28,7 +28,11 @@
 //
 // Modes: `requests` packs by requested cpu and memory. `colocation` packs by
 // predicted use (`usage`, e.g. p95 of past use) under a per-node safety limit
-// (a fraction of capacity) and reports each node's overload probability.
+// (a fraction of capacity) and reports each node's overload probability. A
+// usage with a time profile (`cpuProfileMilli`) is placed by profile instead
+// (placeProfiled): admitted where the node's summed profile stays under the
+// limit in all but a budget share of slots, onto the node whose profile
+// penalty grows least, which spreads replicas that peak together.
 import type { Arch, Placement } from '../model/schema.ts';
 import { ARCHES } from '../model/schema.ts';
 import { GPU_MILLI, type CompiledRequest, type NodeState, type PodRequest } from './nodestate.ts';
@@ -54,6 +58,15 @@ export interface PredictedUsage {
   cpuMeanMilli?: number;
   /** Memory use (MiB); the request when absent. */
   memoryMiB?: number;
+  /**
+   * Predicted cpu use per time slot (millicores), colocation mode only. Slot t
+   * means the same period (e.g. hour t of the coming week) in every profile one
+   * Scheduler is given, so a node's profile is the slot-by-slot sum of its
+   * replicas' profiles; every profile has the same length (RangeError
+   * otherwise). With a profile, cpu admission and node choice use it and not
+   * `cpuMilli` (which still feeds the report).
+   */
+  cpuProfileMilli?: readonly number[];
 }
 
 export interface ComponentRequest {
@@ -81,6 +94,11 @@ export interface ColocationOptions {
   memoryLimit?: number;
   /** A node is overloaded above this fraction of its cpu. Default 0.9. */
   overloadThreshold?: number;
+  /**
+   * Profiles only: the share of slots in which a node's summed profile may
+   * pass cpuLimit x capacity (never capacity itself). Default 0.01.
+   */
+  profileOverloadBudget?: number;
 }
 
 export interface ScheduleOptions {
@@ -179,6 +197,8 @@ export interface NodeRisk {
   /** Sum of mean use on the node. */
   meanMilli: number;
   overloadProbability: number;
+  /** Profiled nodes: share of predicted slots above the overload threshold. */
+  profileOverloadShare?: number;
 }
 
 export interface ColocationReport {
@@ -190,6 +210,9 @@ export interface ColocationReport {
   /** Sum of the nodes' overload probabilities: the expected count of overloaded nodes. */
   expectedOverloadedNodes: number;
   maxOverloadProbability: number;
+  /** Slots per profile (0 when no replica had one) and the highest node's share of them above the overload threshold. */
+  profileSlots: number;
+  maxProfileOverloadShare: number;
   /** The riskiest nodes, most at risk first (at most 20). */
   top: NodeRisk[];
 }
@@ -227,6 +250,15 @@ export function seededRandom(seed: number, stream: string): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** Steepness of the profile penalty above cpuLimit, relative to the balancing square (see placeProfiled). */
+const PROFILE_STEEP = 1e6;
+
+/** The profile penalty of one slot at use u (a fraction of capacity) under the limit L. */
+function profilePenalty(u: number, L: number): number {
+  const o = u - L;
+  return (o > 0 ? PROFILE_STEEP * o * o : 0) + u * u;
 }
 
 /** Standard normal CDF (Abramowitz and Stegun 7.1.26, error < 1.5e-7). */
@@ -448,6 +480,18 @@ export class Scheduler implements FleetView {
         variance: Float64Array;
         predicted: Float64Array;
         touched: Uint8Array;
+        /** Slots per profile, fixed by the first profile seen (0 before). */
+        slots: number;
+        /** Summed profile per node, allocated when the node takes its first profiled replica. */
+        profile: (Float64Array | undefined)[];
+        /**
+         * Of cpuUsed, what profiled replicas added: each its profile's peak,
+         * clipped so that cpuUsed stays within the limit (cpuCap). Replicas
+         * without profile thus see a node as full once its profiled peaks
+         * reach the limit, and cpuUsed minus this is the constant part
+         * (existing use, replicas without profile) that profiles add to.
+         */
+        profiledPeak: Float64Array;
       }
     | undefined;
 
@@ -471,6 +515,7 @@ export class Scheduler implements FleetView {
         cpuLimit: o.cpuLimit ?? 0.8,
         memoryLimit: o.memoryLimit ?? 0.9,
         overloadThreshold: o.overloadThreshold ?? 0.9,
+        profileOverloadBudget: o.profileOverloadBudget ?? 0.01,
       };
       const s = this.state;
       const capacity = s.cpuCap.slice();
@@ -487,6 +532,9 @@ export class Scheduler implements FleetView {
         variance: new Float64Array(s.count),
         predicted: new Float64Array(s.count),
         touched: new Uint8Array(s.count),
+        slots: 0,
+        profile: new Array<Float64Array | undefined>(s.count),
+        profiledPeak: new Float64Array(s.count),
       };
     }
     this.placer = new NodePlacer(this.state, C);
@@ -631,6 +679,17 @@ export class Scheduler implements FleetView {
     if (this.colo && comp.usage) {
       r.cpuMilli = comp.usage.cpuMilli;
       if (comp.usage.memoryMiB !== undefined) r.memoryMiB = comp.usage.memoryMiB;
+      const profile = comp.usage.cpuProfileMilli;
+      if (profile !== undefined) {
+        if (this.colo.slots === 0) this.colo.slots = profile.length;
+        if (profile.length !== this.colo.slots || profile.length === 0)
+          throw new RangeError(
+            `${comp.name}: cpu profile of ${profile.length} slots, the scheduler's have ${this.colo.slots}`,
+          );
+        // The profile decides cpu (placeProfiled); the scalar filters and
+        // estimates see memory, pods and GPUs only.
+        r.cpuMilli = 0;
+      }
     }
     return r;
   }
@@ -1198,11 +1257,15 @@ export class Scheduler implements FleetView {
     const w = this.ws;
     if (this.placeBuffer.length < count) this.placeBuffer = new Int32Array(count);
     const buf = this.placeBuffer;
-    const placed = this.placer.place(c, w.r, count, {
-      ...(w.maxPerNode !== undefined ? { maxPerNode: w.maxPerNode } : {}),
-      ...(w.onNode ? { onNode: w.onNode } : {}),
-      nodes: buf,
-    });
+    const profile = this.colo ? w.comp!.usage?.cpuProfileMilli : undefined;
+    const placed =
+      profile !== undefined
+        ? this.placeProfiled(c, w.r, profile, count, buf)
+        : this.placer.place(c, w.r, count, {
+            ...(w.maxPerNode !== undefined ? { maxPerNode: w.maxPerNode } : {}),
+            ...(w.onNode ? { onNode: w.onNode } : {}),
+            nodes: buf,
+          });
     if (placed === 0) return 0;
     if (w.flatNode.length < w.flat + placed) {
       const size = Math.max(2 * w.flatNode.length, w.flat + placed);
@@ -1267,6 +1330,81 @@ export class Scheduler implements FleetView {
 
   // ------------------------------------------------------------ colocation
 
+  /**
+   * Places up to `count` replicas with a cpu profile on cluster c's nodes, one
+   * at a time (each one changes its node's profile), writing their nodes into
+   * `out`; returns how many. A node is admissible when the request fits it
+   * apart from cpu (r.cpuMilli is 0 here), the per-node limits allow one more,
+   * and its constant cpu (cpuUsed less profiled peaks: existing use and
+   * replicas without profile at their p95) plus its summed profile plus this
+   * profile stays within capacity in every slot and within cpuLimit x capacity
+   * in all but floor(profileOverloadBudget x slots) slots. Of the admissible
+   * nodes, the one whose penalty grows least wins, the lower index on ties;
+   * per slot, with u = use / capacity and L = cpuLimit, the penalty is
+   * PROFILE_STEEP x max(0, u - L)^2 + u^2: passing the limit costs far more
+   * than anything under it, and under it the square evens predicted peaks out
+   * between nodes rather than filling one node after another.
+   */
+  private placeProfiled(
+    c: number,
+    r: CompiledRequest,
+    profile: readonly number[],
+    count: number,
+    out: Int32Array,
+  ): number {
+    const colo = this.colo!;
+    const s = this.state;
+    const w = this.ws;
+    const slots = colo.slots;
+    const budget = Math.floor(colo.options.profileOverloadBudget * slots);
+    const L = colo.options.cpuLimit;
+    const maxPerNode = w.maxPerNode ?? Infinity;
+    const here = new Map<number, number>();
+    let peak = 0;
+    for (const x of profile) peak = Math.max(peak, x);
+    let placed = 0;
+    while (placed < count) {
+      let best = -1;
+      let bestCost = Infinity;
+      for (let i = 0; i < s.count; i++) {
+        if (s.cluster[i] !== c || !s.fitsCompiled(i, r)) continue;
+        const already = (w.onNode ? w.onNode(i) : 0) + (here.get(i) ?? 0);
+        if (already >= maxPerNode) continue;
+        const cap = colo.capacity[i]!;
+        if (cap <= 0) continue;
+        const flat = s.cpuUsed[i]! - colo.profiledPeak[i]!;
+        const S = colo.profile[i];
+        let over = 0;
+        let cost = 0;
+        let t = 0;
+        for (; t < slots; t++) {
+          const before = flat + (S === undefined ? 0 : S[t]!);
+          const after = before + profile[t]!;
+          if (after > cap || (after > L * cap && ++over > budget)) break;
+          cost += profilePenalty(after / cap, L) - profilePenalty(before / cap, L);
+        }
+        if (t < slots) continue;
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      this.placer.begin(best);
+      s.allocateCompiled(best, r);
+      const add = Math.max(0, Math.min(peak, s.cpuCap[best]! - s.cpuUsed[best]!));
+      s.cpuUsed[best]! += add;
+      this.placer.end(best);
+      colo.profiledPeak[best]! += add;
+      let S = colo.profile[best];
+      if (S === undefined) colo.profile[best] = S = new Float64Array(slots);
+      for (let t = 0; t < slots; t++) S[t]! += profile[t]!;
+      here.set(best, (here.get(best) ?? 0) + 1);
+      out[placed++] = best;
+    }
+    return placed;
+  }
+
   private recordRisk(
     comp: ComponentRequest,
     nodes: Int32Array,
@@ -1275,27 +1413,52 @@ export class Scheduler implements FleetView {
   ): void {
     const colo = this.colo!;
     const p95 = comp.usage?.cpuMilli ?? comp.pod.cpuMilli;
+    // A profiled replica's use is in the node's profile, not the normal part.
+    const profiled = comp.usage?.cpuProfileMilli !== undefined;
     const mean = comp.usage?.cpuMeanMilli ?? p95 / 2;
     const sd = Math.max(0, p95 - mean) / 1.645;
     for (let j = 0; j < count; j++) {
       const i = nodes[j]!;
-      colo.mean[i]! += mean;
-      colo.variance[i]! += sd * sd;
+      if (!profiled) {
+        colo.mean[i]! += mean;
+        colo.variance[i]! += sd * sd;
+      }
       colo.predicted[i]! += p95;
       colo.touched[i] = 1;
       appNodes.add(i);
     }
   }
 
-  /** Probability that node i's cpu use passes the overload threshold. */
+  /**
+   * Probability that node i's cpu use passes the overload threshold: replicas
+   * without profile as a normal (means and variances summed, existing use
+   * constant); on a profiled node, its summed profile is added slot by slot
+   * and the probability is the mean over slots.
+   */
   overloadProbability(i: number): number {
     const colo = this.colo;
     if (!colo) return 0;
     const limit = colo.options.overloadThreshold * colo.capacity[i]!;
     const mean = colo.base[i]! + colo.mean[i]!;
-    const variance = colo.variance[i]!;
-    if (variance <= 0) return mean > limit ? 1 : 0;
-    return 1 - normalCdf((limit - mean) / Math.sqrt(variance));
+    const sd = Math.sqrt(colo.variance[i]!);
+    const tail = (m: number) => (sd <= 0 ? (m > limit ? 1 : 0) : 1 - normalCdf((limit - m) / sd));
+    const S = colo.profile[i];
+    if (S === undefined) return tail(mean);
+    let sum = 0;
+    for (let t = 0; t < S.length; t++) sum += tail(mean + S[t]!);
+    return sum / S.length;
+  }
+
+  /** Share of node i's predicted slots whose use (constant part plus profile) is above the overload threshold; 0 without a profile. */
+  profileOverloadShare(i: number): number {
+    const colo = this.colo;
+    const S = colo?.profile[i];
+    if (!colo || S === undefined) return 0;
+    const limit = colo.options.overloadThreshold * colo.capacity[i]!;
+    const flat = this.state.cpuUsed[i]! - colo.profiledPeak[i]!;
+    let over = 0;
+    for (let t = 0; t < S.length; t++) if (flat + S[t]! > limit) over++;
+    return over / S.length;
   }
 
   private appRisk(nodes: Set<number>): AppRisk {
@@ -1309,6 +1472,7 @@ export class Scheduler implements FleetView {
     let nodes = 0;
     let expected = 0;
     let max = 0;
+    let maxShare = 0;
     const risks: NodeRisk[] = [];
     for (let i = 0; i < this.state.count; i++) {
       if (colo.touched[i] !== 1) continue;
@@ -1316,14 +1480,23 @@ export class Scheduler implements FleetView {
       const p = this.overloadProbability(i);
       expected += p;
       max = Math.max(max, p);
+      const S = colo.profile[i];
+      const share = this.profileOverloadShare(i);
+      maxShare = Math.max(maxShare, share);
+      let profileMean = 0;
+      if (S !== undefined) {
+        for (let t = 0; t < S.length; t++) profileMean += S[t]!;
+        profileMean /= S.length;
+      }
       if (p > 0)
         risks.push({
           node: i,
           cluster: this.clusters[this.state.cluster[i]!]?.name ?? '',
           cpuCapMilli: colo.capacity[i]!,
           predictedMilli: colo.base[i]! + colo.predicted[i]!,
-          meanMilli: colo.base[i]! + colo.mean[i]!,
+          meanMilli: colo.base[i]! + colo.mean[i]! + profileMean,
           overloadProbability: p,
+          ...(S !== undefined ? { profileOverloadShare: share } : {}),
         });
     }
     risks.sort((a, b) => b.overloadProbability - a.overloadProbability || a.node - b.node);
@@ -1334,6 +1507,8 @@ export class Scheduler implements FleetView {
       nodes,
       expectedOverloadedNodes: expected,
       maxOverloadProbability: max,
+      profileSlots: colo.slots,
+      maxProfileOverloadShare: maxShare,
       top: risks.slice(0, 20),
     };
   }
