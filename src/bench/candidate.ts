@@ -17,7 +17,7 @@ import type { NodeInput, NodeState } from '../scheduler/nodestate.ts';
 import { NodePlacer } from '../scheduler/placer.ts';
 import { Scheduler, type AppRequest, type PredictedUsage } from '../scheduler/scheduler.ts';
 import type { ClusterInfo } from '../scheduler/snapshot.ts';
-import { nodesNeeded, type ColocationVm, type VmPlacer } from './colocation.ts';
+import { nodesNeeded, OVERLOAD_THRESHOLD, type ColocationVm, type VmPlacer } from './colocation.ts';
 import type { BenchFleet } from './fleet.ts';
 import type { PodPlacer } from './packing.ts';
 import { quantile } from './report.ts';
@@ -119,7 +119,6 @@ export const SETTINGS_GRID: readonly ColocationSettings[] = (
 export const VALIDATION_FIT_SHARE = 5 / 7;
 /** Validation overload (share of node-hours whose summed peaks pass 90 %) a setting may reach. */
 export const VALIDATION_OVERLOAD_TARGET = 0.01;
-const OVERLOAD_THRESHOLD = 0.9;
 const MEMORY_LIMIT = 0.9;
 
 /**

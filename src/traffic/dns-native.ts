@@ -18,8 +18,6 @@ export type UdpThreads = (typeof UDP_THREADS)[number];
 const ADDON = fileURLToPath(new URL('../../dist/native/udp-fastpath.node', import.meta.url));
 /** Count key ids the native side keeps (COUNTERS in the C source). */
 const COUNTERS = 1024;
-/** Queries up to this size are cached (MAX_KEY + 2 in the C source, 512 in `DnsEngine`). */
-const CACHEABLE_QUERY = 512;
 
 declare const handleBrand: unique symbol;
 type Handle = { readonly [handleBrand]: true };
@@ -109,7 +107,8 @@ export class NativeUdp {
       const res = this.#engine.answerUdp(query, address);
       if (res === undefined) return;
       this.#addon.reply(this.#handle, thread, res.bytes, sender);
-      if (!res.cacheable || query.length > CACHEABLE_QUERY) return;
+      // The engine marks only queries the native key fits (MAX_KEY + 2 bytes) cacheable.
+      if (!res.cacheable) return;
       const counter = this.#counterId(res.countKey);
       if (counter !== undefined)
         this.#addon.install(this.#handle, thread, query, res.bytes, counter);

@@ -42,7 +42,7 @@ import { NativeUdp, nativeUdpUnavailable, type UdpThreads } from './dns-native.t
 import type { TrafficRoute } from './routes.ts';
 
 const HEADER = 12;
-/** Queries up to this size have their answers cached. */
+/** Queries up to this size have their answers cached (the native cache's key limit too). */
 const CACHEABLE_QUERY = 512;
 const CACHE_LIMIT = 10_000;
 const TCP_IDLE_MS = 10_000;
@@ -153,7 +153,7 @@ export class DnsEngine {
     }
     const res = this.answerUdp(msg, address);
     if (res === undefined) return undefined;
-    if (res.cacheable && msg.length <= CACHEABLE_QUERY) {
+    if (res.cacheable) {
       if (this.#cache.size >= CACHE_LIMIT) this.invalidate();
       this.#cache.set(key, { response: res.bytes, countKey: res.countKey, hits: 0 });
     }
@@ -163,11 +163,13 @@ export class DnsEngine {
   /**
    * The answer to a UDP query of at least a header's length, counted but
    * neither cached nor counted as received (the caller's cache does both).
+   * `cacheable` only for queries small enough to key a cache entry.
    */
   answerUdp(msg: Buffer, address: string): EncodedAnswer | undefined {
     const res = this.#respond(msg, address, 'udp');
-    if (res !== undefined) this.#count(res.countKey);
-    return res;
+    if (res === undefined) return undefined;
+    this.#count(res.countKey);
+    return msg.length <= CACHEABLE_QUERY ? res : { ...res, cacheable: false };
   }
 
   /** The reply message (unframed), or undefined to drop; a runt closes the connection (null). */
