@@ -2,7 +2,9 @@
 // workloads. Each replica is its own process group (so stopping it stops what
 // it spawned), gets a port allocated on the agent's address (PORT, `${PORT}` in
 // args), has its output kept in a rotating log, is restarted with exponential
-// back-off when it exits, and is ready while its health check passes.
+// back-off when it exits, and is ready while its health check passes. Status
+// reports each running replica's cpu use (usage.ts: its process group's cpu
+// time from /proc) and their sum per workload.
 //
 // Ordering invariants:
 // - A replica's ports are allocated before it is spawned and kept across its
@@ -25,6 +27,7 @@ import type {
 } from '../model/schema.ts';
 import { canonical } from '../model/canonical.ts';
 import { RotatingLog, tailLines } from './logs.ts';
+import { CpuSampler } from './usage.ts';
 
 const revisions = new WeakMap<WorkloadResourceSpec, string>();
 
@@ -54,6 +57,8 @@ export interface SupervisorOptions {
   backoff?: Partial<BackoffOptions>;
   /** SIGTERM, then SIGKILL after this long. */
   stopGraceMs?: number;
+  /** Shortest interval a replica's reported cpu use covers (usage.ts), ms. */
+  cpuWindowMs?: number;
   /** Called whenever the set of live process groups changes, to persist it. */
   onProcessesChanged?: (processes: RecordedProcess[]) => void;
 }
@@ -152,12 +157,15 @@ function substitute(arg: string, env: Record<string, string>): string {
 }
 
 export class Supervisor {
-  readonly #o: Required<Omit<SupervisorOptions, 'onProcessesChanged' | 'backoff'>> & {
+  readonly #o: Required<
+    Omit<SupervisorOptions, 'onProcessesChanged' | 'backoff' | 'cpuWindowMs'>
+  > & {
     backoff: BackoffOptions;
   };
   readonly #onProcesses: ((p: RecordedProcess[]) => void) | undefined;
   readonly #runs = new Map<string, Run>();
   readonly #tick: NodeJS.Timeout;
+  readonly #cpu: CpuSampler;
   #closed = false;
 
   constructor(options: SupervisorOptions) {
@@ -169,6 +177,9 @@ export class Supervisor {
       backoff: { ...DEFAULT_BACKOFF, ...options.backoff },
     };
     this.#onProcesses = options.onProcessesChanged;
+    this.#cpu = new CpuSampler(
+      options.cpuWindowMs !== undefined ? { windowMs: options.cpuWindowMs } : {},
+    );
     mkdirSync(this.#o.logDir, { recursive: true, mode: 0o700 });
     // Level-based: every tick re-derives what to start and stop from the state.
     this.#tick = setInterval(() => this.#reconcileAll(), 200);
@@ -209,9 +220,13 @@ export class Supervisor {
 
   /** Status of every workload the agent runs or still stops. */
   status(): { name: string; status: WorkloadResourceStatus }[] {
-    return [...this.#runs.values()]
-      .filter((run) => !run.removing)
-      .map((run) => ({ name: run.name, status: this.#statusOf(run) }));
+    const runs = [...this.#runs.values()].filter((run) => !run.removing);
+    const cpu = this.#cpu.sample(
+      runs.flatMap((run) =>
+        run.replicas.map((r) => runningPid(r)).filter((pid) => pid !== undefined),
+      ),
+    );
+    return runs.map((run) => ({ name: run.name, status: this.#statusOf(run, cpu) }));
   }
 
   /** Ports of the ready replicas of a workload for its `index`th declared port (the ingress's backends). */
@@ -262,7 +277,8 @@ export class Supervisor {
       for (const r of run.replicas) for (const t of r.timers) clearTimeout(t);
   }
 
-  #statusOf(run: Run): WorkloadResourceStatus {
+  /** `cpu`: millicores by replica pid, for replicas measured over a full window. */
+  #statusOf(run: Run, cpu: ReadonlyMap<number, number>): WorkloadResourceStatus {
     const live = run.replicas.filter((r) => !r.removed);
     const target = run.admitted;
     const current = live.filter((r) => revision(r.spec) === revision(run.spec));
@@ -280,13 +296,10 @@ export class Supervisor {
       messages.push(`rolling out: ${current.length} of ${live.length} replicas updated`);
     if (messages.length === 0 && ready < target)
       messages.push(`${target - ready} replicas not ready yet`);
-    return {
-      hash: run.spec.hash,
-      desired: run.spec.replicas,
-      scheduled,
-      ready,
-      ...(messages.length > 0 ? { message: messages.join('; ') } : {}),
-      replicas: run.replicas.map((r) => ({
+    const replicas = run.replicas.map((r): ReplicaStatus => {
+      const pid = runningPid(r);
+      const cpuMillis = pid !== undefined ? cpu.get(pid) : undefined;
+      return {
         id: r.id,
         hash: r.spec.hash,
         state: r.removed ? 'stopping' : r.state,
@@ -294,9 +307,22 @@ export class Supervisor {
         ...(r.child?.pid !== undefined && r.state !== 'backoff' ? { pid: r.child.pid } : {}),
         ...(r.ports[0] !== undefined ? { port: r.ports[0] } : {}),
         restarts: r.restarts,
+        ...(cpuMillis !== undefined ? { cpuMillis } : {}),
         ...(r.lastExit !== undefined ? { lastExit: r.lastExit } : {}),
         ...(r.startedAt !== undefined ? { startedAt: new Date(r.startedAt).toISOString() } : {}),
-      })),
+      };
+    });
+    const measured = replicas.filter((r) => r.cpuMillis !== undefined);
+    return {
+      hash: run.spec.hash,
+      desired: run.spec.replicas,
+      scheduled,
+      ready,
+      ...(messages.length > 0 ? { message: messages.join('; ') } : {}),
+      replicas,
+      ...(measured.length > 0
+        ? { cpuUsageMillis: measured.reduce((sum, r) => sum + (r.cpuMillis ?? 0), 0) }
+        : {}),
     };
   }
 
@@ -551,6 +577,11 @@ export class Supervisor {
       socket.once('error', () => done(false));
     });
   }
+}
+
+/** The pid (and process group) of a replica whose process runs and is not being stopped. */
+function runningPid(r: Replica): number | undefined {
+  return r.state === 'running' && !r.removed ? r.child?.pid : undefined;
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

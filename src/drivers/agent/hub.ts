@@ -362,6 +362,10 @@ function toStatus(w: Workload, reach: { reachable: boolean; message?: string }):
     ...(st?.endpoints !== undefined && st.endpoints.length > 0
       ? { endpoints: st.endpoints.map((e) => ({ ...e })) }
       : {}),
+    // A silent agent's last measurement is no longer its replicas' use.
+    ...(reach.reachable && st?.cpuUsageMillis !== undefined
+      ? { cpuUsageMillis: st.cpuUsageMillis }
+      : {}),
   };
 }
 
