@@ -2,6 +2,7 @@
 // the spec in the words of the product, then status. Only printing; the
 // command fetches the object.
 import { formatBytes } from '../model/quantity.ts';
+import { COLOCATION_DEFAULTS } from '../model/schema.ts';
 import type {
   Event,
   AnyResource,
@@ -335,6 +336,13 @@ function placementSummary(p: Placement | undefined): string[] {
       ].filter((s) => s !== undefined),
     );
   }
+  if (p.colocation !== undefined) {
+    const c = p.colocation;
+    pairs.push([
+      'Colocation',
+      `reserve p${c.percentile ?? COLOCATION_DEFAULTS.percentile} of observed cpu after ${c.minSamples ?? COLOCATION_DEFAULTS.minSamples} samples, node limit ${Math.round((c.cpuLimit ?? COLOCATION_DEFAULTS.cpuLimit) * 100)} %`,
+    ]);
+  }
   return pairs.length === 0
     ? ['Placement:  any cluster (no constraints)']
     : ['Placement:', ...fields(pairs, 2)];
@@ -436,6 +444,21 @@ function describeApplication(a: Application, now: number): string[] {
       ]),
       2,
     ),
+    ...(st?.colocation === undefined
+      ? []
+      : subTable(
+          `Colocation (highest node overload risk ${st.colocation.maxOverloadProbability === undefined ? NONE : `${(st.colocation.maxOverloadProbability * 100).toFixed(1)} %`})`,
+          ['COMPONENT', 'REQUEST', 'RESERVED', 'OBSERVED', 'PREDICTED', 'SAMPLES'],
+          st.colocation.components.map((c) => [
+            c.component,
+            `${c.requestCpuMillis}m`,
+            `${c.reservedCpuMillis}m`,
+            c.observedCpuMillis === undefined ? NONE : `${c.observedCpuMillis}m`,
+            c.predictedCpuMillis === undefined ? NONE : `${c.predictedCpuMillis}m`,
+            String(c.samples),
+          ]),
+          2,
+        )),
     ...subTable(
       'Reasons',
       ['COMPONENT', 'COUNT', 'REASON'],

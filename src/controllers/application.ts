@@ -31,9 +31,10 @@ import type {
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
 import { fleetSnapshot, placeApplication } from '../scheduler/explain.ts';
-import { componentArchitectures } from '../scheduler/request.ts';
+import { colocationReservation, componentArchitectures } from '../scheduler/request.ts';
 import type { AppPlan } from '../scheduler/scheduler.ts';
 import { isClusterReady, readyCondition } from './clusterstatus.ts';
+import { nextReservation, UsageWindows, type ComponentUsage } from './colocation.ts';
 import type { EventRecorder } from './events.ts';
 import type { DriverProvider } from './drivers.ts';
 import { Controller } from './runtime/controller.ts';
@@ -52,6 +53,8 @@ export interface ApplicationControllerOptions {
   /** How often a settled app is re-checked even without changes. */
   resyncSeconds?: number;
   events?: EventRecorder;
+  /** Colocated apps: at most one usage sample per component this often (10 s). */
+  usageSampleSeconds?: number;
 }
 
 /** Set (to any new value, e.g. a timestamp) to ask for a fresh placement: `yunjian rebalance app`. */
@@ -120,6 +123,9 @@ export function workloadFor(
     if (o.patches.resources) resources = { ...resources, ...o.patches.resources };
     if (o.patches.replicas !== undefined) count = o.patches.replicas;
   }
+  const cpuMillis = resources.cpu !== undefined ? parseCpuMillis(resources.cpu) : 0;
+  // A colocated replica reserves its learnt use and may burst to its request.
+  const reserved = colocationReservation(app, c);
   const hc = c.healthCheck;
   const spec: Omit<WorkloadSpec, 'hash'> = {
     key: {
@@ -130,7 +136,9 @@ export function workloadFor(
     image,
     replicas: count,
     architectures: componentArchitectures(c),
-    cpuMillis: resources.cpu !== undefined ? parseCpuMillis(resources.cpu) : 0,
+    ...(reserved !== undefined
+      ? { cpuMillis: Math.min(reserved, cpuMillis), cpuLimitMillis: cpuMillis }
+      : { cpuMillis }),
     memoryBytes: resources.memory !== undefined ? parseMemoryBytes(resources.memory) : 0,
     gpu: resources.gpu ?? 0,
     ...(resources.gpuModel !== undefined ? { gpuModel: resources.gpuModel } : {}),
@@ -251,6 +259,7 @@ export function createApplicationController(
     { version: string; at: number; dirty: boolean; nodes: Promise<NodeStatus[] | undefined> }
   >();
   const nodesReady = new Map<string, NodeStatus[] | undefined>();
+  const usage = new UsageWindows((o.usageSampleSeconds ?? 10) * 1000);
   const listingCache = new Map<string, Listing>();
   /**
    * Bumped whenever a cluster joins, leaves or changes readiness: a plan made
@@ -355,6 +364,7 @@ export function createApplicationController(
       for (const m of [pendingSince, applied])
         for (const k of m.keys()) if (k.includes(`/${key}/`)) m.delete(k);
       plannedInEpoch.delete(key);
+      usage.forget(`${key}/`);
       await removeWorkloads(
         namespace,
         name,
@@ -731,6 +741,7 @@ export function createApplicationController(
               reason: 'Progressing',
               message: `${ready}/${desired} replicas ready${drainingCount > 0 ? `; ${drainingCount} placements draining until their replacements are ready` : ''}`,
             };
+    const colocation = await learnUsage(app, key, active, statusOf, t, plan);
     const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
     const sameCond = oldCond?.status === cond.status && oldCond.reason === cond.reason;
     const status: ApplicationStatus = {
@@ -750,6 +761,7 @@ export function createApplicationController(
       ...(rebalanceRequest !== undefined
         ? { rebalanced: rebalancing ? rebalanceRequest : (app.status?.rebalanced ?? '') }
         : {}),
+      ...(colocation !== undefined ? { colocation: colocation.status } : {}),
     };
     if (canonical(status) !== canonical(app.status ?? {})) {
       try {
@@ -780,8 +792,75 @@ export function createApplicationController(
       (p) => p.ready > 0 && withPorts.has(p.component) && p.endpoints === undefined,
     );
     const waiting =
-      cond.status !== 'True' || endpointsPending || (migrating && !onlyUndeletable(placements, o));
+      cond.status !== 'True' ||
+      endpointsPending ||
+      colocation?.changed === true ||
+      (migrating && !onlyUndeletable(placements, o));
     return { requeueAfterMs: Math.max(50, Math.min(waiting ? 500 : resyncMs, wakeAtMs - t)) };
+  }
+
+  /**
+   * Colocated apps: one per-replica cpu sample per component from what its
+   * ready replicas use (where the drivers measure it), and the reservations
+   * that follow. `changed` when a reservation moved: the workloads still run
+   * the old one until the next pass applies it.
+   */
+  async function learnUsage(
+    app: Application,
+    key: string,
+    active: readonly PlacementStatus[],
+    statusOf: (component: string, cluster: string) => Promise<{ ws?: WorkloadStatus | undefined }>,
+    t: number,
+    plan: AppPlan,
+  ): Promise<
+    { status: NonNullable<ApplicationStatus['colocation']>; changed: boolean } | undefined
+  > {
+    const policy = app.spec.placement?.colocation;
+    if (policy === undefined) return undefined;
+    const before = app.status?.colocation;
+    let changed = false;
+    const components: ComponentUsage[] = [];
+    for (const c of app.spec.components) {
+      let used = 0;
+      let replicas = 0;
+      for (const p of active) {
+        if (p.component !== c.name) continue;
+        const { ws } = await statusOf(c.name, p.cluster);
+        if (ws?.cpuUsageMillis === undefined || ws.ready === 0) continue;
+        used += ws.cpuUsageMillis;
+        replicas += ws.ready;
+      }
+      const windowKey = `${key}/${c.name}`;
+      if (replicas > 0) usage.record(windowKey, t, Math.round(used / replicas));
+      const samples = usage.samples(windowKey);
+      const requestMillis = c.resources?.cpu !== undefined ? parseCpuMillis(c.resources.cpu) : 0;
+      const was = before?.components.find((x) => x.component === c.name);
+      const next = nextReservation({
+        requestMillis,
+        ...(was !== undefined ? { reservedMillis: was.reservedCpuMillis } : {}),
+        samples,
+        policy,
+      });
+      if (next.reservedMillis !== (was?.reservedCpuMillis ?? requestMillis)) changed = true;
+      const latest = samples[samples.length - 1];
+      components.push({
+        component: c.name,
+        samples: samples.length,
+        ...(latest !== undefined ? { observedCpuMillis: latest } : {}),
+        ...(next.predictedMillis !== undefined ? { predictedCpuMillis: next.predictedMillis } : {}),
+        reservedCpuMillis: next.reservedMillis,
+        requestCpuMillis: requestMillis,
+      });
+    }
+    // A plan from the status (steady state) placed nothing: the last risk stands.
+    const risk =
+      plan.risk !== undefined && plan.risk.nodes > 0
+        ? plan.risk.maxOverloadProbability
+        : before?.maxOverloadProbability;
+    return {
+      status: { components, ...(risk !== undefined ? { maxOverloadProbability: risk } : {}) },
+      changed,
+    };
   }
 
   const controller = new Controller('application', reconcile, o.log, 8);

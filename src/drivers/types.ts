@@ -27,7 +27,14 @@ export interface WorkloadSpec {
   replicas: number;
   /** Architectures the image exists for; the driver only uses nodes of these. */
   architectures: Arch[];
+  /** Cpu each replica reserves on its node (what node placement counts), millicores. */
   cpuMillis: number;
+  /**
+   * Colocated workloads (placement.colocation): what each replica may use,
+   * its request, while `cpuMillis` reserves only its predicted use. Drivers
+   * that enforce limits set this one (a Kubernetes cpu limit).
+   */
+  cpuLimitMillis?: number;
   memoryBytes: number;
   gpu: number;
   gpuModel?: string;
@@ -72,6 +79,12 @@ export interface WorkloadStatus {
   message?: string;
   /** Present once the workload can be reached; one entry per served port. */
   endpoints?: WorkloadEndpoint[];
+  /**
+   * Cpu the running replicas use now, together (millicores), for drivers that
+   * measure it (sim: the twin's model, agent: the processes' cpu time);
+   * colocation learns each component's use from it.
+   */
+  cpuUsageMillis?: number;
 }
 
 export interface ResourceTotals {

@@ -314,6 +314,9 @@ export const LabelSelector = Obj({
 });
 export type LabelSelector = Static<typeof LabelSelector>;
 
+/** placement.colocation settings an application leaves out. */
+export const COLOCATION_DEFAULTS = { percentile: 95, minSamples: 10, cpuLimit: 0.8 } as const;
+
 export const Placement = Obj({
   clusterAffinity: Type.Optional(
     Obj({
@@ -395,6 +398,37 @@ export const Placement = Obj({
         { components: Type.Optional(NameList) },
         'At most one replica of these components (default: all of the app) on one node.',
       ),
+    ),
+  ),
+  colocation: Type.Optional(
+    Obj(
+      {
+        percentile: Type.Optional(
+          Type.Integer({
+            minimum: 50,
+            maximum: 100,
+            'x-expected': 'an integer percentile from 50 to 100',
+            description: 'Percentile of observed per-replica cpu use a replica reserves (95).',
+          }),
+        ),
+        minSamples: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            'x-expected': 'an integer >= 1',
+            description: 'Observations needed before the reservation follows use (10).',
+          }),
+        ),
+        cpuLimit: Type.Optional(
+          Type.Number({
+            exclusiveMinimum: 0,
+            maximum: 1,
+            'x-expected': 'a fraction of node cpu in (0, 1]',
+            description:
+              "New replicas go only where the node's reserved cpu stays within this share (0.8).",
+          }),
+        ),
+      },
+      'Usage-aware placement: each replica reserves a percentile of its observed cpu use instead of its request (which stays its limit), under a per-node safety limit.',
     ),
   ),
 });
@@ -531,6 +565,27 @@ export const ApplicationStatus = Obj({
   ),
   /** The `yunjian.io/rebalance` annotation value last acted on. */
   rebalanced: Type.Optional(Type.String()),
+  /** placement.colocation: what each component's replicas use and reserve. */
+  colocation: Type.Optional(
+    Obj({
+      components: Type.Array(
+        Obj({
+          component: Name,
+          /** Per-replica cpu samples in the current window. */
+          samples: Count,
+          /** Latest per-replica cpu use, millicores. */
+          observedCpuMillis: Type.Optional(NonNegative),
+          /** The percentile of the window, millicores. */
+          predictedCpuMillis: Type.Optional(NonNegative),
+          /** What each replica reserves on its node now, millicores (the request until learnt). */
+          reservedCpuMillis: NonNegative,
+          requestCpuMillis: NonNegative,
+        }),
+      ),
+      /** Highest overload probability of the nodes the last placement put replicas on. */
+      maxOverloadProbability: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    }),
+  ),
 });
 export type ApplicationStatus = Static<typeof ApplicationStatus>;
 
@@ -587,6 +642,8 @@ export const WorkloadResourceSpec = Obj(
     replicas: Count,
     architectures: Type.Array(Arch),
     cpuMillis: NonNegative,
+    /** Colocated workloads: replicas may use up to this; cpuMillis is what they reserve. */
+    cpuLimitMillis: Type.Optional(NonNegative),
     memoryBytes: NonNegative,
     gpu: NonNegative,
     gpuModel: Type.Optional(Type.String()),
@@ -626,6 +683,8 @@ export const ReplicaStatus = Obj({
   pid: Type.Optional(Count),
   port: Type.Optional(Port),
   restarts: Count,
+  /** Cpu the replica's process used over the agent's last sampling interval, millicores. */
+  cpuMillis: Type.Optional(NonNegative),
   lastExit: Type.Optional(Type.String()),
   startedAt: Type.Optional(Type.String()),
 });
@@ -642,6 +701,8 @@ export const WorkloadResourceStatus = Obj({
     Type.Array(Obj({ name: Type.Optional(Name), address: Type.String(), port: Port })),
   ),
   replicas: Type.Optional(Type.Array(ReplicaStatus)),
+  /** Cpu the running replicas use together, millicores (summed per-replica samples). */
+  cpuUsageMillis: Type.Optional(NonNegative),
 });
 export type WorkloadResourceStatus = Static<typeof WorkloadResourceStatus>;
 

@@ -3,7 +3,13 @@
 // rejected, with counts per reason and the scores of the chosen clusters.
 // Shared by the application controller (which acts on the plan) and the
 // explain endpoint (which shows it), so both see the same picture.
-import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
+import {
+  COLOCATION_DEFAULTS,
+  type Application,
+  type Cloud,
+  type Cluster,
+  type Site,
+} from '../model/schema.ts';
 import { appRequest, componentArchitectures } from './request.ts';
 import { schedule, type AppPlan, type ChosenCluster } from './scheduler.ts';
 import { snapshotFromResources, type ReportedNode, type Snapshot } from './snapshot.ts';
@@ -52,10 +58,17 @@ export function placeApplication(
   current: Record<string, Record<string, number>>,
   explain = false,
 ): AppPlan {
+  const colocation = app.spec.placement?.colocation;
   const result = schedule(snapshot, [appRequest(app, current)], {
     seed: SCHEDULER_SEED,
     explain,
     inPlace: true,
+    ...(colocation !== undefined
+      ? {
+          mode: 'colocation' as const,
+          colocation: { cpuLimit: colocation.cpuLimit ?? COLOCATION_DEFAULTS.cpuLimit },
+        }
+      : {}),
   });
   return result.plans[0]!;
 }

@@ -41,9 +41,14 @@ export function podRequest(
   return pod;
 }
 
-export function componentRequest(c: Component): ComponentRequest {
+/**
+ * A component's request; with `reservedCpuMillis` (placement.colocation) the
+ * replica is placed by that predicted use instead of its cpu request.
+ */
+export function componentRequest(c: Component, reservedCpuMillis?: number): ComponentRequest {
   const res = c.resources;
   return {
+    ...(reservedCpuMillis !== undefined ? { usage: { cpuMilli: reservedCpuMillis } } : {}),
     name: c.name,
     replicas: c.replicas,
     pod: podRequest(
@@ -63,9 +68,21 @@ export function appRequest(
 ): AppRequest {
   const req: AppRequest = {
     name: `${app.metadata.namespace ?? 'default'}/${app.metadata.name}`,
-    components: app.spec.components.map(componentRequest),
+    components: app.spec.components.map((c) => componentRequest(c, colocationReservation(app, c))),
   };
   if (app.spec.placement !== undefined) req.placement = app.spec.placement;
   if (current !== undefined) req.current = current;
   return req;
+}
+
+/**
+ * What each replica of a colocated component reserves: the reservation the
+ * app's status has learnt, its cpu request until then; undefined for an app
+ * that is not colocated.
+ */
+export function colocationReservation(app: Application, c: Component): number | undefined {
+  if (app.spec.placement?.colocation === undefined) return undefined;
+  const learnt = app.status?.colocation?.components.find((x) => x.component === c.name);
+  if (learnt !== undefined) return learnt.reservedCpuMillis;
+  return c.resources?.cpu !== undefined ? parseCpuMillis(c.resources.cpu) : 0;
 }

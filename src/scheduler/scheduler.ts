@@ -475,6 +475,9 @@ export class Scheduler implements FleetView {
     | {
         options: Required<ColocationOptions>;
         capacity: Float64Array;
+        memoryCapacity: Float64Array;
+        /** The snapshot's own state is scaled: result() gives its capacities back. */
+        inPlace: boolean;
         base: Float64Array;
         mean: Float64Array;
         variance: Float64Array;
@@ -519,6 +522,7 @@ export class Scheduler implements FleetView {
       };
       const s = this.state;
       const capacity = s.cpuCap.slice();
+      const memoryCapacity = s.memCap.slice();
       // The safety limit is the capacity the placer sees.
       for (let i = 0; i < s.count; i++) {
         s.cpuCap[i] = s.cpuCap[i]! * opts.cpuLimit;
@@ -527,6 +531,8 @@ export class Scheduler implements FleetView {
       this.colo = {
         options: opts,
         capacity,
+        memoryCapacity,
+        inPlace: options.inPlace === true,
         base: s.cpuUsed.slice(),
         mean: new Float64Array(s.count),
         variance: new Float64Array(s.count),
@@ -657,8 +663,16 @@ export class Scheduler implements FleetView {
     return plan;
   }
 
-  /** Totals so far and, in colocation mode, the overload report. */
+  /**
+   * Totals so far and, in colocation mode, the overload report. A colocation
+   * run in place gives the snapshot its real capacities back: the safety limit
+   * bounds this run's placements only, and what they allocated stays.
+   */
   result(plans: AppPlan[]): ScheduleResult {
+    if (this.colo?.inPlace === true) {
+      this.state.cpuCap.set(this.colo.capacity);
+      this.state.memCap.set(this.colo.memoryCapacity);
+    }
     const totals = new Map(this.reasonTotals);
     for (const st of this.staticCache.values())
       for (const r of st.rejected) increment(totals, r.reason, r.count * st.uses);

@@ -145,6 +145,11 @@ function container(spec: WorkloadSpec): V1Container {
   };
   // Extended resources are whole devices in Kubernetes: a GPU share takes a GPU.
   const gpus = Math.ceil(spec.gpu);
+  // A colocated replica reserves its predicted use and may burst to its request.
+  const limits: Record<string, string> = {
+    ...(spec.cpuLimitMillis !== undefined ? { cpu: `${Math.round(spec.cpuLimitMillis)}m` } : {}),
+    ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
+  };
   const readiness = probe(spec);
   return {
     name: objectName(spec.key),
@@ -160,7 +165,7 @@ function container(spec: WorkloadSpec): V1Container {
     }),
     resources: {
       requests: gpus > 0 ? { ...requests, [GPU_RESOURCE]: String(gpus) } : requests,
-      ...(gpus > 0 ? { limits: { [GPU_RESOURCE]: String(gpus) } } : {}),
+      ...(Object.keys(limits).length > 0 ? { limits } : {}),
     },
     ...(readiness ? { readinessProbe: readiness } : {}),
   };

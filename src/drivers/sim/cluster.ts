@@ -40,6 +40,31 @@ import type {
   WorkloadStatus,
 } from '../types.ts';
 
+/**
+ * A workload's env var that sets the share of its cpu limit each of its twin
+ * replicas uses (a what-if knob: "what if this service ran hotter").
+ */
+export const SIM_CPU_UTILIZATION_ENV = 'YUNJIAN_SIM_CPU_UTILIZATION';
+
+/**
+ * The twin's model of one ready replica's cpu use, millicores: a share of its
+ * cpu limit (the request for workloads that are not colocated), from
+ * SIM_CPU_UTILIZATION_ENV or else fixed per workload between 10 % and 50 %
+ * by a hash of its key, varied by up to ±20 % over a day of the sim clock.
+ */
+export function simReplicaCpuMillis(spec: WorkloadSpec, nowMs: number): number {
+  const limit = spec.cpuLimitMillis ?? spec.cpuMillis;
+  const set = Number(spec.env[SIM_CPU_UTILIZATION_ENV]);
+  if (spec.env[SIM_CPU_UTILIZATION_ENV] !== undefined && Number.isFinite(set))
+    return limit * Math.min(1, Math.max(0, set));
+  let h = 2166136261;
+  for (const ch of workloadId(spec.key)) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  const share = 0.1 + 0.4 * ((h % 1000) / 1000);
+  const phase = ((h >>> 10) % 1000) / 1000;
+  const day = 24 * 3600 * 1000;
+  return limit * share * (1 + 0.2 * Math.sin(2 * Math.PI * (nowMs / day + phase)));
+}
+
 /** Pods per node when a pool does not say: the scheduler's default, one definition. */
 export { DEFAULT_MAX_PODS } from '../../scheduler/snapshot.ts';
 
@@ -318,6 +343,7 @@ export class SimCluster {
         desired: wl.spec.replicas,
         scheduled,
         ready,
+        cpuUsageMillis: Math.round(ready * simReplicaCpuMillis(wl.spec, now)),
       };
       if (why.length > 0) status.message = why.join('; ');
       if (ready > 0 && wl.spec.ports.length > 0) {
