@@ -95,19 +95,18 @@ describe('workloadFor a colocated component', () => {
     metadata: { name: 'c1' },
     spec: { cloud: 'lab', site: 'lab-1', driver: { type: 'sim', sim: { nodePools: [] } } },
   } as unknown as Cluster;
-  const app = (status?: Application['status']): Application =>
-    ({
-      apiVersion: 'yunjian.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name: 'batch', namespace: 'default' },
-      spec: {
-        components: [
-          { name: 'w', image: 'busybox', replicas: 1, resources: { cpu: '2', memory: '1Gi' } },
-        ],
-        placement: { colocation: {} },
-      },
-      ...(status ? { status } : {}),
-    });
+  const app = (status?: Application['status']): Application => ({
+    apiVersion: 'yunjian.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: 'batch', namespace: 'default' },
+    spec: {
+      components: [
+        { name: 'w', image: 'busybox', replicas: 1, resources: { cpu: '2', memory: '1Gi' } },
+      ],
+      placement: { colocation: {} },
+    },
+    ...(status ? { status } : {}),
+  });
   const cases = [
     { name: 'before any use is known: reserves the request', status: undefined, want: 2000 },
     {
