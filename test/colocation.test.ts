@@ -266,6 +266,13 @@ describe('colocated app on a twin cluster, end to end', () => {
     assert.equal(learnt.observedCpuMillis, 200);
     assert.equal(learnt.reservedCpuMillis, 200);
     assert.equal(learnt.requestCpuMillis, 1000);
+    const events = await until('the Reserved event', async () => {
+      const res = await fetch(`${server.url}/api/v1alpha1/events`, { headers });
+      const list = (await res.json()) as { items: { spec: { reason: string; message: string } }[] };
+      const found = list.items.filter((e) => e.spec.reason === 'Reserved');
+      return found.length > 0 ? found : undefined;
+    });
+    assert.match(events[0]!.spec.message, /worker reserves 200m per replica \(was 1000m/);
 
     // 12 replicas of 1 core on 4 cores: 2.4 cores reserved, within the 0.8 limit (3.2).
     await apply(app('batch', 12, true));

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { ValidationError } from '../src/model/errors.ts';
 import { toFieldPath, validateResource } from '../src/model/validate.ts';
 
@@ -47,6 +50,18 @@ describe('validateResource rejects with field paths', () => {
       name: 'memory 12XB',
       doc: app({ components: [{ ...web, resources: { memory: '12XB' } }] }),
       expect: { 'spec.components[0].resources.memory': /memory quantity/ },
+    },
+    {
+      name: 'colocation percentile 40, cpuLimit 1.5, minSamples 0',
+      doc: app({
+        components: [web],
+        placement: { colocation: { percentile: 40, cpuLimit: 1.5, minSamples: 0 } },
+      }),
+      expect: {
+        'spec.placement.colocation.percentile': /percentile from 50 to 100/,
+        'spec.placement.colocation.cpuLimit': /fraction of node cpu in \(0, 1\]/,
+        'spec.placement.colocation.minSamples': /integer >= 1/,
+      },
     },
     {
       name: 'unknown field',
@@ -210,6 +225,12 @@ describe('validateResource accepts', () => {
       }),
     );
     assert.equal(r.kind, 'Application');
+  });
+  it('every example application', () => {
+    for (const file of ['shop.yaml', 'batch-colocated.yaml', 'agents/shop.yaml']) {
+      const text = readFileSync(join(import.meta.dirname, '..', 'examples', file), 'utf8');
+      for (const doc of parseAllDocuments(text)) validateResource(doc.toJS(), file);
+    }
   });
 });
 

@@ -17,16 +17,17 @@ import { createHash } from 'node:crypto';
 import { ConflictError, NotFoundError, UnavailableError, YunjianError } from '../model/errors.ts';
 import { canonical } from '../model/canonical.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
-import type {
-  Application,
-  ApplicationStatus,
-  Cloud,
-  Cluster,
-  Component,
-  Condition,
-  PlacementStatus,
-  ResourceAmounts,
-  Site,
+import {
+  COLOCATION_DEFAULTS,
+  type Application,
+  type ApplicationStatus,
+  type Cloud,
+  type Cluster,
+  type Component,
+  type Condition,
+  type PlacementStatus,
+  type ResourceAmounts,
+  type Site,
 } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
@@ -259,7 +260,8 @@ export function createApplicationController(
     { version: string; at: number; dirty: boolean; nodes: Promise<NodeStatus[] | undefined> }
   >();
   const nodesReady = new Map<string, NodeStatus[] | undefined>();
-  const usage = new UsageWindows((o.usageSampleSeconds ?? 10) * 1000);
+  const sampleMs = (o.usageSampleSeconds ?? 10) * 1000;
+  const usage = new UsageWindows(sampleMs);
   const listingCache = new Map<string, Listing>();
   /**
    * Bumped whenever a cluster joins, leaves or changes readiness: a plan made
@@ -742,6 +744,8 @@ export function createApplicationController(
               message: `${ready}/${desired} replicas ready${drainingCount > 0 ? `; ${drainingCount} placements draining until their replacements are ready` : ''}`,
             };
     const colocation = await learnUsage(app, key, active, statusOf, t, plan);
+    for (const message of colocation?.changes ?? [])
+      notes.push({ type: 'Normal', reason: 'Reserved', message });
     const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
     const sameCond = oldCond?.status === cond.status && oldCond.reason === cond.reason;
     const status: ApplicationStatus = {
@@ -794,16 +798,18 @@ export function createApplicationController(
     const waiting =
       cond.status !== 'True' ||
       endpointsPending ||
-      colocation?.changed === true ||
+      (colocation?.changes.length ?? 0) > 0 ||
       (migrating && !onlyUndeletable(placements, o));
-    return { requeueAfterMs: Math.max(50, Math.min(waiting ? 500 : resyncMs, wakeAtMs - t)) };
+    // A colocated app is looked at once per sample interval: that is when it learns.
+    const settledMs = colocation !== undefined ? Math.min(resyncMs, sampleMs) : resyncMs;
+    return { requeueAfterMs: Math.max(50, Math.min(waiting ? 500 : settledMs, wakeAtMs - t)) };
   }
 
   /**
    * Colocated apps: one per-replica cpu sample per component from what its
    * ready replicas use (where the drivers measure it), and the reservations
-   * that follow. `changed` when a reservation moved: the workloads still run
-   * the old one until the next pass applies it.
+   * that follow. `changes` says which reservations moved: the workloads still
+   * run the old ones until the next pass applies them.
    */
   async function learnUsage(
     app: Application,
@@ -813,12 +819,12 @@ export function createApplicationController(
     t: number,
     plan: AppPlan,
   ): Promise<
-    { status: NonNullable<ApplicationStatus['colocation']>; changed: boolean } | undefined
+    { status: NonNullable<ApplicationStatus['colocation']>; changes: string[] } | undefined
   > {
     const policy = app.spec.placement?.colocation;
     if (policy === undefined) return undefined;
     const before = app.status?.colocation;
-    let changed = false;
+    const changes: string[] = [];
     const components: ComponentUsage[] = [];
     for (const c of app.spec.components) {
       let used = 0;
@@ -841,7 +847,11 @@ export function createApplicationController(
         samples,
         policy,
       });
-      if (next.reservedMillis !== (was?.reservedCpuMillis ?? requestMillis)) changed = true;
+      const previous = was?.reservedCpuMillis ?? requestMillis;
+      if (next.reservedMillis !== previous)
+        changes.push(
+          `${c.name} reserves ${next.reservedMillis}m per replica (was ${previous}m, request ${requestMillis}m): p${policy.percentile ?? COLOCATION_DEFAULTS.percentile} of ${samples.length} samples is ${next.predictedMillis ?? 0}m`,
+        );
       const latest = samples[samples.length - 1];
       components.push({
         component: c.name,
@@ -859,7 +869,7 @@ export function createApplicationController(
         : before?.maxOverloadProbability;
     return {
       status: { components, ...(risk !== undefined ? { maxOverloadProbability: risk } : {}) },
-      changed,
+      changes,
     };
   }
 

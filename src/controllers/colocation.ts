@@ -16,8 +16,6 @@ export type ComponentUsage = ColocationStatus['components'][number];
 
 /** Per-replica samples kept per component (an hour at the default interval). */
 export const WINDOW_SAMPLES = 360;
-/** At most one sample per component this often. */
-export const DEFAULT_SAMPLE_INTERVAL_MS = 10_000;
 /** Reservations are whole multiples of this many millicores, and at least one. */
 const RESERVATION_STEP_MILLIS = 10;
 const LOWER_BELOW = 0.75;
@@ -74,7 +72,7 @@ export class UsageWindows {
   readonly #intervalMs: number;
   readonly #windows = new Map<string, { at: number; samples: number[] }>();
 
-  constructor(intervalMs = DEFAULT_SAMPLE_INTERVAL_MS) {
+  constructor(intervalMs: number) {
     this.#intervalMs = intervalMs;
   }
 
