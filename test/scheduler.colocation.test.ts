@@ -4,7 +4,7 @@
 // with replicas without profile, and the report.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Scheduler, type ColocationOptions } from '../src/scheduler/scheduler.ts';
+import { schedule, Scheduler, type ColocationOptions } from '../src/scheduler/scheduler.ts';
 import { app, clusterInfo, comp, fleet, node } from './scheduler.fixtures.ts';
 
 /** A scheduler on `count` nodes of 10 cores in one cluster. */
@@ -140,5 +140,26 @@ describe('colocation with cpu profiles', () => {
     const s = colocation(1, {});
     placeAll(s, [[1000, 1000]]);
     assert.throws(() => placeAll(s, [[1000, 1000, 1000]]), RangeError);
+  });
+});
+
+describe('colocation in place (the application controller)', () => {
+  it('bounds its placements by the limit and gives the snapshot its capacities back', () => {
+    const snap = fleet([
+      {
+        info: clusterInfo('a-1'),
+        nodes: [node({ cpuMilli: 10000, memoryMiB: 100_000 })],
+      },
+    ]);
+    const result = schedule(
+      snap,
+      [app('batch', [comp('w', 10, { cpuMilli: 2000 }, { usage: { cpuMilli: 1000 } })])],
+      { seed: 1, mode: 'colocation', colocation: { cpuLimit: 0.8 }, inPlace: true },
+    );
+    // 8 of 10 fit under 0.8 x 10 cores at their 1-core reservations.
+    assert.equal(result.placed, 8);
+    assert.equal(snap.nodes.cpuCap[0], 10000);
+    assert.equal(snap.nodes.memCap[0], 100_000);
+    assert.equal(snap.nodes.cpuUsed[0], 8000);
   });
 });
