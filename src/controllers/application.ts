@@ -32,7 +32,11 @@ import {
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
 import { fleetSnapshot, placeApplication } from '../scheduler/explain.ts';
-import { colocationReservation, componentArchitectures } from '../scheduler/request.ts';
+import {
+  colocationReservation,
+  componentArchitectures,
+  requestedCpuMillis,
+} from '../scheduler/request.ts';
 import type { AppPlan } from '../scheduler/scheduler.ts';
 import { isClusterReady, readyCondition } from './clusterstatus.ts';
 import { nextReservation, UsageWindows, type ComponentUsage } from './colocation.ts';
@@ -839,7 +843,7 @@ export function createApplicationController(
       const windowKey = `${key}/${c.name}`;
       if (replicas > 0) usage.record(windowKey, t, Math.round(used / replicas));
       const samples = usage.samples(windowKey);
-      const requestMillis = c.resources?.cpu !== undefined ? parseCpuMillis(c.resources.cpu) : 0;
+      const requestMillis = requestedCpuMillis(c);
       const was = before?.components.find((x) => x.component === c.name);
       const next = nextReservation({
         requestMillis,

@@ -52,7 +52,7 @@ export function componentRequest(c: Component, reservedCpuMillis?: number): Comp
     name: c.name,
     replicas: c.replicas,
     pod: podRequest(
-      res?.cpu !== undefined ? parseCpuMillis(res.cpu) : 0,
+      requestedCpuMillis(c),
       res?.memory !== undefined ? parseMemoryBytes(res.memory) : 0,
       res?.gpu ?? 0,
       res?.gpuModel,
@@ -84,5 +84,10 @@ export function colocationReservation(app: Application, c: Component): number | 
   if (app.spec.placement?.colocation === undefined) return undefined;
   const learnt = app.status?.colocation?.components.find((x) => x.component === c.name);
   if (learnt !== undefined) return learnt.reservedCpuMillis;
+  return requestedCpuMillis(c);
+}
+
+/** The component's cpu request in millicores (0 when it asks for none). */
+export function requestedCpuMillis(c: Component): number {
   return c.resources?.cpu !== undefined ? parseCpuMillis(c.resources.cpu) : 0;
 }
