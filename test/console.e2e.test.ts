@@ -237,7 +237,11 @@ describe(
           cwd: ROOT,
         },
       );
-      await row.locator('.badge').getByText(`0/${total}`).waitFor({ timeout: 30_000 });
+      // exact: a substring match would take 10/13 for 0/13 while the cloud is still going down.
+      await row
+        .locator('.badge')
+        .getByText(`0/${total}`, { exact: true })
+        .waitFor({ timeout: 30_000 });
       await page.getByTestId('total-clusters').locator('.note').getByText(/ready/).waitFor();
       assert.equal(
         await page.getByTestId('total-clusters').evaluate((e) => e.classList.contains('warn')),
