@@ -219,6 +219,90 @@ describe('failover policy and moves', () => {
     assert.equal(missing.status, 404);
   });
 
+  it('restores a spread minimum once a returning cluster has settled, make-before-break', async () => {
+    const back = second.metadata.name;
+    const chaos = async (action: 'fail' | 'recover') =>
+      assert.equal(
+        (await call('POST', '/api/v1alpha1/chaos', { action, scope: 'cluster', name: back }))
+          .status,
+        200,
+      );
+    const readyOf = async () => {
+      const c = (await (await call('GET', `/api/v1alpha1/clusters/${back}`)).json()) as {
+        status?: { conditions?: { status: string; lastTransitionTime?: string }[] };
+      };
+      return c.status?.conditions?.[0];
+    };
+    await waitFor('the second cloud Ready before its failure', async () =>
+      (await call('GET', `/api/v1alpha1/clusters/${back}`)).ok &&
+      (await readyOf())?.status === 'True'
+        ? true
+        : undefined,
+    );
+    await chaos('fail');
+    await waitFor('the second cloud NotReady', async () =>
+      (await readyOf())?.status === 'False' ? true : undefined,
+    );
+    // Applied while only one cloud is Ready: the minimum of two clouds cannot be met.
+    const doc = app('respread', [first.metadata.name, back], {
+      failback: { stabilizationSeconds: 3 },
+    });
+    doc.spec.components[0]!.replicas = 4;
+    Object.assign(doc.spec.placement, { spread: [{ by: 'cloud', min: 2 }] });
+    await apply(doc);
+    const placed = await waitFor('respread Ready on one cloud', async () => {
+      const a = await getApp('respread');
+      return isReady(a) ? a : undefined;
+    });
+    assert.deepEqual(
+      placed.status?.placements?.map((p) => [p.cluster, p.desired]),
+      [[first.metadata.name, 4]],
+    );
+
+    await chaos('recover');
+    const readySince = await waitFor('the second cloud Ready again', async () => {
+      const r = await readyOf();
+      return r?.status === 'True' ? Date.parse(r.lastTransitionTime ?? '') : undefined;
+    });
+    const seen: Placement[][] = [];
+    const done = await waitFor('a replica moved to the second cloud', async () => {
+      const a = await getApp('respread');
+      const ps = a.status?.placements ?? [];
+      seen.push(ps);
+      const on = (c: string) => ps.find((p) => p.cluster === c && p.draining !== true);
+      return isReady(a) && on(back)?.ready === 1 && on(first.metadata.name)?.desired === 3
+        ? a
+        : undefined;
+    });
+    assert.equal(done.status?.placements?.length, 2);
+    // Make before break: the first cluster runs all four until the moved one is ready.
+    for (const ps of seen) {
+      const old = ps.find((p) => p.cluster === first.metadata.name);
+      const moved = ps.find((p) => p.cluster === back);
+      if (old && old.desired < 4) assert.equal(moved?.ready, 1, JSON.stringify(ps));
+    }
+    const events = (await (await call('GET', '/api/v1alpha1/events')).json()) as {
+      items: {
+        spec: {
+          reason: string;
+          message: string;
+          firstTimestamp: string;
+          involvedObject: { name: string };
+        };
+      }[];
+    };
+    const respread = events.items.filter(
+      (e) => e.spec.reason === 'Respread' && e.spec.involvedObject.name === 'respread',
+    );
+    assert.equal(respread.length, 1, JSON.stringify(respread));
+    assert.match(respread[0]!.spec.message, new RegExp(`1 replica of web move from .* to ${back}`));
+    // Not before the returning cluster had been Ready for the stabilisation window.
+    assert.ok(
+      Date.parse(respread[0]!.spec.firstTimestamp) >= readySince + 3000,
+      `moved at ${respread[0]!.spec.firstTimestamp}, Ready since ${new Date(readySince).toISOString()}`,
+    );
+  });
+
   it('places an unschedulable app by itself when capacity appears', async () => {
     const pool = small.spec.driver.sim!.nodePools[0]!;
     // Each replica takes a whole node's CPU: the hog fills the cluster.

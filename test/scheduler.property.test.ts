@@ -57,6 +57,8 @@ const clusterArb = (i: number): fc.Arbitrary<{ info: ClusterInfo; nodes: NodeInp
         prices: { cpuCoreHour: c.price, memoryGiBHour: c.price / 8, gpuHour: c.price * 100 },
         latitude: 10 * c.site,
         longitude: 20 * c.site,
+        // Derived, not drawn, so the other properties keep their seeded scenarios.
+        ...(c.site === 3 ? { settling: true } : {}),
       }),
       nodes: c.nodes,
     }));
@@ -291,6 +293,17 @@ describe('scheduler properties', () => {
                 x.replicas <= c.replicas || a.placement?.replicaScheduling?.type !== 'Duplicated',
               );
             }
+            // A spread move takes a kept replica to a settled cluster the component
+            // did not run on, and never leaves the cluster it comes from with more
+            // than it kept.
+            for (const m of cp.spreadMoves ?? []) {
+              const to = cp.assignments.find((x) => x.cluster === m.to);
+              assert.ok(to && to.kept === 0 && to.replicas > 0, JSON.stringify(m));
+              assert.notEqual(snap.clusters[to.clusterIndex]!.settling, true);
+              const had = a.current?.[c.name]?.[m.from] ?? 0;
+              const kept = cp.assignments.find((x) => x.cluster === m.from)?.kept ?? 0;
+              assert.ok(kept < had, JSON.stringify({ m, had, kept }));
+            }
             if (a.placement?.replicaScheduling?.type !== 'Duplicated')
               assert.equal(
                 cp.assignments.reduce((n, x) => n + x.replicas, 0) + cp.unplaced,
@@ -301,6 +314,76 @@ describe('scheduler properties', () => {
       }),
       { seed: 99, numRuns: 150 },
     );
+  });
+
+  it('spread moves go to settled clusters, empty no group and stop at the minimum', () => {
+    const groupOf = (c: ClusterInfo, by: 'cloud' | 'site' | 'zone' | 'cluster') =>
+      by === 'zone' ? `${c.site}/${c.zone}` : by === 'cluster' ? c.name : c[by];
+    fc.assert(
+      fc.property(
+        fleetArb,
+        fc.array(
+          fc.record({
+            by: fc.constantFrom<'cloud' | 'site' | 'zone' | 'cluster'>(
+              'cloud',
+              'site',
+              'zone',
+              'cluster',
+            ),
+            min: fc.integer({ min: 2, max: 4 }),
+          }),
+          { minLength: 1, maxLength: 2 },
+        ),
+        fc.array(fc.constantFrom(0, 0, 0, 0, 2, 3, 5), { minLength: 7, maxLength: 7 }),
+        (specs, spread, running) => {
+          const snap = fleet(specs);
+          // What runs now, on some of the clusters; the component asks for exactly that.
+          const current: Record<string, number> = {};
+          specs.forEach((x, i) => {
+            if (running[i]! > 0) current[x.info.name] = running[i]!;
+          });
+          const replicas = Object.values(current).reduce((a, b) => a + b, 0);
+          const request: AppRequest = {
+            name: 'x',
+            components: [
+              {
+                name: 'w',
+                replicas,
+                pod: { cpuMilli: 100, memoryMiB: 64, gpuCount: 0, gpuMilli: 0 },
+              },
+            ],
+            placement: { spread },
+            current: { w: current },
+          };
+          const s = new Scheduler(snap, { seed: 11 });
+          const cp = s.scheduleApp(request).components[0]!;
+          const clusterOf = (name: string) => snap.clusters.find((c) => c.name === name)!;
+          assert.equal(cp.assignments.reduce((n, x) => n + x.replicas, 0) + cp.unplaced, replicas);
+          const moves = cp.spreadMoves ?? [];
+          assert.ok(moves.length <= spread.reduce((n, x) => n + x.min, 0));
+          for (const m of moves) {
+            const to = cp.assignments.find((x) => x.cluster === m.to);
+            assert.ok(to && to.kept === 0 && to.replicas > 0, JSON.stringify(m));
+            assert.notEqual(clusterOf(m.to).settling, true);
+            const kept = cp.assignments.find((x) => x.cluster === m.from)?.kept ?? 0;
+            assert.ok(kept < (current[m.from] ?? 0), JSON.stringify({ m, kept }));
+            // The group a replica left still has one.
+            for (const { by } of spread) {
+              const g = groupOf(clusterOf(m.from), by);
+              assert.ok(
+                cp.assignments.some((x) => groupOf(clusterOf(x.cluster), by) === g),
+                `${by} ${g} emptied by ${JSON.stringify(m)}`,
+              );
+            }
+          }
+          (globalThis as { spreadMoves?: number }).spreadMoves =
+            ((globalThis as { spreadMoves?: number }).spreadMoves ?? 0) + moves.length;
+        },
+      ),
+      { seed: 31, numRuns: 300 },
+    );
+    // The scenarios must exercise moves, or the property says nothing.
+    assert.ok(((globalThis as { spreadMoves?: number }).spreadMoves ?? 0) >= 20);
   });
 
   it('is deterministic for a seed', () => {

@@ -474,6 +474,120 @@ describe('stickiness', () => {
   });
 });
 
+describe('spread minimum restored by moving running replicas', () => {
+  // Clouds a, b and c (cluster names start with their cloud); c is the dearest,
+  // so a move goes to b unless b cannot take it.
+  const cases: {
+    name: string;
+    replicas: number;
+    spread: NonNullable<Placement['spread']>;
+    current: Record<string, number>;
+    settling?: string[];
+    nodesOf?: Record<string, number>;
+    want: Record<string, number>;
+    moves: { from: string; to: string }[];
+  }[] = [
+    {
+      name: 'one replica moves into a second cloud',
+      replicas: 4,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 4 },
+      want: { 'a-1': 3, 'b-1': 1 },
+      moves: [{ from: 'a-1', to: 'b-1' }],
+    },
+    {
+      name: 'each new group takes one, from the cluster keeping the most',
+      replicas: 5,
+      spread: [{ by: 'cloud', min: 3 }],
+      current: { 'a-1': 3, 'b-1': 2 },
+      want: { 'a-1': 2, 'b-1': 2, 'c-1': 1 },
+      moves: [{ from: 'a-1', to: 'c-1' }],
+    },
+    {
+      name: 'a cluster gives its only replica when its group keeps another cluster',
+      replicas: 2,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 1, 'a-2': 1 },
+      want: { 'a-1': 1, 'b-1': 1 },
+      moves: [{ from: 'a-2', to: 'b-1' }],
+    },
+    {
+      name: 'no group is emptied to fill another (too few replicas for the minimum)',
+      replicas: 2,
+      spread: [{ by: 'cloud', min: 3 }],
+      current: { 'a-1': 1, 'b-1': 1 },
+      want: { 'a-1': 1, 'b-1': 1 },
+      moves: [],
+    },
+    {
+      name: 'a settling cluster is no target; a settled one of another cloud is',
+      replicas: 4,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 4 },
+      settling: ['b-1'],
+      want: { 'a-1': 3, 'c-1': 1 },
+      moves: [{ from: 'a-1', to: 'c-1' }],
+    },
+    {
+      name: 'nothing moves while every new group is settling',
+      replicas: 4,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 4 },
+      settling: ['b-1', 'c-1'],
+      want: { 'a-1': 4 },
+      moves: [],
+    },
+    {
+      name: 'a full target is skipped for the next group',
+      replicas: 4,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 4 },
+      nodesOf: { 'b-1': 0 },
+      want: { 'a-1': 3, 'c-1': 1 },
+      moves: [{ from: 'a-1', to: 'c-1' }],
+    },
+    {
+      name: 'a met minimum moves nothing',
+      replicas: 4,
+      spread: [{ by: 'cloud', min: 2 }],
+      current: { 'a-1': 3, 'c-1': 1 },
+      want: { 'a-1': 3, 'c-1': 1 },
+      moves: [],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const names = ['a-1', 'a-2', 'b-1', 'c-1'];
+      const snap = fleet(
+        names.map((n) => ({
+          info: clusterInfo(n, {
+            ...(n === 'c-1'
+              ? { prices: { cpuCoreHour: 0.3, memoryGiBHour: 0.04, gpuHour: 30 } }
+              : {}),
+            ...(c.settling?.includes(n) === true ? { settling: true } : {}),
+          }),
+          nodes: nodes(c.nodesOf?.[n] ?? 4),
+        })),
+      );
+      const request = {
+        ...app('x', [comp('w', c.replicas)], { spread: c.spread }),
+        current: { w: c.current },
+      };
+      const s = new Scheduler(snap, { seed: 1 });
+      const r = s.result([s.scheduleApp(request)]);
+      assert.deepEqual(perCluster(r), c.want);
+      assert.deepEqual(r.plans[0]!.components[0]!.spreadMoves ?? [], c.moves);
+      assertPlanValid(snap, [request], r, s);
+      const notes = r.plans[0]!.explanation[0]!.notes;
+      for (const m of c.moves)
+        assert.ok(
+          notes.some((n) => n.startsWith(`spread: a replica moves from ${m.from} to ${m.to}`)),
+          notes.join('; '),
+        );
+    });
+  }
+});
+
 describe('node limits', () => {
   it('maxReplicasPerNode spreads a component over nodes', () => {
     const snap = fleet([{ info: clusterInfo('a-1'), nodes: nodes(3) }]);

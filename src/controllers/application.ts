@@ -274,6 +274,11 @@ export function createApplicationController(
    */
   let fleetEpoch = 0;
   const plannedInEpoch = new Map<string, number>();
+  /**
+   * When an app with a spread minimum must be planned again although its
+   * epoch did not move: a cluster it could re-spread to stops settling then.
+   */
+  const spreadReplanAt = new Map<string, number>();
   /** Since when each cluster/namespace/app/component has had fewer replicas placed than assigned. */
   const pendingSince = new Map<string, number>();
   /** The last hash this controller applied per cluster/namespace/app/component, and when. */
@@ -370,6 +375,7 @@ export function createApplicationController(
       for (const m of [pendingSince, applied])
         for (const k of m.keys()) if (k.includes(`/${key}/`)) m.delete(k);
       plannedInEpoch.delete(key);
+      spreadReplanAt.delete(key);
       usage.forget(`${key}/`);
       await removeWorkloads(
         namespace,
@@ -516,6 +522,24 @@ export function createApplicationController(
       displaced = kept;
     }
 
+    // Clusters Ready for less than the stabilisation window take new replicas
+    // but no moved ones: the scheduler restores a spread minimum only onto
+    // settled clusters, and the app is planned again when one settles.
+    const settling = new Set<string>();
+    let settlesAtMs = Infinity;
+    if (app.spec.placement?.spread?.some((s) => (s.min ?? 1) > 1) === true)
+      for (const c of clusters) {
+        const ready = readyCondition(c.status);
+        if (ready?.status !== 'True') continue;
+        const since = Date.parse(ready.lastTransitionTime ?? '') || t;
+        if (ready.reason === 'ContactLost') settling.add(c.metadata.name);
+        else if (t < since + policy.stabilizationMs) {
+          settling.add(c.metadata.name);
+          settlesAtMs = Math.min(settlesAtMs, since + policy.stabilizationMs);
+        }
+      }
+    const replanAtMs = spreadReplanAt.get(key) ?? Infinity;
+
     // Steady state: the spec was placed already, every placement's cluster is
     // Ready and runs what it was assigned, nothing is unplaced, and no failover,
     // failback or rebalance is due. The scheduler would keep exactly this
@@ -531,7 +555,8 @@ export function createApplicationController(
       app.status?.observedGeneration === app.metadata.generation &&
       app.status?.conditions?.[0]?.reason !== 'Unschedulable' &&
       previous.every((p) => current[p.component]?.[p.cluster] === (p.assigned ?? p.desired)) &&
-      plannedInEpoch.get(key) === epoch;
+      plannedInEpoch.get(key) === epoch &&
+      replanAtMs > t;
 
     // A cluster found unreachable while applying is treated as not Ready for the
     // rest of this reconcile and the app is placed again without it: the
@@ -555,9 +580,12 @@ export function createApplicationController(
           nodesOf: (c) => nodesReady.get(c.metadata.name),
           unreachable,
           held,
+          settling,
         });
         plan = placeApplication(snapshot, app, planFrom);
         plannedInEpoch.set(key, epoch);
+        if (settlesAtMs < Infinity) spreadReplanAt.set(key, settlesAtMs);
+        else spreadReplanAt.delete(key);
       }
       keep = new Set<string>();
       placements = [];
@@ -660,6 +688,20 @@ export function createApplicationController(
         }
       }
       break;
+    }
+
+    for (const cp of plan.components) {
+      const moves = new Map<string, number>();
+      for (const m of cp.spreadMoves ?? []) {
+        const route = `${m.from} to ${m.to}`;
+        moves.set(route, (moves.get(route) ?? 0) + 1);
+      }
+      for (const [route, n] of moves)
+        notes.push({
+          type: 'Normal',
+          reason: 'Respread',
+          message: `${n} replica${n === 1 ? '' : 's'} of ${cp.component} move from ${route} to meet the spread minimum`,
+        });
     }
 
     // Failover bookkeeping: what left each failed cluster, and where it went.
@@ -806,6 +848,7 @@ export function createApplicationController(
       (migrating && !onlyUndeletable(placements, o));
     // A colocated app is looked at once per sample interval: that is when it learns.
     const settledMs = colocation !== undefined ? Math.min(resyncMs, sampleMs) : resyncMs;
+    wakeAtMs = Math.min(wakeAtMs, spreadReplanAt.get(key) ?? Infinity);
     return { requeueAfterMs: Math.max(50, Math.min(waiting ? 500 : settledMs, wakeAtMs - t)) };
   }
 

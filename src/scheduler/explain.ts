@@ -27,6 +27,8 @@ export interface FleetInput {
   unreachable?: ReadonlySet<string>;
   /** NotReady clusters an app's replicas are held on (failover grace or failover off). */
   held?: ReadonlySet<string>;
+  /** Clusters Ready for less than the app's stabilisation window. */
+  settling?: ReadonlySet<string>;
 }
 
 /** The fleet as the scheduler sees it. */
@@ -38,6 +40,7 @@ export function fleetSnapshot(input: FleetInput): Snapshot {
     ...(input.nodesOf ? { nodes: input.nodesOf } : {}),
     ...(input.unreachable ? { unreachable: input.unreachable } : {}),
     ...(input.held ? { held: input.held } : {}),
+    ...(input.settling ? { settling: input.settling } : {}),
   });
 }
 

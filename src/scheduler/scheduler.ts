@@ -19,6 +19,8 @@
 //      a spread maximum is never exceeded; a spread minimum is met whenever
 //      the feasible groups and the replica count allow (best effort, so an
 //      outage never takes running replicas down with it, and said in reasons);
+//      a Divided minimum short while every running replica is kept is mended
+//      by moving kept replicas into new, settled groups (restoreSpread);
 //   4. node placement (placer.ts) of the new replicas, honouring
 //      maxReplicasPerNode and anti-affinity; replicas a cluster could not take
 //      go to the next cluster in score order.
@@ -136,6 +138,8 @@ export interface ComponentPlan {
   assignments: Assignment[];
   /** Replicas no cluster could take. */
   unplaced: number;
+  /** Running replicas moved between clusters to restore a spread minimum, one entry each. */
+  spreadMoves?: { from: string; to: string }[];
 }
 
 export interface ChosenCluster {
@@ -369,6 +373,7 @@ interface Workspace {
   flatNode: Int32Array;
   flatCluster: Int32Array;
   notes: string[];
+  spreadMoves: { from: string; to: string }[] | undefined;
 }
 
 /** A filter that rejects nothing. */
@@ -382,6 +387,8 @@ const NEXT_ROOMY = 1;
 const NEXT_NEW_GROUP = 2;
 const NEXT_NEW_GROUP_ROOMY = 3;
 const NEXT_WEIGHTED = 4;
+/** A cluster of a new spread group that is not settling: a target for a moved replica. */
+const NEXT_NEW_GROUP_SETTLED = 5;
 
 /** A 32-bit mix of (salt, i) in [0, 1): the tie-break jitter of cluster i. */
 function jitter(salt: number, i: number): number {
@@ -468,6 +475,7 @@ export class Scheduler implements FleetView {
     flatNode: new Int32Array(256),
     flatCluster: new Int32Array(256),
     notes: [],
+    spreadMoves: undefined,
   };
 
   // Colocation.
@@ -848,6 +856,7 @@ export class Scheduler implements FleetView {
     w.chosen.length = 0;
     w.flat = 0;
     w.notes = [];
+    w.spreadMoves = undefined;
 
     // Replicas running now, by cluster index (those on clusters gone from the snapshot just move).
     let current: Map<number, number> | undefined;
@@ -1057,6 +1066,7 @@ export class Scheduler implements FleetView {
             }
           }
         }
+        this.restoreSpread();
         // Enough clusters to cover the rest.
         let room = 0;
         for (const c of chosen) room += this.estimate(c);
@@ -1169,7 +1179,11 @@ export class Scheduler implements FleetView {
         return v;
       });
     }
-    return [{ component: comp.name, assignments, unplaced }, expl];
+    const spreadMoves = w.spreadMoves;
+    return [
+      { component: comp.name, assignments, unplaced, ...(spreadMoves ? { spreadMoves } : {}) },
+      expl,
+    ];
   }
 
   // ------------------------------------------------------------ selection helpers
@@ -1258,9 +1272,14 @@ export class Scheduler implements FleetView {
     if (mode === NEXT_ANY) return true;
     if ((mode === NEXT_ROOMY || mode === NEXT_NEW_GROUP_ROOMY) && this.estimate(c) < replicas)
       return false;
-    if (mode === NEXT_NEW_GROUP || mode === NEXT_NEW_GROUP_ROOMY) {
+    if (
+      mode === NEXT_NEW_GROUP ||
+      mode === NEXT_NEW_GROUP_ROOMY ||
+      mode === NEXT_NEW_GROUP_SETTLED
+    ) {
       const s = w.spread[spreadIndex]!;
       if (w.used[spreadIndex]!.has(this.groupIds[s.by][c]!)) return false;
+      if (mode === NEXT_NEW_GROUP_SETTLED && this.clusters[c]!.settling === true) return false;
     }
     return mode !== NEXT_WEIGHTED || this.staticWeight(c) > 0;
   }
@@ -1304,6 +1323,60 @@ export class Scheduler implements FleetView {
     this.placedOn[c]! += placed;
     this.estimateStamp[c] = 0;
     return placed;
+  }
+
+  /**
+   * A spread minimum still short once every running replica is kept (the app
+   * was placed while fewer groups were feasible, or lost a group to an outage
+   * and is not failing back): replicas move, one at a time, into new groups.
+   * Each comes from the cluster keeping the most replicas that can give one
+   * without leaving a group empty, so a move never undoes another minimum and
+   * a shortfall that cannot be mended moves nothing. Settling clusters are no
+   * targets (a flapping cluster draws no moves); the controller runs each
+   * move make-before-break.
+   */
+  private restoreSpread(): void {
+    const w = this.ws;
+    for (let i = 0; i < w.spread.length; i++) {
+      const min = w.spread[i]!.min ?? 1;
+      while (w.used[i]!.size < min) {
+        const donor = this.spreadDonor();
+        if (donor < 0) return;
+        const c = this.next(NEXT_NEW_GROUP_SETTLED, i, 0);
+        if (c < 0) break;
+        this.add(c);
+        if (this.placeOn(c, 1) === 0) {
+          this.drop(c);
+          this.taken[c] = 1;
+          continue;
+        }
+        this.keptOn[donor]! -= 1;
+        if (this.keptOn[donor] === 0 && this.placedOn[donor] === 0) this.drop(donor);
+        const move = { from: this.clusters[donor]!.name, to: this.clusters[c]!.name };
+        (w.spreadMoves ??= []).push(move);
+        w.notes.push(
+          `spread: a replica moves from ${move.from} to ${move.to} (at least ${plural(min, w.spread[i]!.by)} wanted)`,
+        );
+      }
+    }
+  }
+
+  /** The chosen cluster with the most kept replicas that can give one up without emptying a spread group, or -1. */
+  private spreadDonor(): number {
+    const w = this.ws;
+    let best = -1;
+    for (const c of w.chosen) {
+      const k = this.keptOn[c]!;
+      if (k === 0 || (best >= 0 && k < this.keptOn[best]!)) continue;
+      let canGive = k + this.placedOn[c]! >= 2;
+      for (let j = 0; !canGive && j < w.spread.length; j++) {
+        if ((w.used[j]!.get(this.groupIds[w.spread[j]!.by][c]!) ?? 0) < 2) break;
+        if (j === w.spread.length - 1) canGive = true;
+      }
+      // Ties go to the least preferred cluster (chosen is in preference order).
+      if (canGive) best = c;
+    }
+    return best;
   }
 
   /** Notes a spread minimum that the plan does not meet, and why. */

@@ -35,6 +35,11 @@ export interface ClusterInfo {
   labels: Readonly<Record<string, string>>;
   taints: readonly Taint[];
   ready: boolean;
+  /**
+   * Ready for less than the app's failback stabilisation window: replicas are
+   * placed there, but none are moved there to restore a spread minimum.
+   */
+  settling?: boolean;
   /** Cluster prices, else the cloud's, field by field; 0 where neither says. */
   prices: ClusterPrices;
 }
@@ -176,6 +181,8 @@ export interface ResourceSnapshotInput {
    * always when the app turned failover off. `unreachable` wins over it.
    */
   held?: ReadonlySet<string>;
+  /** Clusters Ready too recently to move running replicas to (`ClusterInfo.settling`). */
+  settling?: ReadonlySet<string>;
   /** Take every cluster as Ready (a generated fleet has no status yet). */
   assumeReady?: boolean;
 }
@@ -200,7 +207,9 @@ export function snapshotFromResources(input: ResourceSnapshotInput): Snapshot & 
     const ready =
       !input.unreachable?.has(c.metadata.name) &&
       (input.assumeReady === true || input.held?.has(c.metadata.name) === true || isReady(c));
-    clusters.push(clusterInfo(c, sites.get(c.spec.site), clouds.get(c.spec.cloud), ready));
+    const info = clusterInfo(c, sites.get(c.spec.site), clouds.get(c.spec.cloud), ready);
+    if (input.settling?.has(c.metadata.name) === true) info.settling = true;
+    clusters.push(info);
     const reported = input.nodes?.(c);
     if (reported) for (const n of reported) nodes.push(nodeFromReport(n, i));
     else if (input.assumeReady === true && c.spec.driver.sim)
