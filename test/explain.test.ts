@@ -12,7 +12,7 @@ import { describeExplanation } from '../src/cli/describe.ts';
 import { runServer, type RunningServer } from '../src/cmd/server.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
-import { explainApplication } from '../src/scheduler/explain.ts';
+import { explainApplication, settlingClusters } from '../src/scheduler/explain.ts';
 
 const shopPath = join(import.meta.dirname, '..', 'examples', 'shop.yaml');
 const shop = parse(readFileSync(shopPath, 'utf8')) as Application;
@@ -95,6 +95,124 @@ describe('explainApplication on the demo fleet', () => {
     });
     assert.ok(y.components[0]!.rejected.some((r) => /image has no amd64 variant/.test(r.reason)));
   });
+
+  it('shows a spread move only onto clusters that have settled', () => {
+    // The shop's web replicas all run on one aws cluster: two clouds short of its minimum.
+    const web = shop.spec.components[0]!;
+    const home = docs.clusters.find(
+      (c) => c.spec.cloud === 'aws' && !/edge/.test(c.metadata.name),
+    )!;
+    const concentrated: Application = {
+      ...structuredClone(shop),
+      spec: { ...structuredClone(shop.spec), components: [web] },
+      status: {
+        placements: [
+          {
+            component: web.name,
+            cluster: home.metadata.name,
+            cloud: 'aws',
+            desired: web.replicas,
+            ready: web.replicas,
+          },
+        ],
+      },
+    };
+    const notesWith = (settling: Set<string>) =>
+      explainApplication(concentrated, {
+        clusters: docs.clusters.map(ready),
+        sites: docs.sites,
+        clouds: docs.clouds,
+        settling,
+      }).components[0]!.notes.filter((n) => n.startsWith('spread: a replica moves'));
+    const others = docs.clusters.filter((c) => c.spec.cloud !== 'aws').map((c) => c.metadata.name);
+    assert.equal(notesWith(new Set()).length, 2);
+    assert.deepEqual(notesWith(new Set(others)), []);
+  });
+});
+
+describe('settlingClusters', () => {
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  const cluster = (name: string, status: string, agoSeconds: number, reason?: string): Cluster =>
+    ({
+      metadata: { name },
+      spec: { cloud: 'aws', site: 's', driver: { sim: { nodePools: [] } } },
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status,
+            lastTransitionTime: new Date(now - agoSeconds * 1000).toISOString(),
+            ...(reason !== undefined ? { reason } : {}),
+          },
+        ],
+      },
+    }) as unknown as Cluster;
+  const app = (spread: { by: 'cloud'; min: number }[], stabilizationSeconds?: number) =>
+    ({
+      ...shop,
+      spec: {
+        ...shop.spec,
+        placement: { spread },
+        ...(stabilizationSeconds !== undefined
+          ? { failover: { failback: { stabilizationSeconds } } }
+          : {}),
+      },
+    }) as Application;
+  const cases: {
+    name: string;
+    app: Application;
+    cluster: Cluster;
+    settling: boolean;
+    settlesInSeconds?: number;
+  }[] = [
+    {
+      name: 'Ready within the default 60 s window',
+      app: app([{ by: 'cloud', min: 2 }]),
+      cluster: cluster('a', 'True', 10),
+      settling: true,
+      settlesInSeconds: 50,
+    },
+    {
+      name: 'Ready for longer than the window',
+      app: app([{ by: 'cloud', min: 2 }]),
+      cluster: cluster('a', 'True', 61),
+      settling: false,
+    },
+    {
+      name: "the app's own window",
+      app: app([{ by: 'cloud', min: 2 }], 5),
+      cluster: cluster('a', 'True', 10),
+      settling: false,
+    },
+    {
+      name: 'contact lost settles only when it turns NotReady or answers again',
+      app: app([{ by: 'cloud', min: 2 }]),
+      cluster: cluster('a', 'True', 600, 'ContactLost'),
+      settling: true,
+    },
+    {
+      name: 'a NotReady cluster is no target anyway',
+      app: app([{ by: 'cloud', min: 2 }]),
+      cluster: cluster('a', 'False', 10),
+      settling: false,
+    },
+    {
+      name: 'an app without a spread minimum above one does not look',
+      app: app([{ by: 'cloud', min: 1 }]),
+      cluster: cluster('a', 'True', 10),
+      settling: false,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = settlingClusters(c.app, [c.cluster], now);
+      assert.equal(r.settling.has('a'), c.settling);
+      assert.equal(
+        r.settlesAtMs,
+        c.settlesInSeconds === undefined ? Infinity : now + c.settlesInSeconds * 1000,
+      );
+    });
+  }
 });
 
 describe('explain through the API and the CLI', () => {

@@ -20,7 +20,7 @@ import {
   type Site,
 } from '../model/schema.ts';
 import { REBALANCE_ANNOTATION } from '../controllers/application.ts';
-import { explainApplication } from '../scheduler/explain.ts';
+import { explainApplication, settlingClusters } from '../scheduler/explain.ts';
 import type { ReportedNode } from '../scheduler/snapshot.ts';
 import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
@@ -263,6 +263,8 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       const nodes = options.nodes;
       return explainApplication(application, {
         clusters: clusters as unknown as Cluster[],
+        settling: settlingClusters(application, clusters as unknown as Cluster[], Date.now())
+          .settling,
         sites: sites as unknown as Site[],
         clouds: clouds as unknown as Cloud[],
         ...(nodes

@@ -19,6 +19,7 @@ import { canonical } from '../model/canonical.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import {
   COLOCATION_DEFAULTS,
+  DEFAULT_STABILIZATION_SECONDS,
   type Application,
   type ApplicationStatus,
   type Cloud,
@@ -31,7 +32,7 @@ import {
 } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
-import { fleetSnapshot, placeApplication } from '../scheduler/explain.ts';
+import { fleetSnapshot, placeApplication, settlingClusters } from '../scheduler/explain.ts';
 import {
   colocationReservation,
   componentArchitectures,
@@ -64,9 +65,6 @@ export interface ApplicationControllerOptions {
 
 /** Set (to any new value, e.g. a timestamp) to ask for a fresh placement: `yunjian rebalance app`. */
 export const REBALANCE_ANNOTATION = 'yunjian.io/rebalance';
-
-/** Failback waits this long after a failed cluster is Ready again, unless the app says otherwise. */
-export const DEFAULT_STABILIZATION_SECONDS = 60;
 
 interface EffectivePolicy {
   enabled: boolean;
@@ -522,22 +520,9 @@ export function createApplicationController(
       displaced = kept;
     }
 
-    // Clusters Ready for less than the stabilisation window take new replicas
-    // but no moved ones: the scheduler restores a spread minimum only onto
-    // settled clusters, and the app is planned again when one settles.
-    const settling = new Set<string>();
-    let settlesAtMs = Infinity;
-    if (app.spec.placement?.spread?.some((s) => (s.min ?? 1) > 1) === true)
-      for (const c of clusters) {
-        const ready = readyCondition(c.status);
-        if (ready?.status !== 'True') continue;
-        const since = Date.parse(ready.lastTransitionTime ?? '') || t;
-        if (ready.reason === 'ContactLost') settling.add(c.metadata.name);
-        else if (t < since + policy.stabilizationMs) {
-          settling.add(c.metadata.name);
-          settlesAtMs = Math.min(settlesAtMs, since + policy.stabilizationMs);
-        }
-      }
+    // The scheduler restores a spread minimum only onto settled clusters; the
+    // app is planned again when the first settling one settles.
+    const { settling, settlesAtMs } = settlingClusters(app, clusters, t);
     const replanAtMs = spreadReplanAt.get(key) ?? Infinity;
 
     // Steady state: the spec was placed already, every placement's cluster is

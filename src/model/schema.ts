@@ -501,6 +501,9 @@ export const Traffic = Obj({
   whenAllDown: Type.Optional(Enum(['failOpen', 'failClosed'])),
 });
 
+/** Failback waits this long after a failed cluster is Ready again, unless the app says otherwise. */
+export const DEFAULT_STABILIZATION_SECONDS = 60;
+
 export const FailoverPolicy = Obj({
   enabled: Type.Optional(Type.Boolean()),
   gracePeriodSeconds: Type.Optional(Seconds),

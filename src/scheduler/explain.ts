@@ -5,6 +5,7 @@
 // explain endpoint (which shows it), so both see the same picture.
 import {
   COLOCATION_DEFAULTS,
+  DEFAULT_STABILIZATION_SECONDS,
   type Application,
   type Cloud,
   type Cluster,
@@ -29,6 +30,36 @@ export interface FleetInput {
   held?: ReadonlySet<string>;
   /** Clusters Ready for less than the app's stabilisation window. */
   settling?: ReadonlySet<string>;
+}
+
+/**
+ * Clusters Ready for less than the app's failback stabilisation window, or
+ * with contact lost (`ClusterInfo.settling`), and when the first of the
+ * former settles. Empty unless the app has a spread minimum above one: only
+ * spread restoration looks at it.
+ */
+export function settlingClusters(
+  app: Application,
+  clusters: readonly Cluster[],
+  nowMs: number,
+): { settling: Set<string>; settlesAtMs: number } {
+  const settling = new Set<string>();
+  let settlesAtMs = Infinity;
+  if (app.spec.placement?.spread?.some((s) => (s.min ?? 1) > 1) !== true)
+    return { settling, settlesAtMs };
+  const windowMs =
+    (app.spec.failover?.failback?.stabilizationSeconds ?? DEFAULT_STABILIZATION_SECONDS) * 1000;
+  for (const c of clusters) {
+    const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
+    if (ready?.status !== 'True') continue;
+    const since = Date.parse(ready.lastTransitionTime ?? '') || nowMs;
+    if (ready.reason === 'ContactLost') settling.add(c.metadata.name);
+    else if (nowMs < since + windowMs) {
+      settling.add(c.metadata.name);
+      settlesAtMs = Math.min(settlesAtMs, since + windowMs);
+    }
+  }
+  return { settling, settlesAtMs };
 }
 
 /** The fleet as the scheduler sees it. */
