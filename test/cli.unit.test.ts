@@ -777,12 +777,13 @@ describe('arguments map to requests', () => {
       ['server', '--port', 'http'],
       ['server', '--fleet-scale', '0'],
       ['server', '--fleet-scale', 'x'],
+      ['server', '--usage-sample-seconds', '0'],
     ]) {
       const r = await cli(argv);
       assert.equal(r.code, 1, argv.join(' '));
       assert.match(
         r.stderr,
-        /error: option '--(port|fleet-scale) <\w+>' argument '.*' is invalid\. expected (a port from 0 to 65535|a number > 0)/,
+        /error: option '--(port|fleet-scale|usage-sample-seconds) <\w+>' argument '.*' is invalid\. expected (a port from 0 to 65535|a number > 0)/,
       );
     }
     const r = await cli(['server', '--fleet', join(home, 'missing.yaml')]);

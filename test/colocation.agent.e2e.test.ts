@@ -98,7 +98,8 @@ test('idle replicas on a real agent reserve what they use, and more of them fit'
     t.skip(missing);
     return;
   }
-  await lab.startServer();
+  // One controller sample per agent usage window (>= 5 s).
+  await lab.startServer(0, ['--usage-sample-seconds', '5']);
   await lab.join(join(ROOT, 'test/fixtures/agent/fleet.yaml'), []);
   lab.startAgent({
     cluster: CLUSTER,
@@ -115,7 +116,6 @@ test('idle replicas on a real agent reserve what they use, and more of them fit'
   });
 
   await applyApp(2);
-  // The agent reports use over >= 5 s windows, the controller samples every 10 s.
   const learnt = await until(
     'the reservation learnt from two samples',
     async () => {

@@ -237,6 +237,12 @@ function buildProgram(session: Session): Command {
       nonNegativeNumber,
       5,
     )
+    .option(
+      '--usage-sample-seconds <s>',
+      'seconds between the cpu-use samples a colocated app learns its reservation from',
+      positiveNumber,
+      10,
+    )
     .addOption(
       new Option(
         '--sim-startup-seconds <s>',
@@ -519,6 +525,7 @@ interface ServeOptions {
   fleet: string;
   fleetScale: number;
   clusterGraceSeconds: number;
+  usageSampleSeconds: number;
   simStartupSeconds?: number;
   dnsPort?: number;
   dnsWorkers?: number;
@@ -551,6 +558,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     clusterGraceSeconds: opts.clusterGraceSeconds,
+    usageSampleSeconds: opts.usageSampleSeconds,
     ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
     log: (line) => io.stdout(`${line}\n`),
   });

@@ -46,6 +46,8 @@ export interface ServerOptions {
   heartbeatSeconds?: number;
   /** Seconds a Ready cluster that stops answering stays Ready before it is NotReady (failover). */
   clusterGraceSeconds?: number;
+  /** Seconds between the cpu-use samples of a colocated app (10). */
+  usageSampleSeconds?: number;
   /** Overrides every sim cluster's replica start-up time (benchmarks isolate the control plane with 0). */
   simStartupSeconds?: number;
   /** UDP+TCP port of the authoritative DNS server (0 picks one); absent: no DNS server. */
@@ -200,6 +202,9 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         : {}),
       ...(options.clusterGraceSeconds !== undefined
         ? { clusterGraceSeconds: options.clusterGraceSeconds }
+        : {}),
+      ...(options.usageSampleSeconds !== undefined
+        ? { usageSampleSeconds: options.usageSampleSeconds }
         : {}),
     });
     undo.push(() => loops.stop());

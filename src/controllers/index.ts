@@ -40,6 +40,8 @@ export interface ControlLoopOptions {
   gcSeconds?: number;
   /** Seconds a Ready cluster that stops answering stays Ready before NotReady. */
   clusterGraceSeconds?: number;
+  /** Seconds between the cpu-use samples of a colocated app. */
+  usageSampleSeconds?: number;
   leaseSeconds?: number;
 }
 
@@ -69,6 +71,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     drivers: o.drivers,
     log: o.log,
     events,
+    ...(o.usageSampleSeconds !== undefined ? { usageSampleSeconds: o.usageSampleSeconds } : {}),
   });
   const informers = [clusters, sites, apps, clouds];
   informers.forEach((i) => i.start());
