@@ -64,6 +64,11 @@ describe('validateResource rejects with field paths', () => {
       },
     },
     {
+      name: 'progress deadline 0',
+      doc: app({ components: [web], progressDeadlineSeconds: 0 }),
+      expect: { 'spec.progressDeadlineSeconds': /number of seconds >= 1/ },
+    },
+    {
       name: 'unknown field',
       doc: app({ components: [{ ...web, colour: 'blue' }] }),
       expect: { 'spec.components[0].colour': /unknown field/ },

@@ -19,13 +19,13 @@ import { canonical } from '../model/canonical.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import {
   COLOCATION_DEFAULTS,
+  DEFAULT_PROGRESS_DEADLINE_SECONDS,
   DEFAULT_STABILIZATION_SECONDS,
   type Application,
   type ApplicationStatus,
   type Cloud,
   type Cluster,
   type Component,
-  type Condition,
   type PlacementStatus,
   type ResourceAmounts,
   type Site,
@@ -40,6 +40,7 @@ import {
 } from '../scheduler/request.ts';
 import type { AppPlan } from '../scheduler/scheduler.ts';
 import { isClusterReady, readyCondition } from './clusterstatus.ts';
+import { applicationReadyCondition } from './condition.ts';
 import { nextReservation, UsageWindows, type ComponentUsage } from './colocation.ts';
 import type { EventRecorder } from './events.ts';
 import type { DriverProvider } from './drivers.ts';
@@ -753,44 +754,35 @@ export function createApplicationController(
       drainingCount > 0 || active.some((p) => p.assigned !== undefined && p.desired > p.assigned);
     const unplaced = plan.components.reduce((n, c) => n + c.unplaced, 0);
     const wanted = app.spec.components.reduce((n, c) => n + c.replicas, 0);
-    const cond: Omit<Condition, 'lastTransitionTime'> =
-      unplaced > 0
-        ? {
-            type: 'Ready',
-            status: 'False',
-            reason: 'Unschedulable',
-            message: `${unplaced} of ${wanted} replicas have no feasible cluster`,
-          }
-        : ready >= desired
-          ? {
-              type: 'Ready',
-              status: 'True',
-              reason: 'AllReplicasReady',
-              message: `${ready}/${desired} replicas ready`,
-            }
-          : {
-              type: 'Ready',
-              status: 'False',
-              reason: 'Progressing',
-              message: `${ready}/${desired} replicas ready${drainingCount > 0 ? `; ${drainingCount} placements draining until their replacements are ready` : ''}`,
-            };
+    const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
+    const cond = applicationReadyCondition(
+      {
+        unplaced,
+        wanted,
+        ready,
+        desired,
+        draining: drainingCount,
+        specChanged: app.status?.observedGeneration !== app.metadata.generation,
+      },
+      oldCond,
+      app.status?.replicas?.ready ?? 0,
+      t,
+      app.spec.progressDeadlineSeconds ?? DEFAULT_PROGRESS_DEADLINE_SECONDS,
+    );
+    if (cond.reason === 'ProgressDeadlineExceeded' && oldCond?.reason !== cond.reason)
+      notes.push({
+        type: 'Warning',
+        reason: 'ProgressDeadlineExceeded',
+        message: cond.message ?? '',
+      });
     const colocation = await learnUsage(app, key, active, statusOf, t, plan);
     for (const message of colocation?.changes ?? [])
       notes.push({ type: 'Normal', reason: 'Reserved', message });
-    const oldCond = app.status?.conditions?.find((c) => c.type === 'Ready');
-    const sameCond = oldCond?.status === cond.status && oldCond.reason === cond.reason;
     const status: ApplicationStatus = {
       observedGeneration: app.metadata.generation ?? 1,
       placements,
       replicas: { desired, ready },
-      conditions: [
-        {
-          ...cond,
-          lastTransitionTime: sameCond
-            ? (oldCond.lastTransitionTime ?? new Date(t).toISOString())
-            : new Date(t).toISOString(),
-        },
-      ],
+      conditions: [cond],
       reasons: plan.reasons,
       ...(displaced.length > 0 ? { displaced } : {}),
       ...(rebalanceRequest !== undefined

@@ -85,6 +85,8 @@ export const Condition = Obj({
   reason: Type.Optional(Type.String()),
   message: Type.Optional(Type.String()),
   lastTransitionTime: Type.Optional(Type.String()),
+  /** An application making progress: when its ready replicas last rose (the progress deadline counts from it). */
+  lastProgressTime: Type.Optional(Type.String()),
 });
 export type Condition = Static<typeof Condition>;
 
@@ -504,6 +506,9 @@ export const Traffic = Obj({
 /** Failback waits this long after a failed cluster is Ready again, unless the app says otherwise. */
 export const DEFAULT_STABILIZATION_SECONDS = 60;
 
+/** An app whose ready replicas do not rise for this long says ProgressDeadlineExceeded (Kubernetes' default). */
+export const DEFAULT_PROGRESS_DEADLINE_SECONDS = 600;
+
 export const FailoverPolicy = Obj({
   enabled: Type.Optional(Type.Boolean()),
   gracePeriodSeconds: Type.Optional(Seconds),
@@ -518,6 +523,14 @@ export const ApplicationSpec = Obj({
   overrides: Type.Optional(Type.Array(Override)),
   traffic: Type.Optional(Traffic),
   failover: Type.Optional(FailoverPolicy),
+  progressDeadlineSeconds: Type.Optional(
+    Type.Number({
+      minimum: 1,
+      'x-expected': 'a number of seconds >= 1',
+      description:
+        'How long the app may make no progress (no replica turning ready) while not all its replicas are ready before Ready says ProgressDeadlineExceeded (600). Nothing is undone: replicas being replaced keep serving.',
+    }),
+  ),
 });
 export type ApplicationSpec = Static<typeof ApplicationSpec>;
 
