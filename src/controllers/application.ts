@@ -897,7 +897,22 @@ export function createApplicationController(
     };
   }
 
-  const controller = new Controller('application', reconcile, o.log, 8);
+  // Another control plane may have led in between: what this one applied,
+  // listed, planned or saw pending then proves nothing now. Learnt usage
+  // stays (it describes the workloads, not who acted on them).
+  const forgetTerm = () => {
+    for (const m of [
+      nodeCache,
+      nodesReady,
+      listingCache,
+      plannedInEpoch,
+      spreadReplanAt,
+      pendingSince,
+      applied,
+    ])
+      m.clear();
+  };
+  const controller = new Controller('application', reconcile, o.log, 8, forgetTerm);
   o.apps.addHandlers({
     onAdd: (a) => controller.enqueue(objectKey(a)),
     onUpdate: (a, b) => {

@@ -182,6 +182,8 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
     },
     o.log,
     4,
+    // A cluster seen unreachable in a past term may have answered since.
+    () => unreachableSince.clear(),
   );
 
   o.clusters.addHandlers({

@@ -3,9 +3,10 @@
 //
 // Ordering: informers start at once (so caches are warm), workers start only
 // when (1) every informer has synced its first list and (2) this process holds
-// the leader lease. A process that loses the lease stops its workers for good
-// and reports not ready; it is restarted to campaign again, as Kubernetes'
-// controller-manager is.
+// the leader lease. A process that loses the lease stops its workers and
+// reports not ready, and keeps campaigning: when it holds the lease again a
+// new term starts, after the last term's workers have stopped, with the
+// controllers' memory of the last term dropped and every object enqueued.
 import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application.ts';
@@ -14,7 +15,7 @@ import type { DriverProvider } from './drivers.ts';
 import { EventRecorder } from './events.ts';
 import { LeaderElector } from './leader.ts';
 import type { Controller } from './runtime/controller.ts';
-import { Informer } from './runtime/informer.ts';
+import { Informer, objectKey } from './runtime/informer.ts';
 
 export { providerByType, type DriverProvider, type DriverType } from './drivers.ts';
 export { EventRecorder } from './events.ts';
@@ -78,6 +79,8 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
 
   let leaderState: 'waiting' | 'leading' | 'lost' = 'waiting';
+  /** Leadership terms so far; a term's start is dropped if a newer term began meanwhile. */
+  let terms = 0;
   let gc: NodeJS.Timeout | undefined;
   const stopWorkers = () => {
     clearInterval(gc);
@@ -92,11 +95,20 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     log: o.log,
     onStarted() {
       leaderState = 'leading';
-      // Workers start after the caches are full, so no reconcile sees a partial fleet.
-      void synced.then(() => {
-        if (leaderState !== 'leading') return;
+      const term = ++terms;
+      // Workers start after the caches are full, so no reconcile sees a partial
+      // fleet, and after the last term's workers have stopped, so two terms
+      // never act at once.
+      void Promise.all([synced, workersStopped]).then(() => {
+        if (leaderState !== 'leading' || term !== terms) return;
         clusterStatus.start();
         application.start();
+        // Level-based: a new term looks at everything again (the first term's
+        // keys came from the informers' initial lists; later terms start empty).
+        if (term > 1) {
+          for (const c of clusters.list()) clusterStatus.enqueue(c.metadata.name);
+          for (const a of apps.list()) application.enqueue(objectKey(a));
+        }
         gc = setInterval(
           () => {
             void Promise.all([application.sweep(), events.prune()]).catch((err: unknown) =>
@@ -123,7 +135,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
       return Promise.reject(
         new Error(
           leaderState === 'lost'
-            ? 'this control plane lost the leader lease; restart it to campaign again'
+            ? 'this control plane lost the leader lease and campaigns to take it again'
             : 'waiting for the leader lease',
         ),
       );
@@ -131,7 +143,8 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     async stop() {
       await elector.stop();
       leaderState = 'lost';
-      await (workersStopped ?? stopWorkers());
+      await workersStopped;
+      await stopWorkers();
       await Promise.all(informers.map((i) => i.stop()));
     },
   };

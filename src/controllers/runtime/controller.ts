@@ -16,48 +16,76 @@ export interface ControllerStats {
   errors: number;
 }
 
+/**
+ * Runs after a stop, before the controller starts again: a new leadership
+ * term begins with no memory of the last one, which another control plane
+ * may have acted in.
+ */
+export type ForgetTerm = () => void;
+
 export class Controller {
-  readonly queue = new WorkQueue();
+  #queue = new WorkQueue();
   readonly stats: ControllerStats = { reconciles: 0, errors: 0 };
-  readonly #workers: Promise<void>[] = [];
+  #workers: Promise<void>[] = [];
+  #stopped = false;
 
   readonly name: string;
   readonly #reconcile: Reconciler;
   readonly #log: (line: string) => void;
   readonly #workerCount: number;
+  readonly #forgetTerm: ForgetTerm | undefined;
 
-  constructor(name: string, reconcile: Reconciler, log: (line: string) => void, workers = 4) {
+  constructor(
+    name: string,
+    reconcile: Reconciler,
+    log: (line: string) => void,
+    workers = 4,
+    forgetTerm?: ForgetTerm,
+  ) {
     this.name = name;
     this.#reconcile = reconcile;
     this.#log = log;
     this.#workerCount = workers;
+    this.#forgetTerm = forgetTerm;
   }
 
   enqueue(key: string): void {
-    this.queue.add(key);
+    this.#queue.add(key);
   }
 
+  /**
+   * Starts the workers. After a stop the queue starts empty (its keys and
+   * timers went with the last term): the caller enqueues every key again.
+   */
   start(): void {
-    for (let i = 0; i < this.#workerCount; i++) this.#workers.push(this.#work());
+    if (this.#stopped) {
+      this.#forgetTerm?.();
+      this.#queue = new WorkQueue();
+      this.#workers = [];
+      this.#stopped = false;
+    }
+    const queue = this.#queue;
+    for (let i = 0; i < this.#workerCount; i++) this.#workers.push(this.#work(queue));
   }
 
   async stop(): Promise<void> {
-    this.queue.shutDown();
+    this.#stopped = true;
+    this.#queue.shutDown();
     await Promise.all(this.#workers);
   }
 
-  async #work(): Promise<void> {
+  async #work(queue: WorkQueue): Promise<void> {
     for (;;) {
-      const key = await this.queue.get();
+      const key = await queue.get();
       if (key === undefined) return;
       try {
         this.stats.reconciles++;
         const result = await this.#reconcile(key);
-        this.queue.forget(key);
-        if (result?.requeueAfterMs !== undefined) this.queue.addAfter(key, result.requeueAfterMs);
+        queue.forget(key);
+        if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
         this.stats.errors++;
-        const delay = this.queue.addRateLimited(key);
+        const delay = queue.addRateLimited(key);
         // Retryable errors (throttling, conflicts, unreachable members) are
         // routine; only log the others, which point at a bug or bad data.
         if (!(err instanceof YunjianError && err.retryable)) {
@@ -66,7 +94,7 @@ export class Controller {
           );
         }
       } finally {
-        this.queue.done(key);
+        queue.done(key);
       }
     }
   }
