@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Controller } from '../src/controllers/runtime/controller.ts';
 import { WorkQueue } from '../src/controllers/runtime/workqueue.ts';
 
 describe('WorkQueue', () => {
@@ -59,5 +60,37 @@ describe('WorkQueue', () => {
     const waiting = q.get();
     q.shutDown();
     assert.equal(await waiting, undefined);
+  });
+});
+
+describe('Controller terms', () => {
+  it('starts again after a stop with an empty queue, having forgotten the last term', async () => {
+    const seen: string[] = [];
+    let forgotten = 0;
+    const c = new Controller(
+      'test',
+      async (key) => {
+        seen.push(key);
+        return key === 'slow' ? { requeueAfterMs: 50 } : undefined;
+      },
+      () => {},
+      2,
+      () => forgotten++,
+    );
+    c.enqueue('a');
+    c.enqueue('slow');
+    c.start();
+    await sleep(20);
+    await c.stop();
+    c.enqueue('lost'); // between terms: nobody works, nothing is kept
+    const firstTerm = seen.length;
+    assert.deepEqual(seen.slice(0, 2).sort(), ['a', 'slow']);
+    c.start();
+    assert.equal(forgotten, 1);
+    c.enqueue('b');
+    await sleep(120);
+    await c.stop();
+    // The second term ran only what it was given: no requeue timer or key of the first.
+    assert.deepEqual(seen.slice(firstTerm), ['b']);
   });
 });
