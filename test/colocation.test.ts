@@ -3,11 +3,7 @@
 // digital-twin cluster: replicas learn their use, reserve it instead of their
 // request, and more of them fit on the same nodes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { describe, it } from 'node:test';
 import {
   nextReservation,
   percentile,
@@ -17,6 +13,7 @@ import {
 import { workloadFor } from '../src/controllers/application.ts';
 import { simReplicaCpuMillis, SIM_CPU_UTILIZATION_ENV } from '../src/drivers/sim/cluster.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
+import { inProcessServer } from './server.harness.ts';
 import { until } from './wait.ts';
 
 describe('percentile', () => {
@@ -158,41 +155,20 @@ describe('the twin models replica cpu use', () => {
 });
 
 describe('colocated app on a twin cluster, end to end', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-colocation-'));
-  let server: RunningServer;
-  let headers: Record<string, string>;
-  before(async () => {
-    server = await runServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      fleet: 'none',
-      fleetScale: 1,
-      log: () => {},
-      heartbeatSeconds: 1,
-      simStartupSeconds: 0.2,
-    });
-    headers = {
-      authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}`,
-      'content-type': 'application/json',
-    };
-  });
-  after(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const cp = inProcessServer('colocation', { fleet: 'none', simStartupSeconds: 0.2 });
+  const headers = () => ({ ...cp.headers, 'content-type': 'application/json' });
 
   async function apply(doc: object): Promise<void> {
-    const res = await fetch(`${server.url}/api/v1alpha1/apply`, {
+    const res = await fetch(`${cp.url}/api/v1alpha1/apply`, {
       method: 'POST',
-      headers,
+      headers: headers(),
       body: JSON.stringify(doc),
     });
     assert.ok(res.ok, `apply: ${res.status} ${await res.text()}`);
   }
   async function getApp(name: string): Promise<Application> {
-    const res = await fetch(`${server.url}/api/v1alpha1/namespaces/default/applications/${name}`, {
-      headers,
+    const res = await fetch(`${cp.url}/api/v1alpha1/namespaces/default/applications/${name}`, {
+      headers: headers(),
     });
     assert.equal(res.status, 200);
     return (await res.json()) as Application;
@@ -267,7 +243,7 @@ describe('colocated app on a twin cluster, end to end', () => {
     assert.equal(learnt.reservedCpuMillis, 200);
     assert.equal(learnt.requestCpuMillis, 1000);
     const events = await until('the Reserved event', async () => {
-      const res = await fetch(`${server.url}/api/v1alpha1/events`, { headers });
+      const res = await fetch(`${cp.url}/api/v1alpha1/events`, { headers: headers() });
       const list = (await res.json()) as { items: { spec: { reason: string; message: string } }[] };
       const found = list.items.filter((e) => e.spec.reason === 'Reserved');
       return found.length > 0 ? found : undefined;

@@ -1,18 +1,13 @@
 // Failover policy, make-before-break moves and rebalance, end to end on the
 // in-process control plane with the digital-twin fleet.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { describe, it } from 'node:test';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import { parseCpuMillis } from '../src/model/quantity.ts';
+import { inProcessServer } from './server.harness.ts';
 import { until } from './wait.ts';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-failover-'));
-let server: RunningServer;
-let headers: Record<string, string>;
+const cp = inProcessServer('failover', { clusterGraceSeconds: 1, simStartupSeconds: 2 });
 
 // Two public-cloud clusters of different clouds, with amd64 nodes.
 const fleet = generateDemoFleet({ scale: 1 });
@@ -28,25 +23,6 @@ const small = amd64Clusters.find((c) => {
   const pools = c.spec.driver.sim!.nodePools;
   return pools.length === 1 && pools[0]!.count > 0 && pools[0]!.count <= 40 && !pools[0]!.gpu;
 })!;
-
-before(async () => {
-  server = await runServer({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    fleet: 'demo',
-    fleetScale: 1,
-    log: () => {},
-    heartbeatSeconds: 1,
-    clusterGraceSeconds: 1,
-    simStartupSeconds: 2,
-  });
-  headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
-});
-after(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
 
 interface Placement {
   cluster: string;
@@ -65,10 +41,10 @@ interface AppView {
 }
 
 async function call(method: string, path: string, body?: unknown): Promise<Response> {
-  return fetch(`${server.url}${path}`, {
+  return fetch(`${cp.url}${path}`, {
     method,
     headers: {
-      ...headers,
+      ...cp.headers,
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -76,9 +52,9 @@ async function call(method: string, path: string, body?: unknown): Promise<Respo
 }
 
 async function apply(doc: object): Promise<void> {
-  const res = await fetch(`${server.url}/api/v1alpha1/apply`, {
+  const res = await fetch(`${cp.url}/api/v1alpha1/apply`, {
     method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
+    headers: { ...cp.headers, 'content-type': 'application/json' },
     body: JSON.stringify(doc),
   });
   assert.equal(res.status, 200, await res.text());

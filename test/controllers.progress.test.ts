@@ -2,35 +2,12 @@
 // that take longer to turn ready than the app's deadline make Ready say
 // ProgressDeadlineExceeded with a Warning event, and Ready once they are up.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, it } from 'node:test';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { it } from 'node:test';
 import { until } from './wait.ts';
+import { inProcessServer } from './server.harness.ts';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-progress-'));
-let server: RunningServer;
-let headers: Record<string, string>;
-
-before(async () => {
-  server = await runServer({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    fleet: 'demo',
-    fleetScale: 1,
-    log: () => {},
-    heartbeatSeconds: 1,
-    // Far longer than the deadline below, so the deadline passes on any machine.
-    simStartupSeconds: 6,
-  });
-  headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
-});
-after(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+// Replicas start far slower than the deadline below, so it passes on any machine.
+const cp = inProcessServer('progress', { simStartupSeconds: 6 });
 
 interface Condition {
   status: string;
@@ -39,17 +16,17 @@ interface Condition {
 }
 
 async function readyOf(): Promise<Condition | undefined> {
-  const res = await fetch(`${server.url}/api/v1alpha1/namespaces/default/applications/slow`, {
-    headers,
+  const res = await fetch(`${cp.url}/api/v1alpha1/namespaces/default/applications/slow`, {
+    headers: cp.headers,
   });
   const app = (await res.json()) as { status?: { conditions?: Condition[] } };
   return app.status?.conditions?.[0];
 }
 
 it('says ProgressDeadlineExceeded while replicas are slower than the deadline, then Ready', async () => {
-  const res = await fetch(`${server.url}/api/v1alpha1/apply`, {
+  const res = await fetch(`${cp.url}/api/v1alpha1/apply`, {
     method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
+    headers: { ...cp.headers, 'content-type': 'application/json' },
     body: JSON.stringify({
       apiVersion: 'yunjian.io/v1alpha1',
       kind: 'Application',
@@ -83,7 +60,9 @@ it('says ProgressDeadlineExceeded while replicas are slower than the deadline, t
     async () => ((await readyOf())?.reason === 'AllReplicasReady' ? true : undefined),
     { timeoutMs: 60_000, stepMs: 200 },
   );
-  const events = (await (await fetch(`${server.url}/api/v1alpha1/events`, { headers })).json()) as {
+  const events = (await (
+    await fetch(`${cp.url}/api/v1alpha1/events`, { headers: cp.headers })
+  ).json()) as {
     items: { spec: { type: string; reason: string; involvedObject: { name: string } } }[];
   };
   const warnings = events.items.filter(

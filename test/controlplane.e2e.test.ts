@@ -2,37 +2,17 @@
 // placed across clouds, becomes Ready on the digital twin, and moves off a cloud
 // that fails.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { describe, it } from 'node:test';
+import { runServer } from '../src/cmd/server.ts';
+import { inProcessServer } from './server.harness.ts';
 import { until } from './wait.ts';
 
-const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-e2e-'));
-let server: RunningServer;
-let headers: Record<string, string>;
-
-before(async () => {
-  server = await runServer({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    fleet: 'demo',
-    fleetScale: 1,
-    log: () => {},
-    heartbeatSeconds: 1,
-    clusterGraceSeconds: 2,
-  });
-  headers = { authorization: `Bearer ${readFileSync(server.adminTokenPath, 'utf8').trim()}` };
-});
-after(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+const cp = inProcessServer('e2e', { clusterGraceSeconds: 2 });
 
 async function get<T = any>(path: string): Promise<T> {
-  const res = await fetch(`${server.url}${path}`, { headers });
+  const res = await fetch(`${cp.url}${path}`, { headers: cp.headers });
   assert.equal(res.status, 200, `${path}: ${res.status}`);
   return (await res.json()) as T;
 }
@@ -61,9 +41,9 @@ describe('control plane with the demo fleet', () => {
       .replace(/gracePeriodSeconds: \d+/, 'gracePeriodSeconds: 1')
       .replace(/stabilizationSeconds: \d+/, 'stabilizationSeconds: 3');
     assert.match(body, /stabilizationSeconds: 3/);
-    const applied = await fetch(`${server.url}/api/v1alpha1/apply`, {
+    const applied = await fetch(`${cp.url}/api/v1alpha1/apply`, {
       method: 'POST',
-      headers: { ...headers, 'content-type': 'application/yaml' },
+      headers: { ...cp.headers, 'content-type': 'application/yaml' },
       body,
     });
     assert.equal(applied.status, 200);
@@ -80,9 +60,9 @@ describe('control plane with the demo fleet', () => {
     assert.equal(ready.status.replicas.ready, 13);
 
     const victim = [...clouds][0]!;
-    const chaos = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+    const chaos = await fetch(`${cp.url}/api/v1alpha1/chaos`, {
       method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
+      headers: { ...cp.headers, 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'fail', scope: 'cloud', name: victim }),
     });
     assert.equal(chaos.status, 200);
@@ -111,9 +91,9 @@ describe('control plane with the demo fleet', () => {
       `failover remembered for failback: ${JSON.stringify(moved.status)}`,
     );
 
-    const recover = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+    const recover = await fetch(`${cp.url}/api/v1alpha1/chaos`, {
       method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
+      headers: { ...cp.headers, 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'recover', scope: 'cloud', name: victim }),
     });
     assert.equal(recover.status, 200);
@@ -138,9 +118,9 @@ describe('control plane with the demo fleet', () => {
   });
 
   it('rejects chaos against an unknown target with 404', async () => {
-    const res = await fetch(`${server.url}/api/v1alpha1/chaos`, {
+    const res = await fetch(`${cp.url}/api/v1alpha1/chaos`, {
       method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
+      headers: { ...cp.headers, 'content-type': 'application/json' },
       body: JSON.stringify({ action: 'fail', scope: 'cloud', name: 'nope' }),
     });
     assert.equal(res.status, 404);
@@ -153,7 +133,7 @@ describe('data directory', () => {
       runServer({
         port: 0,
         host: '127.0.0.1',
-        dataDir,
+        dataDir: cp.dataDir,
         fleet: 'none',
         fleetScale: 1,
         log: () => {},

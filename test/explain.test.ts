@@ -2,17 +2,16 @@
 // cluster was chosen or rejected — from the pure function, the REST endpoint
 // and `yunjian explain app`.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { run } from '../src/cli/program.ts';
 import { describeExplanation } from '../src/cli/describe.ts';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
 import { explainApplication, settlingClusters } from '../src/scheduler/explain.ts';
+import { inProcessServer } from './server.harness.ts';
 
 const shopPath = join(import.meta.dirname, '..', 'examples', 'shop.yaml');
 const shop = parse(readFileSync(shopPath, 'utf8')) as Application;
@@ -216,35 +215,17 @@ describe('settlingClusters', () => {
 });
 
 describe('explain through the API and the CLI', () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-explain-'));
-  let server: RunningServer;
-  let token: string;
-  before(async () => {
-    server = await runServer({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      fleet: 'demo',
-      fleetScale: 1,
-      log: () => {},
-      heartbeatSeconds: 1,
-    });
-    token = readFileSync(server.adminTokenPath, 'utf8').trim();
-  });
-  after(async () => {
-    await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const cp = inProcessServer('explain');
 
   const cli = async (...args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await run(['--server', server.url, '--token', token, ...args], {
+    const code = await run(['--server', cp.url, '--token', cp.token, ...args], {
       stdout: (t) => out.push(t),
       stderr: (t) => err.push(t),
       readStdin: () => Promise.resolve(''),
       env: {},
-      home: dataDir,
+      home: cp.dataDir,
       now: () => Date.now(),
       interrupted: () => new AbortController().signal,
     });
@@ -267,12 +248,9 @@ describe('explain through the API and the CLI', () => {
       `reasons in the status: ${JSON.stringify(app.status)}`,
     );
 
-    const res = await fetch(
-      `${server.url}/api/v1alpha1/namespaces/default/applications/shop/explain`,
-      {
-        headers: { authorization: `Bearer ${token}` },
-      },
-    );
+    const res = await fetch(`${cp.url}/api/v1alpha1/namespaces/default/applications/shop/explain`, {
+      headers: cp.headers,
+    });
     assert.equal(res.status, 200);
     const x = (await res.json()) as ReturnType<typeof explainApplication>;
     const placements = app.status.placements ?? [];
@@ -297,12 +275,9 @@ describe('explain through the API and the CLI', () => {
   });
 
   it('answers 404 for an unknown application, and the CLI says so', async () => {
-    const res = await fetch(
-      `${server.url}/api/v1alpha1/namespaces/default/applications/nope/explain`,
-      {
-        headers: { authorization: `Bearer ${token}` },
-      },
-    );
+    const res = await fetch(`${cp.url}/api/v1alpha1/namespaces/default/applications/nope/explain`, {
+      headers: cp.headers,
+    });
     assert.equal(res.status, 404);
     const r = await cli('explain', 'app', 'nope');
     assert.equal(r.code, 1);
