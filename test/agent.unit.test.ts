@@ -167,6 +167,60 @@ describe('supervisor', () => {
     }
   });
 
+  // Healthy for its first 600 ms, then answering 500 forever without exiting.
+  const wedges = `const t0 = Date.now(); require('http').createServer((q, s) => { s.statusCode = Date.now() - t0 < 600 ? 200 : 500; s.end(); }).listen(Number(process.env.PORT), process.env.HOST)`;
+  for (const c of [
+    { name: 'restarts a wedged replica after restartThreshold failed checks', restartThreshold: 2 },
+    { name: 'only takes a wedged replica out of service without restartThreshold' },
+  ]) {
+    test(c.name, async () => {
+      const sup = new Supervisor({
+        address: '127.0.0.1',
+        logDir: join(dir, `logs-liveness-${c.restartThreshold ?? 0}`),
+        backoff: { initialMs: 100, maxMs: 1000, resetAfterMs: 60_000 },
+        stopGraceMs: 500,
+      });
+      try {
+        sup.converge([
+          {
+            name: 'w',
+            admitted: 1,
+            spec: spec(wedges, {
+              healthCheck: {
+                http: { path: '/healthz' },
+                intervalSeconds: 0.1,
+                timeoutSeconds: 1,
+                failureThreshold: 1,
+                ...(c.restartThreshold !== undefined
+                  ? { restartThreshold: c.restartThreshold }
+                  : {}),
+              },
+            }),
+          },
+        ]);
+        const replica = () => sup.status()[0]?.status.replicas?.[0];
+        await until(() => replica()?.ready === true);
+        const firstPid = replica()?.pid;
+        await until(() => replica()?.ready === false);
+        if (c.restartThreshold !== undefined) {
+          await until(() => (replica()?.restarts ?? 0) >= 1 && replica()?.pid !== undefined);
+          assert.equal(replica()?.lastExit, 'restarted after 2 failed health checks');
+          assert.notEqual(replica()?.pid, firstPid);
+          // The new process passes its check again: back in service.
+          await until(() => replica()?.ready === true);
+        } else {
+          // Many failed checks later it still runs, the same process, out of service.
+          await new Promise((r) => setTimeout(r, 1500));
+          assert.equal(replica()?.restarts, 0);
+          assert.equal(replica()?.pid, firstPid);
+          assert.equal(replica()?.ready, false);
+        }
+      } finally {
+        await sup.close();
+      }
+    });
+  }
+
   test('a process that exits is restarted with growing back-off', async () => {
     const sup = new Supervisor({
       address: '127.0.0.1',
@@ -174,24 +228,26 @@ describe('supervisor', () => {
       backoff: { initialMs: 100, maxMs: 10_000, resetAfterMs: 60_000 },
     });
     try {
-      const starts: number[] = [];
       sup.converge([
         { name: 'w', admitted: 1, spec: spec('console.log("up"); process.exit(3)', { ports: [] }) },
       ]);
-      let seen = -1;
-      await until(() => {
-        const r = sup.status()[0]?.status.replicas?.[0];
-        if (r !== undefined && r.restarts !== seen) {
-          seen = r.restarts;
-          starts.push(Date.now());
-        }
-        return seen >= 3;
-      });
-      const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
-      assert.ok(gaps[2]! > gaps[0]!, `back-off grows: ${gaps.join(', ')} ms`);
+      await until(() => (sup.status()[0]?.status.replicas?.[0]?.restarts ?? 0) >= 3);
       const r = sup.status()[0]?.status.replicas?.[0];
       assert.equal(r?.lastExit, 'exit code 3');
-      assert.ok(sup.logs('w', 100)[0]?.lines.some((l) => l === 'up'));
+      const lines = sup.logs('w', 100)[0]?.lines ?? [];
+      assert.ok(lines.includes('up'));
+      // The log stamps every start. A timer never fires early, so each gap is at
+      // least its back-off (100, 200, 400 ms), however loaded the machine is.
+      const starts = lines
+        .map((l) => /^--- (\S+) started /.exec(l)?.[1])
+        .filter((t) => t !== undefined)
+        .map((t) => Date.parse(t));
+      assert.ok(starts.length >= 4, lines.join('\n'));
+      for (let i = 1; i < 4; i++)
+        assert.ok(
+          starts[i]! - starts[i - 1]! >= 100 * 2 ** (i - 1),
+          `start ${i} came ${starts[i]! - starts[i - 1]!} ms after the last`,
+        );
     } finally {
       await sup.close();
     }

@@ -84,6 +84,49 @@ describe('manifests', () => {
     assert.equal(serviceManifest(testWorkload({ key })), undefined, 'no ports, no Service');
   });
 
+  it('checks health: readiness always, liveness after a startup probe only with restartThreshold', () => {
+    const check = {
+      http: { path: '/healthz' },
+      intervalSeconds: 5,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+    };
+    const table: {
+      restartThreshold?: number;
+      liveness?: number;
+      startup?: number;
+    }[] = [{}, { restartThreshold: 4, liveness: 4, startup: 720 }];
+    for (const row of table) {
+      const c = deploymentManifest(
+        testWorkload({
+          key,
+          ports: [{ port: 80, protocol: 'TCP' }],
+          healthCheck: {
+            ...check,
+            ...(row.restartThreshold !== undefined
+              ? { restartThreshold: row.restartThreshold }
+              : {}),
+          },
+        }),
+      ).spec?.template.spec?.containers[0];
+      const probe = {
+        httpGet: { path: '/healthz', port: 80, scheme: 'HTTP' },
+        periodSeconds: 5,
+        timeoutSeconds: 1,
+      };
+      assert.deepEqual(c?.readinessProbe, { ...probe, failureThreshold: 3 });
+      assert.deepEqual(
+        c?.livenessProbe,
+        row.liveness === undefined ? undefined : { ...probe, failureThreshold: row.liveness },
+      );
+      // An hour to pass the first check at one check every 5 s.
+      assert.deepEqual(
+        c?.startupProbe,
+        row.startup === undefined ? undefined : { ...probe, failureThreshold: row.startup },
+      );
+    }
+  });
+
   it('does not claim objects without the ownership label', () => {
     assert.equal(
       keyOf({ annotations: { 'yunjian.io/workload-key': JSON.stringify(key) } }),

@@ -64,6 +64,11 @@ describe('validateResource rejects with field paths', () => {
       },
     },
     {
+      name: 'restartThreshold 0',
+      doc: app({ components: [{ ...web, healthCheck: { tcp: {}, restartThreshold: 0 } }] }),
+      expect: { 'spec.components[0].healthCheck.restartThreshold': /integer >= 1/ },
+    },
+    {
       name: 'progress deadline 0',
       doc: app({ components: [web], progressDeadlineSeconds: 0 }),
       expect: { 'spec.progressDeadlineSeconds': /number of seconds >= 1/ },

@@ -90,6 +90,8 @@ interface Replica {
   lastExit?: string;
   startedAt?: number;
   healthFailures: number;
+  /** Why the agent killed the running process, when it did (a liveness restart). */
+  killedFor?: string;
   removed: boolean;
   timers: Set<NodeJS.Timeout>;
   log: RotatingLog;
@@ -426,6 +428,7 @@ export class Supervisor {
     r.state = 'starting';
     r.ready = false;
     r.healthFailures = 0;
+    delete r.killedFor;
     r.startedAt = Date.now();
     r.log.write(`${stamp()}started ${file} ${rest.join(' ')} (PORT=${env['PORT']})\n`);
     child.stdout?.on('data', (d: Buffer) => r.log.write(d));
@@ -444,7 +447,10 @@ export class Supervisor {
       r.log.write(
         `${stamp()}exited ${signal !== null ? `on ${signal}` : `with code ${String(code)}`}\n`,
       );
-      this.#exited(r, signal !== null ? `signal ${signal}` : `exit code ${String(code)}`);
+      this.#exited(
+        r,
+        r.killedFor ?? (signal !== null ? `signal ${signal}` : `exit code ${String(code)}`),
+      );
     });
   }
 
@@ -498,11 +504,15 @@ export class Supervisor {
       return;
     }
     r.state = 'stopping';
-    signalGroup(child.pid, 'SIGTERM');
+    this.#kill(child);
+  }
+
+  /** SIGTERM to the process group, SIGKILL after the stop grace if it has not exited. */
+  #kill(child: ChildProcess): void {
     const pid = child.pid;
-    const t = setTimeout(() => {
-      if (r.child === child) signalGroup(pid, 'SIGKILL');
-    }, this.#o.stopGraceMs);
+    if (pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    signalGroup(pid, 'SIGTERM');
+    const t = setTimeout(() => signalGroup(pid, 'SIGKILL'), this.#o.stopGraceMs);
     child.once('exit', () => clearTimeout(t));
   }
 
@@ -515,11 +525,13 @@ export class Supervisor {
     const intervalMs = (hc?.intervalSeconds ?? 1) * 1000;
     const timeoutMs = Math.max(100, (hc?.timeoutSeconds ?? 1) * 1000);
     const threshold = hc?.failureThreshold ?? 3;
+    const restartAfter = hc?.restartThreshold;
     const needsCheck = hc !== undefined || r.spec.ports.length > 0;
     if (!needsCheck) {
       r.ready = true;
       return;
     }
+    let passed = false;
     const once = async () => {
       if (r.child !== child || r.removed) return;
       const ok = await this.#check(r, timeoutMs);
@@ -527,8 +539,17 @@ export class Supervisor {
       if (ok) {
         r.healthFailures = 0;
         r.ready = true;
+        passed = true;
       } else if (++r.healthFailures >= threshold || !r.ready) {
         r.ready = false;
+      }
+      // A liveness restart: only a replica that has passed once (so a slow
+      // start is never killed), through the exit path and its back-off.
+      if (passed && restartAfter !== undefined && r.healthFailures >= restartAfter) {
+        r.killedFor = `restarted after ${r.healthFailures} failed health checks`;
+        r.log.write(`--- ${new Date().toISOString()} ${r.killedFor}\n`);
+        this.#kill(child);
+        return;
       }
       // Until first ready, probe often so a replica is in service quickly.
       this.#later(r, r.ready ? intervalMs : Math.min(intervalMs, 250), () => void once());

@@ -163,6 +163,7 @@ export function workloadFor(
             intervalSeconds: hc.intervalSeconds ?? 5,
             timeoutSeconds: hc.timeoutSeconds ?? 1,
             failureThreshold: hc.failureThreshold ?? 3,
+            ...(hc.restartThreshold !== undefined ? { restartThreshold: hc.restartThreshold } : {}),
           },
         }
       : {}),

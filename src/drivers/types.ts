@@ -52,6 +52,8 @@ export interface WorkloadSpec {
     intervalSeconds: number;
     timeoutSeconds: number;
     failureThreshold: number;
+    /** Failed checks in a row, once ready, that restart the replica; absent: never. */
+    restartThreshold?: number;
   };
 }
 

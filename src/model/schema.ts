@@ -276,6 +276,14 @@ export const HealthCheck = Obj({
   timeoutSeconds: Type.Optional(Seconds),
   failureThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
   successThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+  restartThreshold: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      'x-expected': 'an integer >= 1',
+      description:
+        'Failed checks in a row, once the replica has been ready, after which it is restarted (a liveness check). Absent: failing checks only take it out of service.',
+    }),
+  ),
 });
 
 export const Component = Obj({
@@ -684,6 +692,7 @@ export const WorkloadResourceSpec = Obj(
         intervalSeconds: Seconds,
         timeoutSeconds: Seconds,
         failureThreshold: Type.Integer({ minimum: 1 }),
+        restartThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
       }),
     ),
   },

@@ -113,6 +113,9 @@ function portName(name: string | undefined): string | undefined {
   return /^[a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?$/.test(name) && /[a-z]/.test(name) ? name : undefined;
 }
 
+/** How long a replica with a liveness check may take to pass its first check on Kubernetes. */
+const STARTUP_ALLOWANCE_SECONDS = 3600;
+
 function probe(spec: WorkloadSpec): V1Probe | undefined {
   const hc = spec.healthCheck;
   if (!hc) return undefined;
@@ -151,6 +154,19 @@ function container(spec: WorkloadSpec): V1Container {
     ...(gpus > 0 ? { [GPU_RESOURCE]: String(gpus) } : {}),
   };
   const readiness = probe(spec);
+  const restartAfter = spec.healthCheck?.restartThreshold;
+  // Liveness counts only once the replica has passed its check (the agent's
+  // rule): the startup probe holds it off, allowing an hour to start.
+  const liveness =
+    readiness && restartAfter !== undefined
+      ? {
+          livenessProbe: { ...readiness, failureThreshold: restartAfter },
+          startupProbe: {
+            ...readiness,
+            failureThreshold: Math.ceil(STARTUP_ALLOWANCE_SECONDS / (readiness.periodSeconds ?? 1)),
+          },
+        }
+      : {};
   return {
     name: objectName(spec.key),
     image: spec.image,
@@ -168,6 +184,7 @@ function container(spec: WorkloadSpec): V1Container {
       ...(Object.keys(limits).length > 0 ? { limits } : {}),
     },
     ...(readiness ? { readinessProbe: readiness } : {}),
+    ...liveness,
   };
 }
 
