@@ -130,9 +130,12 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
   /** Which workload owns each ingress port (the first in name order). */
   let portOwner = new Map<number, string>();
 
+  /** Replicas each workload was admitted last time: they are kept before anything grows. */
+  let admittedBefore = new Map<string, number>();
   const apply = (next: DesiredFile) => {
     desired = next;
-    const admitted = admit(next.workloads, host);
+    const admitted = admit(next.workloads, host, admittedBefore);
+    admittedBefore = new Map([...admitted].map(([name, a]) => [name, a.count]));
     supervisor.converge(
       next.workloads.map((w) => {
         const a = admitted.get(w.name) ?? { count: 0 };
