@@ -448,5 +448,31 @@ if (missing !== undefined && process.env['CI'] !== 'true') {
       });
       assert.equal(foreign.spec?.template.spec?.containers[0]?.image, 'legacy:1');
     });
+
+    it('follows a kubeconfig Secret that changes, without a restart (credential rotation)', async () => {
+      const secret = (data: string) =>
+        JSON.stringify({
+          apiVersion: 'yunjian.io/v1alpha1',
+          kind: 'Secret',
+          metadata: { name: 'k8s-west-kubeconfig', labels: { 'yunjian.io/cluster': 'k8s-west' } },
+          spec: { type: 'kubeconfig', data },
+        });
+      const readyOf = async () =>
+        (await api('GET', '/api/v1alpha1/clusters/k8s-west')).body.status?.conditions?.[0] as
+          { status: string; message?: string } | undefined;
+      // A revoked credential: the driver reads the new Secret and the cluster says why it is down.
+      const revoked = west.kubeconfig.replace(/token: \S+/, 'token: revoked');
+      assert.equal((await api('POST', '/api/v1alpha1/apply', secret(revoked))).status, 200);
+      const down = await waitFor('k8s-west NotReady with the credentials rejected', async () => {
+        const r = await readyOf();
+        return r?.status === 'False' && /Unauthorized/.test(r.message ?? '') ? r : undefined;
+      });
+      assert.match(down.message ?? '', /secret k8s-west-kubeconfig/);
+      // The rotated credential: Ready again from the same running control plane.
+      assert.equal((await api('POST', '/api/v1alpha1/apply', secret(west.kubeconfig))).status, 200);
+      await waitFor('k8s-west Ready again', async () =>
+        (await readyOf())?.status === 'True' ? true : undefined,
+      );
+    });
   });
 }

@@ -157,12 +157,19 @@ function withResourceVersion<T extends { metadata?: V1ObjectMeta }>(desired: T, 
 
 interface Connection {
   clients: KubeClients;
+  /** The kubeconfig and context it was opened with (sourceKey). */
+  source: string;
   nodes: Reflector<V1Node>;
   pods: Reflector<V1Pod>;
   deployments: Reflector<V1Deployment>;
   services: Reflector<V1Service>;
   /** The last watch failure not yet followed by a successful re-list. */
   watchError: YunjianError | undefined;
+}
+
+/** What identifies a kubeconfig source's content (not where it came from). */
+function sourceKey(s: KubeconfigSource): string {
+  return JSON.stringify([s.kubeconfig, s.context ?? null]);
 }
 
 export class KubernetesClusterDriver implements ClusterDriver {
@@ -188,9 +195,11 @@ export class KubernetesClusterDriver implements ClusterDriver {
   }
 
   private async open(): Promise<Connection> {
-    const clients = connect(await this.options.source());
+    const source = await this.options.source();
+    const clients = connect(source);
     const c: Connection = {
       clients,
+      source: sourceKey(source),
       watchError: undefined,
       nodes: undefined as unknown as Reflector<V1Node>,
       pods: undefined as unknown as Reflector<V1Pod>,
@@ -274,6 +283,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
       this.lastContactMs !== undefined ? { lastContactMs: this.lastContactMs } : {};
     let c: Connection;
     try {
+      await this.followSource();
       c = await this.connection();
       // The probe needs both a valid credential and the right to list nodes, so
       // a revoked token or a lost role shows up here, not only a dead server.
@@ -681,9 +691,27 @@ export class KubernetesClusterDriver implements ClusterDriver {
 
   close(): Promise<void> {
     this.closed = true;
+    this.disconnect();
+    return Promise.resolve();
+  }
+
+  private disconnect(): void {
     const c = this.conn;
     this.conn = undefined;
+    this.namespaces.clear();
     if (c) for (const r of [c.nodes, c.pods, c.deployments, c.services]) r.stop();
-    return Promise.resolve();
+  }
+
+  /**
+   * Credentials rotate and clusters move: when the kubeconfig (the Secret's
+   * content or the file) is no longer the one the connection was opened
+   * with, the connection is dropped and the next call opens one from the new
+   * source. A source that cannot be read is the caller's error to report.
+   */
+  private async followSource(): Promise<void> {
+    const c = this.conn;
+    if (!c) return;
+    const now = sourceKey(await this.options.source());
+    if (this.conn === c && now !== c.source) this.disconnect();
   }
 }
