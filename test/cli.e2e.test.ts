@@ -4,35 +4,23 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runServer, type RunningServer } from '../src/cmd/server.ts';
+import { inProcessServer } from './server.harness.ts';
 
 const BIN = new URL('../bin/yunjian', import.meta.url).pathname;
 
+const cp = inProcessServer('cli-e2e');
+/** The CLI's home: config and files the tests write, apart from the server's data. */
 let tmp: string;
-let dataDir: string;
-let server: RunningServer;
-let token: string;
 
 before(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'yunjian-cli-e2e-'));
-  dataDir = join(tmp, 'data');
-  server = await runServer({
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    fleet: 'demo',
-    fleetScale: 1,
-    log: () => {},
-  });
-  token = (await readFile(server.adminTokenPath, 'utf8')).trim();
+  tmp = await mkdtemp(join(tmpdir(), 'yunjian-cli-home-'));
 });
 
 after(async () => {
-  await server.close();
   await rm(tmp, { recursive: true, force: true });
 });
 
@@ -61,7 +49,7 @@ function childEnv(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 function args(list: string[], auth: boolean): string[] {
-  return ['--server', server.url, ...(auth ? ['--token', token] : []), ...list];
+  return ['--server', cp.url, ...(auth ? ['--token', cp.token] : []), ...list];
 }
 
 async function yj(list: string[], options: RunOptions = {}): Promise<Run> {
@@ -149,8 +137,8 @@ const INVALID: { name: string; doc: string; field: string }[] = [
 
 /** Read straight from the API (not through the CLI under test): names of all stored applications. */
 async function storedApps(): Promise<string[]> {
-  const res = await fetch(`${server.url}/api/v1alpha1/applications`, {
-    headers: { authorization: `Bearer ${token}` },
+  const res = await fetch(`${cp.url}/api/v1alpha1/applications`, {
+    headers: cp.headers,
   });
   assert.equal(res.status, 200);
   const list = (await res.json()) as { items: { metadata: { namespace: string; name: string } }[] };
@@ -288,7 +276,7 @@ describe('yunjian against a live server', () => {
   test('the admin token of the data directory is used by default', async () => {
     const r = await yj(['get', 'clouds', '-o', 'name'], {
       auth: false,
-      env: { YUNJIAN_DATA_DIR: dataDir },
+      env: { YUNJIAN_DATA_DIR: cp.dataDir },
     });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^cloud\.yunjian\.io\/aws$/m);

@@ -60,23 +60,18 @@ it('loses the lease, stops acting, and acts again once it holds the lease again'
     leaseSeconds: 0.6,
   };
   const loopsA = startControlLoops({ ...options, store: a.store, identity: 'a' });
-  await until('a leads', () =>
+  const leads = () =>
     loopsA
       .leading()
       .then(() => true)
-      .catch(() => undefined),
-  );
+      .catch(() => false);
+  await until('a leads', async () => ((await leads()) ? true : undefined));
   await shared.create(app('first'));
   await reconciled(shared, 'first');
 
   // Cut a off the lease for more than its duration: it must stop acting.
   a.cut(true);
-  await until('a no longer leads', () =>
-    loopsA
-      .leading()
-      .then(() => undefined)
-      .catch(() => true),
-  );
+  await until('a no longer leads', async () => ((await leads()) ? undefined : true));
   await shared.create(app('while-lost'));
   await new Promise((r) => setTimeout(r, 1000));
   const waiting = (await shared.get({
@@ -88,12 +83,7 @@ it('loses the lease, stops acting, and acts again once it holds the lease again'
 
   // Back in touch: a takes the lease again and its loops run again.
   a.cut(false);
-  await until('a leads again', () =>
-    loopsA
-      .leading()
-      .then(() => true)
-      .catch(() => undefined),
-  );
+  await until('a leads again', async () => ((await leads()) ? true : undefined));
   await reconciled(shared, 'while-lost');
   await shared.create(app('after'));
   await reconciled(shared, 'after');
