@@ -247,6 +247,26 @@ describe('yunjian against a live server', () => {
     assert.deepEqual(await storedApps(), before);
   });
 
+  test("apply keeps a document's own namespace, and -n must agree with it (as kubectl)", async () => {
+    const doc = app('ns-own', '    - {name: web, image: web:1, replicas: 1}\n').replace(
+      'metadata: {name: ns-own}',
+      'metadata: {name: ns-own, namespace: team-a}',
+    );
+    const own = await yj(['apply', '-f', '-'], { stdin: doc });
+    assert.equal(own.code, 0, own.stderr);
+    const res = await fetch(`${cp.url}/api/v1alpha1/namespaces/team-a/applications/ns-own`, {
+      headers: { authorization: `Bearer ${cp.token}` },
+    });
+    assert.equal(res.status, 200);
+
+    const same = await yj(['apply', '-n', 'team-a', '-f', '-'], { stdin: doc });
+    assert.equal(same.code, 0, same.stderr);
+    const other = await yj(['apply', '-n', 'team-b', '-f', '-'], { stdin: doc });
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /metadata\.namespace/);
+    await yj(['delete', 'app', 'ns-own', '-n', 'team-a']);
+  });
+
   test('a local syntax error is reported with file and line, and nothing is sent', async () => {
     const file = join(tmp, 'broken.yaml');
     await writeFile(file, 'kind: Application\nmetadata:\n  name: x\n  labels: a: b\n');

@@ -263,15 +263,21 @@ function buildProgram(session: Session): Command {
       'file, directory (recursive) or - for stdin; repeatable',
       collect,
     )
-    .option('-n, --namespace <ns>', 'namespace for documents that name none', DEFAULT_NAMESPACE)
+    // As kubectl: without -n a document keeps its own metadata.namespace (the
+    // server puts those naming none in "default"); with -n every document must
+    // name that namespace or none.
+    .option('-n, --namespace <ns>', 'namespace of every document (those naming none are put in it)')
     .option('--dry-run', 'validate and report what would change without storing anything')
     .action(
-      async (opts: { filename: string[]; namespace: string; dryRun?: boolean }, cmd: Command) => {
+      async (opts: { filename: string[]; namespace?: string; dryRun?: boolean }, cmd: Command) => {
         const manifests = await readManifests(opts.filename, io.readStdin);
         const client = await connect(session, cmd);
         const dryRun = opts.dryRun === true;
         const result = await client
-          .apply(toYamlStream(manifests), { namespace: opts.namespace, dryRun })
+          .apply(toYamlStream(manifests), {
+            ...(opts.namespace !== undefined ? { namespace: opts.namespace } : {}),
+            dryRun,
+          })
           .catch((err: unknown) => {
             throw err instanceof ValidationError ? withSources(err, sourceLabels(manifests)) : err;
           });
