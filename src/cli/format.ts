@@ -2,6 +2,7 @@
 // functions of their input and `now`, so every column is unit-testable and the
 // commands only fetch and print.
 import YAML from 'yaml';
+import type { AccessResource } from '../model/access.ts';
 import { lookupKind, type KindInfo } from '../model/kinds.ts';
 import { formatBytes, formatCpu } from '../model/quantity.ts';
 import {
@@ -142,7 +143,11 @@ interface Column<T> {
   cell: (o: T, now: number) => string;
 }
 
-type ColumnsByKind = { [K in KindName]: readonly Column<Extract<AnyResource, { kind: K }>>[] };
+type ColumnsByKind = {
+  [K in KindName | AccessResource['kind']]: readonly Column<
+    Extract<AnyResource | AccessResource, { kind: K }>
+  >[];
+};
 
 const age = {
   header: 'AGE',
@@ -304,6 +309,34 @@ const COLUMNS: ColumnsByKind = {
     { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
   ],
   Secret: [name, { header: 'TYPE', cell: (s) => s.spec.type }, age],
+  Tenant: [
+    name,
+    { header: 'NAMESPACES', cell: (t) => t.spec.namespaces.join(',') },
+    {
+      header: 'QUOTA',
+      cell: (t) =>
+        listOrNone(Object.entries(t.spec.quota ?? {}).map(([k, v]) => `${k}=${String(v)}`)),
+    },
+    age,
+  ],
+  RoleBinding: [
+    name,
+    { header: 'ROLE', cell: (b) => b.spec.role },
+    { header: 'SUBJECT', cell: (b) => `${b.spec.subject.kind}/${b.spec.subject.name}` },
+    age,
+  ],
+  ClusterRoleBinding: [
+    name,
+    { header: 'ROLE', cell: (b) => b.spec.role },
+    { header: 'SUBJECT', cell: (b) => `${b.spec.subject.kind}/${b.spec.subject.name}` },
+    age,
+  ],
+  UserToken: [
+    name,
+    { header: 'SUBJECT', cell: (t) => `${t.spec.subject.kind}/${t.spec.subject.name}` },
+    { header: 'EXPIRES', cell: (t) => t.spec.expires },
+    age,
+  ],
 };
 
 export interface TableOptions {
@@ -322,7 +355,11 @@ export function tableHeader(kind: KindInfo, options: TableOptions): string[] {
   return options.namespaceColumn ? ['NAMESPACE', ...headers] : headers;
 }
 
-export function tableRow(o: AnyResource, options: TableOptions, now: number): string[] {
+export function tableRow(
+  o: AnyResource | AccessResource,
+  options: TableOptions,
+  now: number,
+): string[] {
   const cells = (() => {
     switch (o.kind) {
       case 'Cloud':
@@ -343,6 +380,14 @@ export function tableRow(o: AnyResource, options: TableOptions, now: number): st
         return visible(COLUMNS.AgentToken, options.wide).map((c) => c.cell(o, now));
       case 'Secret':
         return visible(COLUMNS.Secret, options.wide).map((c) => c.cell(o, now));
+      case 'Tenant':
+        return visible(COLUMNS.Tenant, options.wide).map((c) => c.cell(o, now));
+      case 'RoleBinding':
+        return visible(COLUMNS.RoleBinding, options.wide).map((c) => c.cell(o, now));
+      case 'ClusterRoleBinding':
+        return visible(COLUMNS.ClusterRoleBinding, options.wide).map((c) => c.cell(o, now));
+      case 'UserToken':
+        return visible(COLUMNS.UserToken, options.wide).map((c) => c.cell(o, now));
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;

@@ -13,9 +13,16 @@ import {
   SecretResource,
   type KindName,
 } from './schema.ts';
+import {
+  ClusterRoleBindingResource,
+  RoleBindingResource,
+  TenantResource,
+  UserTokenResource,
+  type AccessKindName,
+} from './access.ts';
 
 export interface KindInfo {
-  kind: KindName;
+  kind: KindName | AccessKindName;
   plural: string;
   singular: string;
   shortNames: readonly string[];
@@ -98,6 +105,39 @@ export const KINDS: readonly KindInfo[] = [
     namespaced: false,
     schema: SecretResource,
     writeOnly: ['data'],
+  },
+  {
+    kind: 'Tenant',
+    plural: 'tenants',
+    singular: 'tenant',
+    shortNames: [],
+    namespaced: false,
+    schema: TenantResource,
+  },
+  {
+    kind: 'RoleBinding',
+    plural: 'rolebindings',
+    singular: 'rolebinding',
+    shortNames: ['rb'],
+    namespaced: true,
+    schema: RoleBindingResource,
+  },
+  {
+    kind: 'ClusterRoleBinding',
+    plural: 'clusterrolebindings',
+    singular: 'clusterrolebinding',
+    shortNames: ['crb'],
+    namespaced: false,
+    schema: ClusterRoleBindingResource,
+  },
+  {
+    kind: 'UserToken',
+    plural: 'usertokens',
+    singular: 'usertoken',
+    shortNames: [],
+    namespaced: false,
+    schema: UserTokenResource,
+    writeOnly: ['tokenHash'],
   },
 ];
 
