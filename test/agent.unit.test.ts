@@ -18,6 +18,8 @@ import { openSqliteStore } from '../src/store/index.ts';
 const dir = mkdtempSync(join(tmpdir(), 'yunjian-agent-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const FROM = '127.0.0.1';
+
 const host: HostInfo = {
   hostname: 'h',
   address: '127.0.0.1',
@@ -54,23 +56,28 @@ describe('agent hub', () => {
       ],
       {},
     );
-    const created = await createJoinToken(store, { ttlSeconds: 60, now });
+    const created = await createJoinToken(store, {
+      cluster: 'a1',
+      reusable: true,
+      ttlSeconds: 60,
+      now,
+    });
     const stored = await store.get({ kind: 'AgentToken', name: created.name });
     assert.equal((stored.spec as { tokenHash: string }).tokenHash, hashToken(created.token));
     assert.ok(!JSON.stringify(stored).includes(created.token.split('.')[1]!), 'secret not stored');
 
     const req = { cluster: 'a1', site: 's', host, heartbeatSeconds: 1 };
-    await assert.rejects(hub.join(`Bearer ${created.token}x`, req), UnauthorizedError);
-    await assert.rejects(hub.join(undefined, req), UnauthorizedError);
+    await assert.rejects(hub.join(`Bearer ${created.token}x`, req, FROM), UnauthorizedError);
+    await assert.rejects(hub.join(undefined, req, FROM), UnauthorizedError);
     await assert.rejects(
-      hub.join(`Bearer ${created.token}`, { ...req, site: 'nowhere' }),
+      hub.join(`Bearer ${created.token}`, { ...req, site: 'nowhere' }, FROM),
       (e: unknown) => e instanceof ValidationError && /site/.test(e.message),
     );
-    const joined = await hub.join(`Bearer ${created.token}`, req);
+    const joined = await hub.join(`Bearer ${created.token}`, req, FROM);
     assert.match(joined.credential ?? '', /^yja_/);
     credential = joined.credential ?? '';
     // The credential re-joins and heartbeats; the join token is not a credential.
-    assert.deepEqual(await hub.join(`Bearer ${joined.credential}`, req), { cluster: 'a1' });
+    assert.deepEqual(await hub.join(`Bearer ${joined.credential}`, req, FROM), { cluster: 'a1' });
     const hb = {
       cluster: 'a1',
       host,
@@ -85,7 +92,7 @@ describe('agent hub', () => {
       UnauthorizedError,
     );
     now += 61_000;
-    await assert.rejects(hub.join(`Bearer ${created.token}`, req), /expired/);
+    await assert.rejects(hub.join(`Bearer ${created.token}`, req, FROM), /expired/);
   });
 
   test('reachability follows heartbeat age (~3 intervals)', async () => {

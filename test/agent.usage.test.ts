@@ -266,7 +266,7 @@ describe('agent driver', () => {
       let now = Date.parse('2026-01-01T00:00:00Z');
       const hub = new AgentHub({ store, now: () => now });
       await applyDocuments(store, parseDocuments(FLEET), {});
-      const { token } = await createJoinToken(store, { now });
+      const { token } = await createJoinToken(store, { cluster: 'u1', now });
       const host = {
         hostname: 'h',
         address: '127.0.0.1',
@@ -276,12 +276,11 @@ describe('agent driver', () => {
         memory: 2 ** 31,
         pods: 10,
       };
-      const joined = await hub.join(`Bearer ${token}`, {
-        cluster: 'u1',
-        site: 'alpha-1',
-        host,
-        heartbeatSeconds: 1,
-      });
+      const joined = await hub.join(
+        `Bearer ${token}`,
+        { cluster: 'u1', site: 'alpha-1', host, heartbeatSeconds: 1 },
+        '127.0.0.1',
+      );
       const driver = hub.driver('u1');
       const measured = testWorkload({ key: { namespace: 'n', app: 'a', component: 'busy' } });
       const unmeasured = testWorkload({ key: { namespace: 'n', app: 'a', component: 'new' } });
@@ -339,7 +338,10 @@ describe("a real agent reports its replicas' cpu use", () => {
     await api.listen({ port: 0, host: '127.0.0.1' });
     lab.url = `http://127.0.0.1:${(api.server.address() as AddressInfo).port}`;
     await applyDocuments(store, parseDocuments(FLEET), {});
-    lab.joinToken = (await createJoinToken(store, { now: Date.now() })).token;
+    lab.joinTokens.set(
+      CLUSTER,
+      (await createJoinToken(store, { cluster: CLUSTER, now: Date.now() })).token,
+    );
     lab.startAgent({
       cluster: CLUSTER,
       site: 'alpha-1',

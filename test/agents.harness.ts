@@ -30,7 +30,8 @@ export class AgentLab {
   server: ChildProcess | undefined;
   url = '';
   admin = '';
-  joinToken = '';
+  /** The join token each agent's cluster joins with (single-use, bound to its name). */
+  readonly joinTokens = new Map<string, string>();
   readonly agents = new Map<string, ChildProcess>();
 
   spawn(args: string[], name: string): ChildProcess {
@@ -83,7 +84,7 @@ export class AgentLab {
         '--server',
         this.url,
         '--token',
-        this.joinToken,
+        this.joinTokens.get(a.cluster) ?? '',
         'agent',
         '--cluster',
         a.cluster,
@@ -131,14 +132,28 @@ export class AgentLab {
     return (await res.json()) as T;
   }
 
-  /** Applies a fleet file, creates a join token and starts the agents. */
+  /**
+   * Applies a fleet file, creates a join token for each agent and starts them.
+   * An agent started again later joins with the credential its first join saved.
+   */
   async join(fleetFile: string, agents: readonly AgentSpec[]): Promise<void> {
     const fleet = await this.cli('apply', '-f', fleetFile);
     assert.equal(fleet.code, 0, fleet.stderr);
-    const token = await this.cli('token', 'create', '--ttl', '1h', '--description', 'e2e');
-    assert.equal(token.code, 0, token.stderr);
-    this.joinToken = token.stdout.trim();
-    for (const a of agents) this.startAgent(a);
+    for (const a of agents) {
+      const token = await this.cli(
+        'token',
+        'create',
+        '--cluster',
+        a.cluster,
+        '--ttl',
+        '1h',
+        '--description',
+        'e2e',
+      );
+      assert.equal(token.code, 0, token.stderr);
+      this.joinTokens.set(a.cluster, token.stdout.trim());
+      this.startAgent(a);
+    }
   }
 
   async stopAll(): Promise<void> {

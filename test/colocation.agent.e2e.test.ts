@@ -100,14 +100,15 @@ test('idle replicas on a real agent reserve what they use, and more of them fit'
   }
   // One controller sample per agent usage window (>= 5 s).
   await lab.startServer(0, ['--usage-sample-seconds', '5']);
-  await lab.join(join(ROOT, 'test/fixtures/agent/fleet.yaml'), []);
-  lab.startAgent({
-    cluster: CLUSTER,
-    site: 'alpha-1',
-    address: ADDRESS,
-    arch: 'amd64',
-    apiPort: await allocatePort(ADDRESS),
-  });
+  await lab.join(join(ROOT, 'test/fixtures/agent/fleet.yaml'), [
+    {
+      cluster: CLUSTER,
+      site: 'alpha-1',
+      address: ADDRESS,
+      arch: 'amd64',
+      apiPort: await allocatePort(ADDRESS),
+    },
+  ]);
   await until('the agent cluster Ready', async () => {
     const c = await lab.api<{ status?: { conditions?: { status: string }[] } }>(
       `/api/v1alpha1/clusters/${CLUSTER}`,

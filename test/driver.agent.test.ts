@@ -45,7 +45,7 @@ before(async () => {
     parseDocuments(readFileSync(join(ROOT, 'test/fixtures/agent/fleet.yaml'), 'utf8')),
     {},
   );
-  const { token } = await createJoinToken(store, { now: Date.now() });
+  const { token } = await createJoinToken(store, { cluster: CLUSTER, now: Date.now() });
   agent = spawn(
     process.execPath,
     [

@@ -47,11 +47,14 @@ export YUNJIAN_SERVER="http://127.0.0.1:$PORT"
 YUNJIAN_TOKEN=$(cat "$DIR/server/admin.token")
 export YUNJIAN_TOKEN
 
-step "three clouds, a join token, three agents"
+step "three clouds, a single-use join token for each, three agents"
 yj apply -f examples/agents/fleet.yaml
-JOIN=$(yj token create --ttl 1h --description demo)
+declare -A JOIN
+for c in east north west; do JOIN[$c]=$(yj token create --cluster "$c" --ttl 1h --description demo); done
+yj token list
+# A restarted agent joins with the credential its first join saved in --data; the token is used up.
 start_agent() { # cluster site address arch
-  setsid bin/yunjian --token "$JOIN" agent --cluster "$1" --site "$2" --address "$3" \
+  setsid bin/yunjian --token "${JOIN[$1]}" agent --cluster "$1" --site "$2" --address "$3" \
     --arch "$4" --cpu 4 --memory 4Gi --data "$DIR/agent-$1" >"$DIR/agent-$1.log" 2>&1 &
   PIDS+=($!)
   eval "AGENT_$1=$!"

@@ -287,7 +287,10 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
       lastError = '';
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if ((err as { httpStatus?: number }).httpStatus === 401) joined = false;
+      // 401: the credential was replaced or revoked; 409: the cluster is registered with
+      // another address. Both are settled by joining again.
+      const status = (err as { httpStatus?: number }).httpStatus;
+      if (status === 401 || status === 409) joined = false;
       if (message !== lastError)
         o.log(`agent: ${message}; keeping ${desired.workloads.length} workloads running, retrying`);
       lastError = message;

@@ -288,12 +288,11 @@ async function main(): Promise<void> {
     };
 
     await cli('apply', '-f', join(ROOT, 'examples/agents/fleet.yaml'));
-    const joinToken = (await cli('token', 'create', '--ttl', '1h', '--description', 'bench'))
-      .split('\n')
-      .find((l) => l.startsWith('yjt_'));
-    if (joinToken === undefined) throw new Error('no join token');
     const agents = new Map<string, ChildProcess>();
     for (const c of CLOUDS) {
+      const created = await cli('token', 'create', '--cluster', c.cluster, '--ttl', '1h');
+      const joinToken = created.split('\n').find((l) => l.startsWith('yjt_'));
+      if (joinToken === undefined) throw new Error(`no join token for ${c.cluster}`);
       const apiPort = await freePort();
       agents.set(
         c.cluster,

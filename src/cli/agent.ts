@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { Argument, InvalidArgumentError, type Command } from 'commander';
+import { hostAddressProblem } from '../agent/protocol.ts';
 import { DEFAULT_NAMESPACE } from '../model/kinds.ts';
 import {
   CPU_PATTERN,
@@ -12,7 +13,7 @@ import {
   parseCpuMillis,
   parseMemoryBytes,
 } from '../model/quantity.ts';
-import { ARCHES, type AgentToken, type Arch } from '../model/schema.ts';
+import { ARCHES, type AgentToken, type Arch, type JoinTokenRequest } from '../model/schema.ts';
 import { adminCall } from './admin.ts';
 import { defaultDataDir, loadConnection } from './config.ts';
 import { ageSince, renderTable } from './format.ts';
@@ -43,6 +44,12 @@ function archOption(raw: string): Arch {
   return raw as Arch;
 }
 
+function addressOption(raw: string): string {
+  const problem = hostAddressProblem(raw);
+  if (problem !== undefined) throw new InvalidArgumentError(`${problem}.`);
+  return raw;
+}
+
 function numberOption(min: number, max: number, what: string) {
   return (raw: string): number => {
     const n = Number(raw);
@@ -65,6 +72,36 @@ interface AgentOpts {
   heartbeatSeconds: number;
 }
 
+interface JoinTokenOpts {
+  cluster?: string;
+  clusterPrefix?: string;
+  reusable?: boolean;
+  replace?: boolean;
+  ttl: number;
+  description?: string;
+}
+
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** A duration such as 90s, 30m, 24h or 7d, in seconds; the server checks its range. */
+function durationOption(raw: string): number {
+  const m = /^([0-9]+)(s|m|h|d)$/.exec(raw);
+  if (m?.[1] === undefined || m[2] === undefined)
+    throw new InvalidArgumentError(
+      `expected a whole number of s, m, h or d such as 30m, 24h or 7d, got "${raw}".`,
+    );
+  return Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS];
+}
+
+/** How a join token may still be used, for `token list`. */
+function joinTokenUse(t: AgentToken): string {
+  const kind = t.spec.replace === true ? 'replace' : t.spec.reusable === true ? 'reusable' : 'once';
+  const used = t.spec.consumed;
+  return used === undefined || t.spec.reusable === true
+    ? kind
+    : `${kind}, used by ${used.cluster} from ${used.from}`;
+}
+
 interface LogsResponse {
   items: {
     cluster: string;
@@ -82,7 +119,12 @@ export function registerAgent(program: Command, io: CliIo): void {
     .description('run this host as a member cluster: join the control plane and run replicas')
     .requiredOption('--cluster <name>', 'cluster name to join as')
     .option('--site <site>', 'Site the cluster is in (required on the first join)')
-    .option('--address <ip>', 'address replicas and the ingress listen on', '127.0.0.1')
+    .option(
+      '--address <host>',
+      'IP address or hostname replicas, the ingress and the API listen on',
+      addressOption,
+      '127.0.0.1',
+    )
     .option(
       '--api-port <port>',
       "port of the agent's own API (logs)",
@@ -142,23 +184,43 @@ export function registerAgent(program: Command, io: CliIo): void {
   const tokens = program.command('token').description('join tokens for agents');
   tokens
     .command('create')
-    .description('create a join token (printed once; only its hash is stored)')
-    .option('--ttl <duration>', 'lifetime such as 30m, 24h or 7d; 0 never expires', '24h')
+    .description(
+      'create a join token (printed once; only its hash is stored): bound to one cluster name or a name prefix, single-use unless --reusable',
+    )
+    .optionsGroup('Join token options (an agent joining as a cluster):')
+    .option('--cluster <name>', 'the cluster name the token may join')
+    .option('--cluster-prefix <prefix>', 'or: any cluster name that starts with this')
+    .option('--reusable', 'let several joins use the token until it expires (default: single-use)')
+    .option(
+      '--replace',
+      "let the token take over the cluster from its current agent (a re-installed host); the old agent's credential stops working",
+    )
+    .option(
+      '--ttl <duration>',
+      'lifetime such as 30m, 24h or 7d, at most 365d',
+      durationOption,
+      86_400,
+    )
+    .optionsGroup('Common options:')
     .option('--description <text>', 'what the token is for')
-    .action(async (opts: { ttl: string; description?: string }, cmd: Command) => {
-      const created = await adminCall<{ token: string; name: string; expires?: string }>(
+    .action(async (opts: JoinTokenOpts, cmd: Command) => {
+      const created = await adminCall<{ token: string; name: string; expires: string }>(
         io,
         cmd,
         'POST',
         `${AGENT_PREFIX}/tokens`,
         {
-          ttl: opts.ttl,
+          ...(opts.cluster !== undefined ? { cluster: opts.cluster } : {}),
+          ...(opts.clusterPrefix !== undefined ? { clusterPrefix: opts.clusterPrefix } : {}),
+          ...(opts.reusable === true ? { reusable: true } : {}),
+          ...(opts.replace === true ? { replace: true } : {}),
+          ttlSeconds: opts.ttl,
           ...(opts.description !== undefined ? { description: opts.description } : {}),
-        },
+        } satisfies JoinTokenRequest,
       );
       io.stdout(`${created.token}\n`);
       io.stderr(
-        `token ${created.name} ${created.expires !== undefined ? `expires ${created.expires}` : 'never expires'}; it is not shown again\n`,
+        `token ${created.name} ${opts.reusable === true ? 'reusable' : 'single-use'}, expires ${created.expires}; it is not shown again\n`,
       );
     });
   tokens
@@ -174,9 +236,12 @@ export function registerAgent(program: Command, io: CliIo): void {
       const now = io.now();
       io.stdout(
         renderTable(
-          ['NAME', 'EXPIRES', 'AGE', 'DESCRIPTION'],
+          ['NAME', 'CLUSTERS', 'USE', 'EXPIRES', 'AGE', 'DESCRIPTION'],
           items.map((t) => [
             t.metadata.name,
+            t.spec.cluster ??
+              (t.spec.clusterPrefix !== undefined ? `${t.spec.clusterPrefix}*` : '(new only)'),
+            joinTokenUse(t),
             t.spec.expires ?? 'never',
             t.metadata.creationTimestamp ? ageSince(t.metadata.creationTimestamp, now) : '',
             t.spec.description ?? '',

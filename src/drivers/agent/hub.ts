@@ -4,23 +4,29 @@
 // (last contact, host inventory, the agent's API token) in memory, and writes
 // reported workload statuses to the store when they change.
 import { createHash } from 'node:crypto';
-import type {
-  HeartbeatRequest,
-  HeartbeatResponse,
-  JoinRequest,
-  JoinResponse,
-  ReplicaLogs,
+import {
+  agentApiOrigin,
+  hostAddressProblem,
+  type HeartbeatRequest,
+  type HeartbeatResponse,
+  type JoinRequest,
+  type JoinResponse,
+  type ReplicaLogs,
 } from '../../agent/protocol.ts';
 import { applyDocuments } from '../../api/apply.ts';
+import { EventRecorder } from '../../controllers/events.ts';
 import { canonical } from '../../model/canonical.ts';
 import {
+  AlreadyExistsError,
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   UnauthorizedError,
   ValidationError,
 } from '../../model/errors.ts';
 import {
   API_VERSION,
+  type AgentToken,
   type Application,
   type Cluster,
   type Site,
@@ -35,7 +41,17 @@ import type {
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.ts';
-import { isJoinToken, issueCredential, verifyCredential, verifyJoinToken } from './tokens.ts';
+import {
+  consumeJoinToken,
+  describeBinding,
+  isJoinToken,
+  issueCredential,
+  loadCredential,
+  tokenAllows,
+  verifyCredential,
+  verifyJoinToken,
+  withdrawCredential,
+} from './tokens.ts';
 
 export const CLUSTER_LABEL = 'yunjian.io/cluster';
 const APP_LABEL = 'yunjian.io/app';
@@ -47,6 +63,9 @@ const COMPONENT_LABEL = 'yunjian.io/component';
  * control plane knows the host's size before the agent's next heartbeat.
  */
 const HOST_ANNOTATION = 'yunjian.io/agent-host';
+
+/** The reason of the Warning event a refused join records on the cluster it claimed. */
+export const JOIN_REFUSED_REASON = 'AgentJoinRefused';
 
 /** Missed heartbeats after which an agent counts as unreachable. */
 const MISSED_HEARTBEATS = 3;
@@ -74,11 +93,18 @@ function bearerOf(authorization: string | undefined): string {
   return m[1];
 }
 
+function checkAddress(subject: string, host: HeartbeatRequest['host']): void {
+  const problem = hostAddressProblem(host.address);
+  if (problem !== undefined)
+    throw new ValidationError(subject, [{ field: 'host.address', message: problem }]);
+}
+
 export class AgentHub {
   readonly #store: Store;
   readonly #now: () => number;
   readonly #contacts = new Map<string, Contact>();
   readonly #drivers = new Map<string, AgentDriver>();
+  readonly #events: EventRecorder;
   /** Before the first heartbeat after a restart, silence counts from here. */
   readonly startedMs: number;
 
@@ -86,6 +112,7 @@ export class AgentHub {
     this.#store = options.store;
     this.#now = options.now ?? Date.now;
     this.startedMs = this.#now();
+    this.#events = new EventRecorder({ store: this.#store, source: 'agent-hub', now: this.#now });
   }
 
   get store(): Store {
@@ -158,11 +185,27 @@ export class AgentHub {
     this.#contacts.delete(cluster);
   }
 
-  async join(authorization: string | undefined, req: JoinRequest): Promise<JoinResponse> {
+  /**
+   * Joins a host as cluster `req.cluster`. With the cluster's credential it
+   * registers again (a restarted agent, or one whose address changed). With a
+   * join token it claims the name: the token must be bound to it, and a
+   * cluster that already has a credential is refused (409, recorded as a
+   * Warning event) unless the token was made to replace that agent. Every check
+   * runs before the token is consumed, the token is consumed before a
+   * credential is issued, and the Cluster is written last, so a refused join
+   * changes nothing and of two joins with one single-use token one fails.
+   */
+  async join(
+    authorization: string | undefined,
+    req: JoinRequest,
+    from: string,
+  ): Promise<JoinResponse> {
     const bearer = bearerOf(authorization);
-    const byToken = isJoinToken(bearer);
-    if (byToken) await verifyJoinToken(this.#store, bearer, this.#now());
-    else await verifyCredential(this.#store, req.cluster, bearer);
+    checkAddress('join request', req.host);
+    const token = isJoinToken(bearer)
+      ? await verifyJoinToken(this.#store, bearer, this.#now())
+      : undefined;
+    if (token === undefined) await verifyCredential(this.#store, req.cluster, bearer);
 
     const existing = await this.#getCluster(req.cluster);
     if (existing !== undefined && existing.spec.driver.type !== 'agent')
@@ -170,14 +213,85 @@ export class AgentHub {
         `cluster ${req.cluster} exists with driver ${existing.spec.driver.type}; an agent can only join as a new or agent cluster`,
         { kind: 'Cluster', name: req.cluster },
       );
+    const replacing =
+      token === undefined ? undefined : await this.#claim(token, req, existing, from);
+    const cluster = this.#registration(req, existing, await this.#siteFor(req, existing));
+    if (token === undefined) {
+      await this.#register(req, cluster);
+      return { cluster: req.cluster };
+    }
+
+    await consumeJoinToken(this.#store, token, { cluster: req.cluster, from, now: this.#now() });
+    let issued: Awaited<ReturnType<typeof issueCredential>>;
+    try {
+      issued = await issueCredential(this.#store, req.cluster, replacing);
+    } catch (err) {
+      // Another join created (or replaced) the credential since #claim looked.
+      if (!(err instanceof AlreadyExistsError) && !(err instanceof ConflictError)) throw err;
+      throw await this.#refuse(token, req.cluster, from);
+    }
+    try {
+      await this.#register(req, cluster);
+    } catch (err) {
+      await withdrawCredential(this.#store, issued.stored);
+      throw err;
+    }
+    return { cluster: req.cluster, credential: issued.credential };
+  }
+
+  /**
+   * Checks that `token` may claim the cluster's name; returns the credential
+   * it replaces, if any. A token bound to nothing (made before binding) may
+   * only create a cluster that does not exist.
+   */
+  async #claim(
+    token: AgentToken,
+    req: JoinRequest,
+    existing: Cluster | undefined,
+    from: string,
+  ): Promise<AgentToken | undefined> {
+    if (!tokenAllows(token, req.cluster)) {
+      await this.#events.record(
+        { kind: 'Cluster', name: req.cluster },
+        'Warning',
+        JOIN_REFUSED_REASON,
+        `join token ${token.metadata.name} (for ${describeBinding(token)}) was presented from ${from} for cluster ${req.cluster}; refused`,
+      );
+      throw new ForbiddenError(
+        `join token ${token.metadata.name} is for ${describeBinding(token)}, not cluster ${req.cluster}`,
+        { kind: 'Cluster', name: req.cluster },
+      );
+    }
+    const current = await loadCredential(this.#store, req.cluster);
+    if (current !== undefined && token.spec.replace === true) return current;
+    const unbound = token.spec.cluster === undefined && token.spec.clusterPrefix === undefined;
+    if (current !== undefined || (unbound && existing !== undefined))
+      throw await this.#refuse(token, req.cluster, from);
+    return undefined;
+  }
+
+  /** Records a refused claim on a cluster that has an agent, and returns the error to throw. */
+  async #refuse(token: AgentToken, cluster: string, from: string): Promise<AlreadyExistsError> {
+    await this.#events.record(
+      { kind: 'Cluster', name: cluster },
+      'Warning',
+      JOIN_REFUSED_REASON,
+      `join token ${token.metadata.name} from ${from} claimed cluster ${cluster}, which already has an agent; refused, the cluster keeps its credential`,
+    );
+    return new AlreadyExistsError(
+      `cluster ${cluster} already has an agent: a join token cannot take it over. Its agent joins again with the credential in its data directory; to move the cluster to a new host, create a token with "yunjian token create --cluster ${cluster} --replace"`,
+      { kind: 'Cluster', name: cluster },
+    );
+  }
+
+  async #siteFor(req: JoinRequest, existing: Cluster | undefined): Promise<Site> {
     const siteName = req.site ?? existing?.spec.site;
     if (siteName === undefined)
       throw new ValidationError('join request', [
         { field: 'site', message: `required on the first join of cluster ${req.cluster} (--site)` },
       ]);
-    let site: Site;
     try {
-      site = (await this.#store.get({ kind: 'Site', name: siteName })) as Site;
+      return (await this.#store.get({ kind: 'Site', name: siteName })) as Site;
     } catch (err) {
       if (!(err instanceof NotFoundError)) throw err;
       throw new ValidationError('join request', [
@@ -187,7 +301,10 @@ export class AgentHub {
         },
       ]);
     }
-    const cluster: Cluster = {
+  }
+
+  #registration(req: JoinRequest, existing: Cluster | undefined, site: Site): Cluster {
+    return {
       apiVersion: API_VERSION,
       kind: 'Cluster',
       metadata: {
@@ -212,21 +329,34 @@ export class AgentHub {
         driver: { type: 'agent', agent: { address: req.host.address } },
       },
     };
+  }
+
+  async #register(req: JoinRequest, cluster: Cluster): Promise<void> {
     await applyDocuments(this.#store, [cluster], {});
     this.#contacts.set(req.cluster, {
       atMs: this.#now(),
       host: req.host,
       heartbeatSeconds: req.heartbeatSeconds,
     });
-    if (!byToken) return { cluster: req.cluster };
-    return { cluster: req.cluster, credential: await issueCredential(this.#store, req.cluster) };
   }
 
+  /**
+   * A heartbeat from the cluster's agent. Its address must be the one the
+   * cluster joined with (what the control plane connects to): an agent that
+   * moved joins again with its credential (409 here tells it to).
+   */
   async heartbeat(
     authorization: string | undefined,
     req: HeartbeatRequest,
   ): Promise<HeartbeatResponse> {
     await verifyCredential(this.#store, req.cluster, bearerOf(authorization));
+    checkAddress('heartbeat', req.host);
+    const registered = (await this.#getCluster(req.cluster))?.spec.driver.agent?.address;
+    if (registered !== undefined && registered !== req.host.address)
+      throw new ConflictError(
+        `cluster ${req.cluster} joined with address ${registered}, not ${req.host.address}: join again to change it`,
+        { kind: 'Cluster', name: req.cluster },
+      );
     this.#contacts.set(req.cluster, {
       atMs: this.#now(),
       host: req.host,
@@ -319,12 +449,24 @@ export class AgentHub {
           });
           return;
         }
-        const url = new URL(`http://${c.host.address}:${c.host.apiPort}/logs`);
+        // Only the address the cluster is registered with (heartbeats must match it), on a fixed path.
+        const address = (await this.#getCluster(cluster))?.spec.driver.agent?.address;
+        if (address === undefined) {
+          errors.push({ cluster, message: 'the cluster records no agent address' });
+          return;
+        }
+        const problem = hostAddressProblem(address);
+        if (problem !== undefined) {
+          errors.push({ cluster, message: `its registered agent address is unusable: ${problem}` });
+          return;
+        }
+        const url = new URL('/logs', agentApiOrigin(address, c.host.apiPort));
         for (const w of list) url.searchParams.append('workload', w.metadata.name);
         url.searchParams.set('tail', String(query.tail));
         try {
           const res = await fetch(url, {
             headers: { authorization: `Bearer ${c.apiToken}` },
+            redirect: 'error',
             signal: AbortSignal.timeout(5000),
           });
           if (!res.ok) throw new Error(`agent answered HTTP ${res.status}`);

@@ -13,17 +13,10 @@ import {
 } from '../../agent/protocol.ts';
 import type { ApiPlugin } from '../../api/server.ts';
 import { BadRequestError, ValidationError } from '../../model/errors.ts';
+import { JoinTokenRequest, type JoinTokenRequest as JoinTokenBody } from '../../model/schema.ts';
 import { toFieldPath } from '../../model/validate.ts';
 import type { AgentHub } from './hub.ts';
 import { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';
-
-function parseDuration(raw: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(s|m|h|d)$/.exec(raw);
-  if (m?.[1] === undefined || m[2] === undefined)
-    throw new BadRequestError(`ttl: expected a duration such as 30m, 24h or 7d, got "${raw}"`);
-  const unit = { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}
 
 /** A body validator giving the same field-path errors as resource validation. */
 function bodyValidator<T>(schema: TSchema, subject: string): (body: unknown) => T {
@@ -42,6 +35,7 @@ function bodyValidator<T>(schema: TSchema, subject: string): (body: unknown) => 
 
 const validJoin = bodyValidator<JoinBody>(JoinRequest, 'join request');
 const validHeartbeat = bodyValidator<HeartbeatBody>(HeartbeatRequest, 'heartbeat');
+const validJoinToken = bodyValidator<JoinTokenBody>(JoinTokenRequest, 'join token request');
 
 export function agentApiPlugin(hub: AgentHub): ApiPlugin {
   return {
@@ -49,25 +43,18 @@ export function agentApiPlugin(hub: AgentHub): ApiPlugin {
     publicPaths: [`${AGENT_API_PREFIX}/join`, `${AGENT_API_PREFIX}/heartbeat`],
     register(app: FastifyInstance) {
       app.post(`${AGENT_API_PREFIX}/join`, (req) =>
-        hub.join(req.headers.authorization, validJoin(req.body)),
+        hub.join(req.headers.authorization, validJoin(req.body), req.ip),
       );
       app.post(`${AGENT_API_PREFIX}/heartbeat`, (req) =>
         hub.heartbeat(req.headers.authorization, validHeartbeat(req.body)),
       );
-      app.post<{ Body: { ttl?: string; description?: string } | undefined }>(
-        `${AGENT_API_PREFIX}/tokens`,
-        async (req, reply) => {
-          const body = req.body ?? {};
-          const ttl =
-            body.ttl === undefined || body.ttl === '0' ? undefined : parseDuration(body.ttl);
-          const created = await createJoinToken(hub.store, {
-            now: hub.now(),
-            ...(ttl !== undefined ? { ttlSeconds: ttl } : {}),
-            ...(body.description !== undefined ? { description: body.description } : {}),
-          });
-          return reply.code(201).send(created);
-        },
-      );
+      app.post(`${AGENT_API_PREFIX}/tokens`, async (req, reply) => {
+        const created = await createJoinToken(hub.store, {
+          ...validJoinToken(req.body ?? {}),
+          now: hub.now(),
+        });
+        return reply.code(201).send(created);
+      });
       app.get(`${AGENT_API_PREFIX}/tokens`, async () => ({
         items: await listJoinTokens(hub.store),
       }));
