@@ -10,7 +10,7 @@ import { applyDocuments } from '../api/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
-import { SimFleet } from '../drivers/sim/index.ts';
+import { persistTwin, SimFleet } from '../drivers/sim/index.ts';
 import { AgentHub, agentApiPlugin } from '../drivers/agent/index.ts';
 import { KubernetesDriverProvider, kubernetesJoinPlugin } from '../drivers/kubernetes/index.ts';
 import {
@@ -159,6 +159,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const sim = new SimFleet(
       options.simStartupSeconds !== undefined ? { startupSeconds: options.simStartupSeconds } : {},
     );
+    const twin = persistTwin(sim, join(options.dataDir, 'twin.json'), { log });
+    undo.push(() => twin.stop());
     const simProvider: DriverProvider = {
       driverFor(cluster: Cluster) {
         sim.upsertCluster(cluster);

@@ -39,31 +39,7 @@ import type {
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.ts';
-
-/**
- * A workload's env var that sets the share of its cpu limit each of its twin
- * replicas uses (a what-if knob: "what if this service ran hotter").
- */
-export const SIM_CPU_UTILIZATION_ENV = 'YUNJIAN_SIM_CPU_UTILIZATION';
-
-/**
- * The twin's model of one ready replica's cpu use, millicores: a share of its
- * cpu limit (the request for workloads that are not colocated), from
- * SIM_CPU_UTILIZATION_ENV or else fixed per workload between 10 % and 50 %
- * by a hash of its key, varied by up to ±20 % over a day of the sim clock.
- */
-export function simReplicaCpuMillis(spec: WorkloadSpec, nowMs: number): number {
-  const limit = spec.cpuLimitMillis ?? spec.cpuMillis;
-  const set = Number(spec.env[SIM_CPU_UTILIZATION_ENV]);
-  if (spec.env[SIM_CPU_UTILIZATION_ENV] !== undefined && Number.isFinite(set))
-    return limit * Math.min(1, Math.max(0, set));
-  let h = 2166136261;
-  for (const ch of workloadId(spec.key)) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
-  const share = 0.1 + 0.4 * ((h % 1000) / 1000);
-  const phase = ((h >>> 10) % 1000) / 1000;
-  const day = 24 * 3600 * 1000;
-  return limit * share * (1 + 0.2 * Math.sin(2 * Math.PI * (nowMs / day + phase)));
-}
+import { simIngressAddress, simReplicaCpuMillis } from './replica.ts';
 
 /** Pods per node when a pool does not say: the scheduler's default, one definition. */
 export { DEFAULT_MAX_PODS } from '../../scheduler/snapshot.ts';
@@ -298,6 +274,29 @@ export class SimCluster {
     }
     this.dirty = true;
     this.settle(now);
+  }
+
+  /**
+   * Each workload's spec and how many of its replicas are ready, in creation
+   * order: what keeps running in a real cluster while its control plane restarts.
+   */
+  runningWorkloads(now: number): { spec: WorkloadSpec; ready: number }[] {
+    this.settle(now);
+    return [...this.workloads.values()].map((wl) => ({
+      spec: wl.spec,
+      ready: wl.replicas.reduce((n, r) => n + (r.readyAt <= now ? 1 : 0), 0),
+    }));
+  }
+
+  /**
+   * Puts back a workload that `runningWorkloads` recorded: placed again on
+   * this cluster's nodes, and the replicas that were ready are ready at once,
+   * since they never stopped serving.
+   */
+  restoreWorkload(spec: WorkloadSpec, ready: number, now: number): void {
+    this.apply(spec, now);
+    const wl = this.workloads.get(workloadId(spec.key));
+    for (const r of wl?.replicas.slice(0, ready) ?? []) r.readyAt = Math.min(r.readyAt, now);
   }
 
   /**
@@ -594,20 +593,4 @@ function checkSpec(spec: WorkloadSpec): void {
     if (!ARCHES.includes(a)) problems.push(`unknown architecture "${a}"`);
   if (problems.length > 0)
     throw new BadRequestError(`workload ${workloadId(spec.key)}: ${problems.join('; ')}`);
-}
-
-/**
- * The simulated ingress address of a sim cluster: one address in the shared
- * address space 100.64.0.0/10 (RFC 6598, never routed on the internet), from an
- * FNV-1a hash of the cluster's name, so it is the same after a restart and
- * (barring a 1-in-4M collision) distinct per cluster.
- */
-export function simIngressAddress(cluster: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < cluster.length; i++) {
-    h ^= cluster.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  const n = (100 << 24) + (64 << 16) + (h & 0x3fffff);
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }

@@ -76,6 +76,17 @@ interface Member {
   bucket: TokenBucket;
 }
 
+/**
+ * What the twin keeps across control-plane restarts, as a real fleet would:
+ * the workloads running in each cluster (and how many replicas were ready)
+ * and the faults in force, with their injection times.
+ */
+export interface SimTwinState {
+  clusters: Record<string, { spec: WorkloadSpec; ready: number }[]>;
+  outages: Record<OutageScope, Record<string, number>>;
+  failedNodes: Record<string, Record<string, number>>;
+}
+
 /** What a driver needs from the fleet; handed over by closure so the fleet's state stays private. */
 interface FleetAccess {
   now(): number;
@@ -95,6 +106,11 @@ export class SimFleet {
   };
   /** Failed nodes by cluster name: node name -> injection time (ms). */
   private readonly failedNodes = new Map<string, Map<string, number>>();
+  /** Restored state of clusters not upserted yet: applied when each one is added. */
+  private pending: Pick<SimTwinState, 'clusters' | 'failedNodes'> = {
+    clusters: {},
+    failedNodes: {},
+  };
 
   constructor(options: SimFleetOptions = {}) {
     this.options = options;
@@ -125,6 +141,7 @@ export class SimFleet {
         cluster: simCluster,
         bucket: new TokenBucket(qps, burst, this.now()),
       });
+      this.restorePending(simCluster);
       return;
     }
     existing.cluster.spec = cluster.spec;
@@ -141,6 +158,57 @@ export class SimFleet {
     this.failedNodes.delete(name);
     this.outages.cluster.delete(name);
     return this.members.delete(name);
+  }
+
+  /** The state to hand to `restore` after a control-plane restart. */
+  runningState(): SimTwinState {
+    const now = this.now();
+    const state: SimTwinState = {
+      clusters: { ...this.pending.clusters },
+      outages: { cloud: {}, site: {}, cluster: {} },
+      failedNodes: { ...this.pending.failedNodes },
+    };
+    for (const [name, { cluster }] of this.members)
+      state.clusters[name] = cluster.runningWorkloads(now);
+    for (const scope of OUTAGE_SCOPES)
+      state.outages[scope] = Object.fromEntries(this.outages[scope]);
+    for (const [name, nodes] of this.failedNodes)
+      state.failedNodes[name] = Object.fromEntries(nodes);
+    return state;
+  }
+
+  /**
+   * Takes back what `runningState` recorded, before any cluster is added:
+   * faults at once, each cluster's nodes and workloads when it is upserted.
+   */
+  restore(state: SimTwinState): void {
+    if (this.members.size > 0)
+      throw new Error('restore the sim fleet before adding clusters to it');
+    for (const scope of OUTAGE_SCOPES)
+      this.outages[scope] = new Map(Object.entries(state.outages[scope]));
+    this.pending = { clusters: { ...state.clusters }, failedNodes: { ...state.failedNodes } };
+  }
+
+  private restorePending(cluster: SimCluster): void {
+    const now = this.now();
+    const failed = new Map<string, number>();
+    for (const [node, since] of Object.entries(this.pending.failedNodes[cluster.name] ?? {})) {
+      const i = cluster.nodeIndex(node);
+      if (i === undefined) continue; // its pool changed while the control plane was down
+      cluster.failNode(i);
+      failed.set(node, since);
+    }
+    if (failed.size > 0) this.failedNodes.set(cluster.name, failed);
+    for (const { spec, ready } of this.pending.clusters[cluster.name] ?? []) {
+      try {
+        cluster.restoreWorkload(spec, ready, now);
+      } catch (err) {
+        // A spec this release no longer accepts: the controller applies it afresh.
+        if (!(err instanceof BadRequestError)) throw err;
+      }
+    }
+    delete this.pending.clusters[cluster.name];
+    delete this.pending.failedNodes[cluster.name];
   }
 
   clusterNames(): string[] {

@@ -10,5 +10,8 @@ export {
   type FaultScope,
   type FaultSummary,
   type SimFleetOptions,
+  type SimTwinState,
 } from './fleet.ts';
+export { persistTwin, type PersistedTwin } from './persist.ts';
+export { SIM_CPU_UTILIZATION_ENV, simIngressAddress, simReplicaCpuMillis } from './replica.ts';
 export { DEFAULT_MAX_PODS, type SimNodeStatus } from './cluster.ts';
