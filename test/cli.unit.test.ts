@@ -2,6 +2,7 @@
 // maps to HTTP requests (through a recording fetch), config precedence, local
 // syntax checks and error advice.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -675,11 +676,11 @@ describe('arguments map to requests', () => {
     );
   });
 
-  test('apply -f - reads standard input; without --dry-run no dryRun parameter', async () => {
+  test('apply -f - reads standard input; without --dry-run or -n no parameters', async () => {
     const r = await cli(['apply', '-f', '-'], () => json({ kind: 'ApplyResult', items: [] }), {
       stdin: 'kind: Cloud\nmetadata: {name: x}\n',
     });
-    assert.equal(r.requests[0]?.path, '/api/v1alpha1/apply?namespace=default');
+    assert.equal(r.requests[0]?.path, '/api/v1alpha1/apply');
     assert.match(r.requests[0]?.body ?? '', /# source: <stdin>\nkind: Cloud/);
   });
 
@@ -1147,5 +1148,59 @@ describe('config command', () => {
       env: { YUNJIAN_DATA_DIR: data },
     });
     assert.equal(r.requests[0]?.headers['authorization'], 'Bearer adm');
+  });
+});
+
+describe('shell completion', () => {
+  const names = (req: Recorded) =>
+    req.path.startsWith('/api/v1alpha1/namespaces/prod/applications')
+      ? json({ kind: 'ApplicationList', metadata: {}, items: [{ metadata: { name: 'shop' } }] })
+      : emptyList('Any');
+  const cases: { line: string[]; want: string[] }[] = [
+    { line: ['g'], want: ['gateway', 'get'] },
+    { line: ['get', 'ap'], want: ['app', 'application', 'applications', 'apps'] },
+    { line: ['get', '-o', 'w'], want: ['wide'] },
+    { line: ['get', '--wa'], want: ['--watch'] },
+    { line: ['token', ''], want: ['create', 'list', 'revoke'] },
+    { line: ['explain', ''], want: ['app'] },
+    { line: ['explain', 'app', '-n', 'prod', 's'], want: ['shop'] },
+    { line: ['describe', 'app', '--namespace', 'prod', ''], want: ['shop'] },
+    { line: ['chaos', 'fail', ''], want: ['cloud', 'cluster', 'node', 'site'] },
+  ];
+  for (const c of cases) {
+    test(`yunjian ${c.line.join(' ')}<TAB>`, async () => {
+      const words = ['yunjian', ...c.line];
+      const r = await cli(['__complete', String(words.length - 1), '--', ...words], names);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.split('\n').filter(Boolean), c.want);
+    });
+  }
+
+  test('names are left out, silently, when the server cannot be reached', async () => {
+    const words = ['yunjian', 'get', 'apps', ''];
+    const r = await cli(['__complete', '3', '--', ...words], () => {
+      throw new TypeError('fetch failed');
+    });
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout + r.stderr, '');
+  });
+
+  test('the bash script completes through bash itself', async () => {
+    const script = (await cli(['completion', 'bash'])).stdout;
+    const bin = new URL('../bin/yunjian', import.meta.url).pathname;
+    const run = spawnSync(
+      'bash',
+      [
+        '-c',
+        `${script}\nCOMP_WORDS=(${bin} get clu); COMP_CWORD=2; _yunjian; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home } },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    const kindWords = KINDS.flatMap((k) => [k.plural, k.singular, ...k.shortNames]);
+    assert.deepEqual(
+      run.stdout.split('\n').filter(Boolean),
+      [...new Set(kindWords.filter((w) => w.startsWith('clu')))].sort(),
+    );
   });
 });

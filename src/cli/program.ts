@@ -26,6 +26,8 @@ import { registerTraffic } from './traffic.ts';
 import { registerAgent } from './agent.ts';
 import { registerBench } from './bench.ts';
 import { registerCluster } from './cluster.ts';
+import { registerCompletion } from './completion.ts';
+import { registerSecrets } from './secrets.ts';
 import { describe, describeExplanation } from './describe.ts';
 import { UsageError, formatError, unknownKindError, type ErrorContext } from './errors.ts';
 import {
@@ -229,6 +231,10 @@ function buildProgram(session: Session): Command {
       ).choices(UDP_THREADS),
     )
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
+    .option(
+      '--encryption-key-file <path>',
+      'keys that encrypt Secrets at rest (env YUNJIAN_ENCRYPTION_KEY_FILE; default: created in the data directory)',
+    )
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
     .option(
@@ -496,6 +502,8 @@ function buildProgram(session: Session): Command {
   registerAgent(program, io);
   registerCluster(program, io);
   registerTraffic(program, io);
+  registerCompletion(program, io, (cmd) => connect(session, cmd));
+  registerSecrets(program, io);
 
   program
     .command('version')
@@ -536,6 +544,7 @@ interface ServeOptions {
   dnsPort?: number;
   dnsWorkers?: number;
   dnsUdp?: UdpThreads;
+  encryptionKeyFile?: string;
 }
 
 async function serve(session: Session, opts: ServeOptions): Promise<void> {
@@ -553,6 +562,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
   // Loaded on demand: the server pulls in the store, API and controllers, which
   // every other command does without.
   const { runServer } = await import('../cmd/server.ts');
+  const keyFile = opts.encryptionKeyFile ?? io.env.YUNJIAN_ENCRYPTION_KEY_FILE;
   const server = await runServer({
     port: opts.port,
     host: opts.host,
@@ -561,6 +571,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     ...(opts.dnsWorkers !== undefined ? { dnsWorkers: opts.dnsWorkers } : {}),
     ...(opts.dnsUdp !== undefined ? { dnsUdp: opts.dnsUdp } : {}),
     dataDir: opts.data,
+    ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     clusterGraceSeconds: opts.clusterGraceSeconds,
