@@ -107,7 +107,7 @@ async function candidates(
     if (first === undefined) return ['app'];
     return ctx.positionals.length === 1 ? names('applications') : [];
   }
-  const arg = (ctx.command.registeredArguments as readonly Argument[])[ctx.positionals.length];
+  const arg = ctx.command.registeredArguments[ctx.positionals.length];
   return arg?.argChoices ?? [];
 }
 
