@@ -22,6 +22,9 @@ import {
 } from '../fleet/index.ts';
 import type { Cluster } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
+import { EncryptedStore } from '../store/encrypted.ts';
+import { KeyRing } from '../store/keys.ts';
+import { secretsApiPlugin } from '../api/secrets.ts';
 import type { Store } from '../store/types.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EventRecorder } from '../controllers/events.ts';
@@ -37,6 +40,11 @@ export interface ServerOptions {
   port: number;
   host: string;
   dataDir: string;
+  /**
+   * Keys that encrypt Secrets at rest; absent: `encryption-keys.yaml` in the
+   * data directory, created on first start.
+   */
+  encryptionKeyFile?: string;
   /** 'demo' (generated), 'none' (empty) or a path to a fleet YAML file. */
   fleet: string;
   /** Multiplies the generated fleet's node counts (benchmarks reach 10M+ cores). */
@@ -145,13 +153,28 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
   const { log } = options;
   // A bad fleet file fails before anything is opened.
   const fleet = loadFleet(options);
-  const store = openSqliteStore({ path: join(options.dataDir, 'yunjian.db') });
+  const keys = KeyRing.loadOrCreate(
+    options.encryptionKeyFile ?? join(options.dataDir, 'encryption-keys.yaml'),
+  );
+  const backend = openSqliteStore({ path: join(options.dataDir, 'yunjian.db') });
+  // Every part of the server reads and writes through this, so Secrets reach disk only sealed.
+  const store = new EncryptedStore({
+    inner: backend,
+    keys: keys.ring,
+    purgeHistory: () => backend.purgeHistory(),
+  });
   // Undone in reverse order when start-up fails half-way (a port already in use).
   const undo: (() => Promise<void>)[] = [() => store.close()];
   const rollback = async () => {
     for (const step of undo.reverse()) await step().catch(() => undefined);
   };
   try {
+    // Before anything else reads the store: plaintext Secrets from before
+    // encryption, or ones under a key no longer first, are sealed again.
+    const resealed = await store.reencryptAll({ purge: keys.created ? 'always' : 'if-rewritten' });
+    log(
+      `secrets: encryption key file ${keys.created ? 'created' : 'loaded'}: ${keys.ring.path}${resealed > 0 ? `; ${resealed} secrets re-encrypted` : ''}`,
+    );
     const token = loadOrCreateAdminToken(options.dataDir);
     const auth = new TokenAuthenticator();
     auth.addToken(token.token, { name: 'admin' });
@@ -226,6 +249,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         consolePlugin({ auth, store }),
         agentApiPlugin(agentHub),
         kubernetesJoinPlugin(store),
+        secretsApiPlugin(store),
         ...(traffic ? [trafficApiPlugin(traffic)] : []),
       ],
     });

@@ -337,6 +337,27 @@ export class SqliteStore implements Store {
     return attempt(() => String(this.#open().#meta('revision')));
   }
 
+  /**
+   * Compacts every change event, rewrites the file (VACUUM) and empties the
+   * WAL (checkpoint TRUNCATE), so that no earlier version of any object is left
+   * in the store's files: what re-encryption needs (see encrypted.ts). A watch
+   * resuming from before now gets ExpiredError and re-lists; live watches go on.
+   */
+  purgeHistory(): Promise<void> {
+    return attempt(() => {
+      this.#open().#flush();
+      this.#transaction(() => {
+        const revision = this.#meta('revision');
+        this.#stmt.deleteEventsUpTo.run(revision);
+        this.#stmt.setMeta.run(revision, 'compacted');
+      });
+      this.#db.exec('VACUUM');
+      const checkpoint = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get();
+      if (checkpoint?.busy !== 0)
+        throw new UnavailableError(`the store ${this.path}: the WAL checkpoint could not finish`);
+    });
+  }
+
   /** Ends every watch, then closes the database. Idempotent. */
   close(): Promise<void> {
     return attempt(() => {

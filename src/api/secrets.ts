@@ -1,0 +1,53 @@
+// `POST /api/v1alpha1/secrets/rotate-key` (body `{prune?: boolean}`): puts a
+// fresh key first in the encryption key file, re-encrypts every Secret with it
+// and purges the store's history of the old ciphertext. The old keys stay in
+// the file, still able to decrypt, until `prune` (or the operator) drops them.
+// Admin-token only, like every route that is not listed as public.
+import type { FastifyInstance } from 'fastify';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { ValidationError } from '../model/errors.ts';
+import { toFieldPath } from '../model/validate.ts';
+import type { EncryptedStore } from '../store/encrypted.ts';
+import type { ApiPlugin } from './server.ts';
+
+export const ROTATE_KEY_PATH = '/api/v1alpha1/secrets/rotate-key';
+
+export const RotateKeyRequest = Type.Object(
+  {
+    prune: Type.Optional(
+      Type.Boolean({
+        description: 'after re-encrypting, remove every other key from the key file',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RotateKeyRequest = Static<typeof RotateKeyRequest>;
+
+const checkRotate = Compile(RotateKeyRequest);
+
+function validRotate(body: unknown): RotateKeyRequest {
+  // No body at all is the plain rotation.
+  const request = body ?? {};
+  if (checkRotate.Check(request)) return request;
+  const errors = [
+    ...(checkRotate.Errors(request) as Iterable<{ instancePath: string; message: string }>),
+  ];
+  throw new ValidationError(
+    'rotate-key request',
+    errors.map((e) => ({ field: toFieldPath(e.instancePath), message: e.message })),
+  );
+}
+
+export function secretsApiPlugin(store: EncryptedStore): ApiPlugin {
+  return {
+    name: 'secrets',
+    register(app: FastifyInstance) {
+      app.post(ROTATE_KEY_PATH, async (request) => {
+        const { prune } = validRotate(request.body);
+        return store.rotateKey({ prune: prune === true });
+      });
+    },
+  };
+}
