@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { ApiException } from '@kubernetes/client-node';
 import { testWorkload } from '../src/drivers/conformance.ts';
 import { retryAfterSeconds, toDriverError } from '../src/drivers/kubernetes/client.ts';
-import { quantity } from '../src/drivers/kubernetes/driver.ts';
+import { quantity } from '../src/drivers/kubernetes/objects.ts';
 import {
   deploymentManifest,
   keyOf,

@@ -4,10 +4,8 @@
 // watched into caches (reflector.ts), so inventory and status reads cost no
 // API calls; only one probe per inventory() goes to the server, which is how
 // an outage or revoked credentials are noticed and reported for failover.
-import type { V1Deployment, V1Node, V1ObjectMeta, V1Pod, V1Service } from '@kubernetes/client-node';
-import type { YunjianError } from '../../model/errors.ts';
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { AlreadyExistsError, NotFoundError, UnavailableError } from '../../model/errors.ts';
-import { ARCHES, type Arch } from '../../model/schema.ts';
 import type {
   ClusterDriver,
   ClusterInventory,
@@ -18,15 +16,13 @@ import type {
   WorkloadSpec,
   WorkloadStatus,
 } from '../types.ts';
-import { call, connect, toDriverError, type KubeClients, type KubeconfigSource } from './client.ts';
+import { call, toDriverError, type KubeconfigSource } from './client.ts';
+import { openConnection, sourceKey, type Connection } from './connection.ts';
 import {
-  ARCH_LABEL,
   GPU_PRODUCT_LABEL,
-  GPU_RESOURCE,
   HASH_ANNOTATION,
   MANAGED_BY,
   MANAGED_BY_LABEL,
-  OWNED_SELECTOR,
   ZONE_LABEL,
   deploymentManifest,
   keyOf,
@@ -36,140 +32,27 @@ import {
   selectorLabels,
   serviceManifest,
 } from './manifests.ts';
-import { Reflector } from './reflector.ts';
+import {
+  add,
+  live,
+  nodeArch,
+  nodeReady,
+  ownedBy,
+  plural,
+  podReady,
+  podRequests,
+  sameKey,
+  totals,
+  unschedulableReason,
+  withResourceVersion,
+  zero,
+} from './objects.ts';
 
 export interface KubernetesDriverOptions {
   /** Loads the kubeconfig (from a file or the store's Secret) on first use and after failures. */
   source: () => Promise<KubeconfigSource>;
   /** How long reads wait for the caches' first list before reporting the cluster unavailable. */
   syncTimeoutMs?: number;
-}
-
-const SUFFIX: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** A Kubernetes resource.Quantity in base units (cores, bytes, devices); 0 when absent or unreadable. */
-export function quantity(q: string | undefined): number {
-  if (q === undefined) return 0;
-  const m = /^([+-]?[0-9.]+)(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?)$/.exec(q.trim());
-  if (!m) return 0;
-  const base = Number(m[1]);
-  if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
-  return base * (SUFFIX[m[3] ?? ''] ?? 1);
-}
-
-function totals(list: Record<string, string> | undefined): ResourceTotals {
-  return {
-    cpu: quantity(list?.['cpu']),
-    memory: quantity(list?.['memory']),
-    gpu: quantity(list?.[GPU_RESOURCE]),
-    pods: quantity(list?.['pods']),
-  };
-}
-
-function zero(): ResourceTotals {
-  return { cpu: 0, memory: 0, gpu: 0, pods: 0 };
-}
-
-function add(into: ResourceTotals, r: ResourceTotals): void {
-  into.cpu += r.cpu;
-  into.memory += r.memory;
-  into.gpu += r.gpu;
-  into.pods += r.pods;
-}
-
-/** What a pod holds on its node: the sum of its containers' requests (init containers ignored), one pod slot. */
-function podRequests(pod: V1Pod): ResourceTotals {
-  const sum = zero();
-  for (const c of pod.spec?.containers ?? []) {
-    const req = c.resources?.requests as Record<string, string> | undefined;
-    sum.cpu += quantity(req?.['cpu']);
-    sum.memory += quantity(req?.['memory']);
-    sum.gpu += quantity(req?.[GPU_RESOURCE]);
-  }
-  sum.pods = 1;
-  return sum;
-}
-
-function nodeArch(node: V1Node): Arch | undefined {
-  const a = node.metadata?.labels?.[ARCH_LABEL] ?? node.status?.nodeInfo?.architecture;
-  return ARCHES.find((x) => x === a);
-}
-
-function nodeReady(node: V1Node): boolean {
-  if (node.spec?.unschedulable === true) return false;
-  return (node.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-function podReady(pod: V1Pod): boolean {
-  return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-function unschedulableReason(pod: V1Pod): string | undefined {
-  const c = (pod.status?.conditions ?? []).find(
-    (x) => x.type === 'PodScheduled' && x.status === 'False',
-  );
-  return c ? (c.message ?? c.reason ?? 'unschedulable') : undefined;
-}
-
-function live(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  return (
-    pod.metadata?.deletionTimestamp === undefined && phase !== 'Succeeded' && phase !== 'Failed'
-  );
-}
-
-function ownedBy(meta: { labels?: Record<string, string> } | undefined): boolean {
-  return meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
-}
-
-function sameKey(a: WorkloadKey, b: WorkloadKey): boolean {
-  return a.namespace === b.namespace && a.app === b.app && a.component === b.component;
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}
-
-/** `desired` carrying `current`'s resourceVersion, so the replace fails if it changed since. */
-function withResourceVersion<T extends { metadata?: V1ObjectMeta }>(desired: T, current: T): T {
-  return {
-    ...desired,
-    metadata: { ...desired.metadata, resourceVersion: current.metadata?.resourceVersion ?? '' },
-  };
-}
-
-interface Connection {
-  clients: KubeClients;
-  /** The kubeconfig and context it was opened with (sourceKey). */
-  source: string;
-  nodes: Reflector<V1Node>;
-  pods: Reflector<V1Pod>;
-  deployments: Reflector<V1Deployment>;
-  services: Reflector<V1Service>;
-  /** The last watch failure not yet followed by a successful re-list. */
-  watchError: YunjianError | undefined;
-}
-
-/** What identifies a kubeconfig source's content (not where it came from). */
-function sourceKey(s: KubeconfigSource): string {
-  return JSON.stringify([s.kubeconfig, s.context ?? null]);
 }
 
 export class KubernetesClusterDriver implements ClusterDriver {
@@ -195,51 +78,7 @@ export class KubernetesClusterDriver implements ClusterDriver {
   }
 
   private async open(): Promise<Connection> {
-    const source = await this.options.source();
-    const clients = connect(source);
-    const c: Connection = {
-      clients,
-      source: sourceKey(source),
-      watchError: undefined,
-      nodes: undefined as unknown as Reflector<V1Node>,
-      pods: undefined as unknown as Reflector<V1Pod>,
-      deployments: undefined as unknown as Reflector<V1Deployment>,
-      services: undefined as unknown as Reflector<V1Service>,
-    };
-    const hooks = {
-      watch: clients.watch,
-      onError: (err: unknown) => {
-        c.watchError = toDriverError(err, clients, 'watch');
-      },
-      onSynced: () => {
-        c.watchError = undefined;
-      },
-    };
-    c.nodes = new Reflector<V1Node>({
-      ...hooks,
-      path: '/api/v1/nodes',
-      list: () => clients.core.listNode(),
-    });
-    // Every running pod, ours or not: other tenants' pods take node capacity too.
-    const livePods = 'status.phase!=Succeeded,status.phase!=Failed';
-    c.pods = new Reflector<V1Pod>({
-      ...hooks,
-      path: '/api/v1/pods',
-      fieldSelector: livePods,
-      list: () => clients.core.listPodForAllNamespaces({ fieldSelector: livePods }),
-    });
-    c.deployments = new Reflector<V1Deployment>({
-      ...hooks,
-      path: '/apis/apps/v1/deployments',
-      labelSelector: OWNED_SELECTOR,
-      list: () => clients.apps.listDeploymentForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
-    });
-    c.services = new Reflector<V1Service>({
-      ...hooks,
-      path: '/api/v1/services',
-      labelSelector: OWNED_SELECTOR,
-      list: () => clients.core.listServiceForAllNamespaces({ labelSelector: OWNED_SELECTOR }),
-    });
+    const c = openConnection(await this.options.source());
     if (this.closed) throw new UnavailableError('driver closed');
     for (const r of [c.nodes, c.pods, c.deployments, c.services]) r.start();
     this.conn = c;
