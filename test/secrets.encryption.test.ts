@@ -254,6 +254,21 @@ void describe('EncryptedStore over SQLite', () => {
         assert.equal(dataOf(await lab.store.get({ kind: 'Secret', name: `s${i}` })), v);
     }));
 
+  void it('a key file that cannot be written fails the rotation and changes nothing', () =>
+    withLab(async (lab) => {
+      const value = canary();
+      await lab.store.create(secret('db', value));
+      const before = lab.store.keys.names;
+      await rm(join(lab.dir, 'keys'), { recursive: true });
+      await expectInternal(
+        lab.store.rotateKey({ prune: false }),
+        /cannot write the encryption key file .*encryption-keys\.yaml/,
+      );
+      assert.deepEqual(lab.store.keys.names, before);
+      assert.equal((await sealed(lab, 'db')).encrypted.keyId, before[0]);
+      assert.equal(dataOf(await lab.store.get({ kind: 'Secret', name: 'db' })), value);
+    }));
+
   // [title, what is written in place of Secret "b"'s stored spec, expected error]
   type Spec = Awaited<ReturnType<typeof sealed>>;
   const flip = (b64: string) => {

@@ -11,10 +11,10 @@
 // renamed over it, mode 0600), so a crash leaves the old or the new list,
 // never a torn one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ValidationError, type FieldCause } from '../model/errors.ts';
+import { InternalError, ValidationError, type FieldCause } from '../model/errors.ts';
 
 /** AES-256. */
 export const KEY_BYTES = 32;
@@ -109,9 +109,16 @@ function newKey(): KeyEncryptionKey {
 function writeKeyFile(path: string, keys: readonly KeyEncryptionKey[]): void {
   const doc = { keys: keys.map((k) => ({ name: k.name, secret: k.secret.toString('base64') })) };
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  // The umask can only narrow 0600, so the key is never readable by others, not even briefly.
-  writeFileSync(temp, HEADER + stringify(doc), { mode: 0o600, flag: 'wx', flush: true });
-  renameSync(temp, path);
+  try {
+    // The umask can only narrow 0600, so the key is never readable by others, not even briefly.
+    writeFileSync(temp, HEADER + stringify(doc), { mode: 0o600, flag: 'wx', flush: true });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw new InternalError(
+      `cannot write the encryption key file ${path}: ${(err as Error).message}`,
+    );
+  }
 }
 
 function fileError(path: string, causes: FieldCause[]): ValidationError {
