@@ -4,7 +4,7 @@
 // with replicas without profile, and the report.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { schedule, Scheduler, type ColocationOptions } from '../src/scheduler/scheduler.ts';
+import { schedule, Scheduler, type ColocationOptions } from '../src/scheduler/index.ts';
 import { app, clusterInfo, comp, fleet, node } from './scheduler.fixtures.ts';
 
 /** A scheduler on `count` nodes of 10 cores in one cluster. */

@@ -16,7 +16,7 @@ import type {
   ComponentRequest,
   ScheduleResult,
   Scheduler,
-} from '../src/scheduler/scheduler.ts';
+} from '../src/scheduler/index.ts';
 import type { ClusterInfo, Snapshot } from '../src/scheduler/snapshot.ts';
 
 export function clusterInfo(name: string, over: Partial<ClusterInfo> = {}): ClusterInfo {

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Arch, Placement, Taint } from '../src/model/schema.ts';
 import type { NodeInput, PodRequest } from '../src/scheduler/nodestate.ts';
-import { Scheduler, type AppRequest, type ComponentRequest } from '../src/scheduler/scheduler.ts';
+import { Scheduler, type AppRequest, type ComponentRequest } from '../src/scheduler/index.ts';
 import type { ClusterInfo } from '../src/scheduler/snapshot.ts';
 import { assertPlanValid, clusterInfo, fleet } from './scheduler.fixtures.ts';
 

@@ -9,7 +9,7 @@ import { SimFleet } from '../src/drivers/sim/index.ts';
 import { workloadFor } from '../src/controllers/application.ts';
 import type { Application, Cluster, SimNodePool } from '../src/model/schema.ts';
 import { snapshotFromResources } from '../src/scheduler/snapshot.ts';
-import { schedule } from '../src/scheduler/scheduler.ts';
+import { schedule } from '../src/scheduler/index.ts';
 import { appRequest } from '../src/scheduler/request.ts';
 
 function cluster(name: string, pools: SimNodePool[]): Cluster {

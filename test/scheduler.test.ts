@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Placement } from '../src/model/schema.ts';
 import type { NodeInput } from '../src/scheduler/nodestate.ts';
-import { Scheduler, divide, schedule, seededRandom } from '../src/scheduler/scheduler.ts';
+import { seededRandom } from '../src/lib/random.ts';
+import { Scheduler, divide, schedule } from '../src/scheduler/index.ts';
 import type { ClusterInfo } from '../src/scheduler/snapshot.ts';
 import {
   app,

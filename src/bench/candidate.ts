@@ -15,7 +15,7 @@
 import type { Placement } from '../model/schema.ts';
 import type { NodeInput, NodeState } from '../scheduler/nodestate.ts';
 import { NodePlacer } from '../scheduler/placer.ts';
-import { Scheduler, type AppRequest, type PredictedUsage } from '../scheduler/scheduler.ts';
+import { Scheduler, type AppRequest, type PredictedUsage } from '../scheduler/index.ts';
 import type { ClusterInfo } from '../scheduler/snapshot.ts';
 import { nodesNeeded, OVERLOAD_THRESHOLD, type ColocationVm, type VmPlacer } from './colocation.ts';
 import type { BenchFleet } from './fleet.ts';

@@ -38,7 +38,7 @@ import {
   componentArchitectures,
   requestedCpuMillis,
 } from '../scheduler/request.ts';
-import type { AppPlan } from '../scheduler/scheduler.ts';
+import type { AppPlan } from '../scheduler/index.ts';
 import { isClusterReady, readyCondition } from './clusterstatus.ts';
 import { applicationReadyCondition } from './condition.ts';
 import { nextReservation, UsageWindows, type ComponentUsage } from './colocation.ts';

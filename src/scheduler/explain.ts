@@ -12,7 +12,8 @@ import {
   type Site,
 } from '../model/schema.ts';
 import { appRequest, componentArchitectures } from './request.ts';
-import { schedule, type AppPlan, type ChosenCluster } from './scheduler.ts';
+import { schedule } from './scheduler.ts';
+import type { AppPlan, ChosenCluster } from './types.ts';
 import { snapshotFromResources, type ReportedNode, type Snapshot } from './snapshot.ts';
 
 /** Seeds the scheduler's tie-breaks; with the app's name it makes every decision repeatable. */

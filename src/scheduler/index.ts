@@ -1,66 +1,65 @@
-// The global scheduler: placement across clouds, clusters and nodes as a pure
-// function of (snapshot, requests, seed). See scheduler.ts for the algorithm,
-// plugins.ts for the filters and scores, placer.ts for node placement.
+// The scheduler's public surface: everything outside src/scheduler imports
+// from here. Placement across clouds, clusters and nodes as a pure function
+// of (snapshot, requests, seed); scheduler.ts lists the stages and the
+// modules that hold them.
 export {
   GPU_MILLI,
   MAX_GPUS_PER_NODE,
   NodeState,
-  archMaskOf,
   type Allocation,
   type CompiledRequest,
   type NodeInput,
-  type NodeUsage,
   type PodRequest,
 } from './nodestate.ts';
 export { NodePlacer } from './placer.ts';
 export {
-  DEFAULT_WEIGHTS,
   PluginRegistry,
   defaultRegistry,
+  tolerates,
   type FilterPlugin,
   type FleetView,
   type ScorePlugin,
 } from './plugins.ts';
-export { USER_REGIONS, distanceKm, resolveUserRegion } from './regions.ts';
 export {
   appRequest,
+  colocationReservation,
   componentArchitectures,
-  componentRequest,
-  gpuDemand,
   podRequest,
+  requestedCpuMillis,
 } from './request.ts';
-export {
-  Scheduler,
-  divide,
-  schedule,
-  seededRandom,
-  type AppPlan,
-  type AppRequest,
-  type AppRisk,
-  type Assignment,
-  type ChosenCluster,
-  type ClusterVerdict,
-  type ColocationOptions,
-  type ColocationReport,
-  type ComponentExplanation,
-  type ComponentPlan,
-  type ComponentRequest,
-  type NodeRisk,
-  type PredictedUsage,
-  type Reason,
-  type ScheduleOptions,
-  type ScheduleResult,
-} from './scheduler.ts';
+export { divide } from './division.ts';
+export { Scheduler, schedule } from './scheduler.ts';
 export {
   DEFAULT_MAX_PODS,
-  clusterInfo,
-  nodeFromReport,
   nodesFromPools,
   snapshotFromFleet,
   snapshotFromResources,
   type ClusterInfo,
-  type ClusterPrices,
   type ReportedNode,
-  type ResourceSnapshotInput,
   type Snapshot,
 } from './snapshot.ts';
+export type {
+  AppPlan,
+  AppRequest,
+  AppRisk,
+  Assignment,
+  ChosenCluster,
+  ClusterVerdict,
+  ColocationOptions,
+  ColocationReport,
+  ComponentExplanation,
+  ComponentPlan,
+  ComponentRequest,
+  NodeRisk,
+  PredictedUsage,
+  Reason,
+  ScheduleOptions,
+  ScheduleResult,
+} from './types.ts';
+export {
+  explainApplication,
+  fleetSnapshot,
+  placeApplication,
+  settlingClusters,
+  type ApplicationExplanation,
+} from './explain.ts';

@@ -8,11 +8,7 @@
 //   - a site name, or a provider region code (us-east-1), of the fleet;
 //   - an ISO country code (the mean position of the fleet's sites there).
 // Anything else is unknown and ignored (the explanation says so).
-
-export interface LatLon {
-  latitude: number;
-  longitude: number;
-}
+import type { LatLon } from '../lib/geo.ts';
 
 /** Broad user regions and a representative city for each. */
 export const USER_REGIONS: Readonly<Record<string, LatLon>> = {
@@ -38,19 +34,6 @@ export const USER_REGIONS: Readonly<Record<string, LatLon>> = {
   'me-central': { latitude: 25.2, longitude: 55.27 }, // Dubai
   'af-south': { latitude: -26.2, longitude: 28.05 }, // Johannesburg
 };
-
-const EARTH_RADIUS_KM = 6371;
-
-/** Great-circle distance in km (haversine). */
-export function distanceKm(a: LatLon, b: LatLon): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.latitude - a.latitude) * rad;
-  const dLon = (b.longitude - a.longitude) * rad;
-  const h =
-    Math.sin(dLat / 2) ** 2 +
-    Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.min(1, Math.sqrt(h)));
-}
 
 /** What the fleet itself can tell about a place name. */
 export interface PlaceBook {

@@ -3,7 +3,7 @@
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import type { Application, Arch, Component } from '../model/schema.ts';
 import type { PodRequest } from './nodestate.ts';
-import type { AppRequest, ComponentRequest } from './scheduler.ts';
+import type { AppRequest, ComponentRequest } from './types.ts';
 
 const MiB = 1024 * 1024;
 
