@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { chmodSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { runStoreConformance } from '../src/store/conformance.ts';
@@ -155,6 +156,30 @@ void describe('SqliteStore', () => {
       } finally {
         db.close();
       }
+    } finally {
+      await f.cleanup();
+    }
+  });
+
+  void it('the database, its -wal and -shm are 0600 and a directory it creates 0700, also after a reopen of files made 0644', async () => {
+    const f = await fileStore();
+    try {
+      const modes = async () => {
+        await f.store.create(app(`a${Date.now()}`));
+        const files = [f.path, `${f.path}-wal`, `${f.path}-shm`];
+        return Object.fromEntries(files.map((p) => [p, (statSync(p).mode & 0o777).toString(8)]));
+      };
+      const expected = {
+        [f.path]: '600',
+        [`${f.path}-wal`]: '600',
+        [`${f.path}-shm`]: '600',
+      };
+      assert.equal((statSync(dirname(f.path)).mode & 0o777).toString(8), '700');
+      assert.deepEqual(await modes(), expected);
+      await f.store.close();
+      chmodSync(f.path, 0o644);
+      await f.reopen();
+      assert.deepEqual(await modes(), expected);
     } finally {
       await f.cleanup();
     }

@@ -18,6 +18,7 @@ import { ConflictError, InternalError, NotFoundError } from '../model/errors.ts'
 import { isEnvelope, open, seal, type Envelope } from './envelope.ts';
 import type { KeyRing } from './keys.ts';
 import type {
+  BatchOperation,
   ListOptions,
   ListResult,
   ObjectKey,
@@ -109,15 +110,14 @@ export class EncryptedStore implements Store {
 
   /** Returns the deleted object; one whose key is gone comes back without its spec, since it is deleted all the same. */
   async delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject> {
-    const deleted = await this.#inner.delete(key, options);
-    try {
-      return this.#decrypt(deleted);
-    } catch (err) {
-      if (!(err instanceof InternalError)) throw err;
-      const bare: StoredObject = { ...deleted };
-      delete bare.spec;
-      return bare;
-    }
+    return this.#decryptDeleted(await this.#inner.delete(key, options));
+  }
+
+  /** One backend batch of the operations, each sealed as its own method above seals it. */
+  async batch(operations: readonly BatchOperation[]): Promise<StoredObject[]> {
+    const prepared = await Promise.all(operations.map((o) => this.#prepare(o)));
+    const written = await this.#inner.batch(prepared.map((p) => p.operation));
+    return written.map((obj, i) => prepared[i]!.finish(obj));
   }
 
   watch(options?: WatchOptions): Watch {
@@ -212,6 +212,36 @@ export class EncryptedStore implements Store {
     if (!isSealedSpec(current.spec) || current.spec.encrypted.keyId !== this.keys.primary.name)
       return undefined;
     return isDeepStrictEqual(this.#decrypt(current).spec, plaintext) ? current.spec : undefined;
+  }
+
+  async #prepare(o: BatchOperation): Promise<{
+    operation: BatchOperation;
+    finish: (written: StoredObject) => StoredObject;
+  }> {
+    if (o.op === 'delete') return { operation: o, finish: (w) => this.#decryptDeleted(w) };
+    if (!this.#encrypts(o.object)) return { operation: o, finish: (w) => w };
+    if (o.op === 'updateStatus') {
+      const statusOnly: StoredObject = { ...o.object };
+      delete statusOnly.spec;
+      return { operation: { ...o, object: statusOnly }, finish: (w) => this.#decrypt(w) };
+    }
+    const { stored, plaintext } = this.#seal(o.object);
+    if (o.op === 'update') {
+      const unchanged = await this.#unchangedSealedSpec(o.object, plaintext);
+      if (unchanged !== undefined) stored.spec = unchanged;
+    }
+    return { operation: { ...o, object: stored }, finish: (w) => withSpec(w, plaintext) };
+  }
+
+  #decryptDeleted(deleted: StoredObject): StoredObject {
+    try {
+      return this.#decrypt(deleted);
+    } catch (err) {
+      if (!(err instanceof InternalError)) throw err;
+      const bare: StoredObject = { ...deleted };
+      delete bare.spec;
+      return bare;
+    }
   }
 
   #decrypt(obj: StoredObject): StoredObject {

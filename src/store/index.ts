@@ -1,6 +1,7 @@
 // The store's public surface. The conformance suite (conformance.ts) is not
 // re-exported here because it pulls in node:test; tests import it directly.
 export type {
+  BatchOperation,
   ListOptions,
   ListResult,
   ObjectKey,

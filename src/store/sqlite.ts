@@ -22,7 +22,7 @@
 // live delivery between two batches without missing or repeating one (see
 // SqliteWatch).
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 import {
@@ -35,6 +35,7 @@ import {
 } from '../model/errors.ts';
 import { matchesLabels, parseLabelSelector, type Requirement } from '../model/labels.ts';
 import type {
+  BatchOperation,
   ListOptions,
   ListResult,
   ObjectKey,
@@ -48,7 +49,7 @@ import type {
 } from './types.ts';
 
 export interface SqliteStoreOptions {
-  /** Database file (its directory is created if missing), or `:memory:`. */
+  /** Database file (its directory is created 0700 if missing; the files are 0600), or `:memory:`. */
   path: string;
   /**
    * How many of the most recent change events are always kept for watches to
@@ -127,7 +128,7 @@ export class SqliteStore implements Store {
     this.#compactBatch = Math.max(1, Math.min(10_000, Math.floor(this.#retention / 10)));
     this.#watchBufferSize = positiveInteger(options.watchBufferSize ?? 10_000, 'watchBufferSize');
 
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+    if (options.path !== ':memory:') ownerOnly(options.path);
     this.#db = new DatabaseSync(options.path, { timeout: 5000 });
     try {
       const mode = this.#db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
@@ -216,82 +217,40 @@ export class SqliteStore implements Store {
   }
 
   create(obj: StoredObject): Promise<StoredObject> {
-    return attempt(() => {
-      const k = keyOf(obj);
-      return this.#write(k, (revision) => {
-        if (this.#stmt.getObject.get(k.kind, k.namespace, k.name) !== undefined) {
-          throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
-            kind: k.kind,
-            name: k.name,
-          });
-        }
-        const metadata: Record<string, unknown> = {
-          ...obj.metadata,
-          uid: randomUUID(),
-          resourceVersion: String(revision),
-          generation: 1,
-          creationTimestamp: new Date().toISOString(),
-        };
-        setNamespace(metadata, k.namespace);
-        return { type: 'ADDED', doc: { ...obj, metadata } };
-      });
-    });
+    return attempt(() => this.#write([this.#createStep(obj)])).then(only);
   }
 
   update(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() => {
-      const k = keyOf(obj);
-      const expected = expectedVersion(obj, options);
-      return this.#write(k, (revision) => {
-        const stored = this.#current(k, expected);
-        const specChanged = canonicalJson(obj.spec) !== canonicalJson(stored.spec);
-        const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
-        // Caller's metadata replaces the stored one except for server-owned fields.
-        const metadata: Record<string, unknown> = {
-          ...obj.metadata,
-          uid: stored.metadata.uid,
-          resourceVersion: String(revision),
-          generation,
-          creationTimestamp: stored.metadata.creationTimestamp,
-        };
-        setNamespace(metadata, k.namespace);
-        const doc: Record<string, unknown> = { ...obj, metadata };
-        delete doc.status;
-        if (stored.status !== undefined) doc.status = stored.status;
-        return { type: 'MODIFIED', doc };
-      });
-    });
+    return attempt(() => this.#write([this.#updateStep(obj, options)])).then(only);
   }
 
   updateStatus(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() => {
-      const k = keyOf(obj);
-      const expected = expectedVersion(obj, options);
-      return this.#write(k, (revision) => {
-        const stored = this.#current(k, expected);
-        const doc: Record<string, unknown> = {
-          ...stored,
-          metadata: { ...stored.metadata, resourceVersion: String(revision) },
-        };
-        delete doc.status;
-        if (obj.status !== undefined) doc.status = obj.status;
-        return { type: 'MODIFIED', doc };
-      });
-    });
+    return attempt(() => this.#write([this.#updateStatusStep(obj, options)])).then(only);
   }
 
   delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject> {
+    return attempt(() => this.#write([this.#deleteStep(key, options)])).then(only);
+  }
+
+  /** One SAVEPOINT in the next group commit holds every step (see #flush). */
+  batch(operations: readonly BatchOperation[]): Promise<StoredObject[]> {
     return attempt(() => {
-      const k = normalizeKey(key);
-      const expected = expectedVersion(undefined, options);
-      return this.#write(k, (revision) => {
-        const stored = this.#current(k, expected);
-        this.#stmt.deleteObject.run(k.kind, k.namespace, k.name);
-        return {
-          type: 'DELETED',
-          doc: { ...stored, metadata: { ...stored.metadata, resourceVersion: String(revision) } },
-        };
-      });
+      this.#open();
+      if (operations.length === 0) return [];
+      return this.#write(
+        operations.map((o) => {
+          switch (o.op) {
+            case 'create':
+              return this.#createStep(o.object);
+            case 'update':
+              return this.#updateStep(o.object, o.options);
+            case 'updateStatus':
+              return this.#updateStatusStep(o.object, o.options);
+            case 'delete':
+              return this.#deleteStep(o.key, o.options);
+          }
+        }),
+      );
     });
   }
 
@@ -392,6 +351,90 @@ export class SqliteStore implements Store {
     }
   }
 
+  #createStep(obj: StoredObject): WriteStep {
+    const k = keyOf(obj);
+    return {
+      k,
+      mutate: (revision) => {
+        if (this.#stmt.getObject.get(k.kind, k.namespace, k.name) !== undefined) {
+          throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
+            kind: k.kind,
+            name: k.name,
+          });
+        }
+        const metadata: Record<string, unknown> = {
+          ...obj.metadata,
+          uid: randomUUID(),
+          resourceVersion: String(revision),
+          generation: 1,
+          creationTimestamp: new Date().toISOString(),
+        };
+        setNamespace(metadata, k.namespace);
+        return { type: 'ADDED', doc: { ...obj, metadata } };
+      },
+    };
+  }
+
+  #updateStep(obj: StoredObject, options: WriteOptions | undefined): WriteStep {
+    const k = keyOf(obj);
+    const expected = expectedVersion(obj, options);
+    return {
+      k,
+      mutate: (revision) => {
+        const stored = this.#current(k, expected);
+        const specChanged = canonicalJson(obj.spec) !== canonicalJson(stored.spec);
+        const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
+        // Caller's metadata replaces the stored one except for server-owned fields.
+        const metadata: Record<string, unknown> = {
+          ...obj.metadata,
+          uid: stored.metadata.uid,
+          resourceVersion: String(revision),
+          generation,
+          creationTimestamp: stored.metadata.creationTimestamp,
+        };
+        setNamespace(metadata, k.namespace);
+        const doc: Record<string, unknown> = { ...obj, metadata };
+        delete doc.status;
+        if (stored.status !== undefined) doc.status = stored.status;
+        return { type: 'MODIFIED', doc };
+      },
+    };
+  }
+
+  #updateStatusStep(obj: StoredObject, options: WriteOptions | undefined): WriteStep {
+    const k = keyOf(obj);
+    const expected = expectedVersion(obj, options);
+    return {
+      k,
+      mutate: (revision) => {
+        const stored = this.#current(k, expected);
+        const doc: Record<string, unknown> = {
+          ...stored,
+          metadata: { ...stored.metadata, resourceVersion: String(revision) },
+        };
+        delete doc.status;
+        if (obj.status !== undefined) doc.status = obj.status;
+        return { type: 'MODIFIED', doc };
+      },
+    };
+  }
+
+  #deleteStep(key: ObjectKey, options: WriteOptions | undefined): WriteStep {
+    const k = normalizeKey(key);
+    const expected = expectedVersion(undefined, options);
+    return {
+      k,
+      mutate: (revision) => {
+        const stored = this.#current(k, expected);
+        this.#stmt.deleteObject.run(k.kind, k.namespace, k.name);
+        return {
+          type: 'DELETED',
+          doc: { ...stored, metadata: { ...stored.metadata, resourceVersion: String(revision) } },
+        };
+      },
+    };
+  }
+
   /** The stored object, after the compare-and-set check against `expected`. */
   #current(k: NormalKey, expected: string | undefined): StoredObject {
     const row = this.#stmt.getObject.get(k.kind, k.namespace, k.name);
@@ -410,19 +453,17 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Queues one write for the next group commit (see the header). Inside the
-   * batch's transaction, the write takes the next revision, lets `mutate`
-   * check preconditions and build the new document, then stores the object (or
-   * removes it for DELETED), appends the event, advances the counter and
-   * compacts old events. Watchers see the change only after COMMIT.
+   * Queues one write (its steps all or none) for the next group commit (see
+   * the header). Inside the batch's transaction, each step takes the next
+   * revision, lets `mutate` check preconditions and build the new document,
+   * then stores the object (or removes it for DELETED), appends the event,
+   * advances the counter and compacts old events. Watchers see the changes
+   * only after COMMIT.
    */
-  #write(
-    k: NormalKey,
-    mutate: (revision: number) => { type: WatchEventType; doc: object },
-  ): Promise<StoredObject> {
+  #write(steps: WriteStep[]): Promise<StoredObject[]> {
     this.#open();
     return new Promise((resolve, reject) => {
-      this.#batch.push({ k, mutate, resolve, reject });
+      this.#batch.push({ steps, resolve, reject });
       if (this.#batch.length === 1) setImmediate(() => this.#flush());
     });
   }
@@ -436,13 +477,13 @@ export class SqliteStore implements Store {
       for (const w of batch) w.reject(err);
       return;
     }
-    const outcomes: ({ change: Change } | { error: unknown })[] = [];
+    const outcomes: ({ changes: Change[] } | { error: unknown })[] = [];
     try {
       this.#transaction(() => {
         for (const w of batch) {
           this.#db.exec('SAVEPOINT write');
           try {
-            outcomes.push({ change: this.#applyWrite(w.k, w.mutate) });
+            outcomes.push({ changes: w.steps.map((step) => this.#applyWrite(step)) });
             this.#db.exec('RELEASE write');
           } catch (error) {
             this.#db.exec('ROLLBACK TO write');
@@ -458,19 +499,17 @@ export class SqliteStore implements Store {
       for (const w of batch) w.reject(error);
       return;
     }
-    for (const o of outcomes) if ('change' in o) for (const w of this.#watches) w.deliver(o.change);
+    for (const o of outcomes)
+      if ('changes' in o) for (const c of o.changes) for (const w of this.#watches) w.deliver(c);
     batch.forEach((w, i) => {
       const o = outcomes[i]!;
-      // A fresh copy: neither the caller's input nor the watchers' events alias it.
-      if ('change' in o) w.resolve(JSON.parse(o.change.doc) as StoredObject);
+      // Fresh copies: neither the caller's input nor the watchers' events alias them.
+      if ('changes' in o) w.resolve(o.changes.map((c) => JSON.parse(c.doc) as StoredObject));
       else w.reject(o.error);
     });
   }
 
-  #applyWrite(
-    k: NormalKey,
-    mutate: (revision: number) => { type: WatchEventType; doc: object },
-  ): Change {
+  #applyWrite({ k, mutate }: WriteStep): Change {
     const revision = this.#meta('revision') + 1;
     const { type, doc } = mutate(revision);
     const json = JSON.stringify(doc);
@@ -704,14 +743,40 @@ interface NormalKey {
   name: string;
 }
 
-/** Runs `fn` now; its result or exception becomes the promise's. */
-interface PendingWrite {
+/** One object's write: its key and how to build its new state at a revision. */
+interface WriteStep {
   k: NormalKey;
   mutate: (revision: number) => { type: WatchEventType; doc: object };
-  resolve: (o: StoredObject) => void;
+}
+
+/** A write waiting for the group commit: one step, or a whole `batch`. */
+interface PendingWrite {
+  steps: WriteStep[];
+  resolve: (written: StoredObject[]) => void;
   reject: (err: unknown) => void;
 }
 
+/**
+ * Makes the database readable by its owner alone before SQLite opens it: a
+ * missing directory is created 0700, the file is created (or narrowed) to
+ * 0600, and so are a -wal and -shm left from before. SQLite creates new -wal
+ * and -shm files with the database file's mode, so they follow.
+ */
+function ownerOnly(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`])
+    if (existsSync(file)) chmodSync(file, 0o600);
+}
+
+/** The single object a one-step write resolves with. */
+function only(written: StoredObject[]): StoredObject {
+  const [obj] = written;
+  if (obj === undefined) throw new Error('SQLite store: a write resolved with no object');
+  return obj;
+}
+
+/** Runs `fn` now; its result or exception becomes the promise's. */
 function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   return new Promise<T>((resolve) => resolve(fn()));
 }

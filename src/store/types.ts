@@ -88,6 +88,13 @@ export interface Watch<T extends StoredObject = StoredObject> extends AsyncItera
   close(): void;
 }
 
+/** One write of a `Store.batch`; each behaves as the method of the same name. */
+export type BatchOperation =
+  | { op: 'create'; object: StoredObject }
+  | { op: 'update'; object: StoredObject; options?: WriteOptions }
+  | { op: 'updateStatus'; object: StoredObject; options?: WriteOptions }
+  | { op: 'delete'; key: ObjectKey; options?: WriteOptions };
+
 export interface Store {
   /** Throws NotFoundError. */
   get(key: ObjectKey): Promise<StoredObject>;
@@ -103,6 +110,15 @@ export interface Store {
   updateStatus(obj: StoredObject, options?: WriteOptions): Promise<StoredObject>;
   /** Returns the deleted object. Throws NotFoundError, ConflictError. */
   delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject>;
+  /**
+   * All of `operations` or none of them. They are applied in order (a later one
+   * sees an earlier one's result), each getting its own next revision, and
+   * watchers see their events only once all of them are durable. If any one
+   * fails, nothing is stored, no revision is used, and the batch rejects with
+   * that operation's error. Resolves with the written objects in order (for
+   * delete, the deleted object); an empty batch resolves with [] and writes nothing.
+   */
+  batch(operations: readonly BatchOperation[]): Promise<StoredObject[]>;
   watch(options?: WatchOptions): Watch;
   /** The latest revision. */
   revision(): Promise<string>;
