@@ -2,10 +2,11 @@
 // The one implementation used by the global scheduler, the sim driver and the
 // benchmarks (see nodestate.ts for the state it works on).
 //
-// Index. Nodes are grouped into classes: nodes of one cluster with the same
-// shape (architecture, cpu, memory, pods, GPU count and model). Inside a class
-// every node sits in one of 16 x 16 cells by how much it has free, as a
-// fraction of its capacity, in the class's two binding resources:
+// Index. Nodes are grouped into classes (nodeclasses.ts): nodes of one cluster
+// with the same shape (architecture, cpu, memory, pods, GPU count and model).
+// Inside a class every node sits in one of 16 x 16 cells (levels.ts) by how
+// much it has free, as a fraction of its capacity, in the class's two binding
+// resources:
 //   GPU classes: (free GPU, free cpu);  CPU classes: (free cpu, free memory).
 // A node with no pod slot left, a failed node and a parked node sit in no cell.
 // Each cell is a doubly linked list (typed arrays, O(1) moves) and each class
@@ -35,61 +36,13 @@ import {
   type CompiledRequest,
   type NodeState,
 } from './nodestate.ts';
+import { CELLS, LEVELS, level, lowestBit } from './levels.ts';
+import { classifyNodes } from './nodeclasses.ts';
 
-const LEVELS = 16;
-const CELLS = LEVELS * LEVELS;
 /** Fitting nodes of the best cell compared exactly before choosing. */
 const LOOKAHEAD = 4;
 /** Nodes of one cell looked at before moving to the next cell (all of them if no cell has a fit). */
 const SCAN_LIMIT = 32;
-/** More distinct node shapes than this in one cluster share classes by (arch, GPU model, GPU count). */
-const MAX_CLASSES_PER_CLUSTER = 48;
-
-/**
- * Lower bounds of the 16 levels, as fractions of capacity: finer near empty so
- * that slivers too small for any request sit below the level small requests
- * start from, instead of in front of them. All are multiples of 1/1024.
- */
-const LEVEL_FLOOR = [
-  0,
-  1 / 256,
-  1 / 128,
-  1 / 64,
-  1 / 32,
-  1 / 16,
-  1 / 8,
-  3 / 16,
-  1 / 4,
-  3 / 8,
-  1 / 2,
-  5 / 8,
-  3 / 4,
-  13 / 16,
-  7 / 8,
-  15 / 16,
-];
-/** Level of a fraction f, looked up as LEVEL_OF[floor(f * 1024)]. */
-const LEVEL_OF = (() => {
-  const t = new Uint8Array(1025);
-  for (let q = 0; q <= 1024; q++) {
-    let l = 0;
-    while (l + 1 < LEVELS && LEVEL_FLOOR[l + 1]! * 1024 <= q) l++;
-    t[q] = l;
-  }
-  return t;
-})();
-
-/** The level of `amount` out of `cap`: nodes below the level of a request cannot hold it. */
-function level(amount: number, cap: number): number {
-  if (cap <= 0 || amount <= 0) return 0;
-  const q = Math.floor((amount / cap) * 1024);
-  return LEVEL_OF[q >= 1024 ? 1024 : q]!;
-}
-
-/** Lowest set bit's index of a non-zero 32-bit value. */
-function lowestBit(m: number): number {
-  return 31 - Math.clz32(m & -m);
-}
 
 export class NodePlacer {
   readonly state: NodeState;
@@ -147,50 +100,10 @@ export class NodePlacer {
       if (state.cluster[i]! + 1 > clusters) clusters = state.cluster[i]! + 1;
     this.clusterCount = clusters;
 
-    // Classes: by full shape, or coarse when a cluster has too many shapes.
-    // Runs of identical nodes (a pool) skip the string keys.
-    const same = (i: number, j: number, coarse: boolean) =>
-      state.cluster[i] === state.cluster[j] &&
-      state.arch[i] === state.arch[j] &&
-      state.gpuModel[i] === state.gpuModel[j] &&
-      state.gpuCount[i] === state.gpuCount[j] &&
-      (coarse ||
-        (state.cpuCap[i] === state.cpuCap[j] &&
-          state.memCap[i] === state.memCap[j] &&
-          state.podsCap[i] === state.podsCap[j]));
-    const shapeKey = (i: number) =>
-      `${state.cluster[i]}|${state.arch[i]}|${state.gpuModel[i]}|${state.gpuCount[i]}|${state.cpuCap[i]}|${state.memCap[i]}|${state.podsCap[i]}`;
-    const coarseKey = (i: number) =>
-      `${state.cluster[i]}|${state.arch[i]}|${state.gpuModel[i]}|${state.gpuCount[i]}`;
-    const shapesPerCluster = new Map<number, Set<string>>();
-    for (let i = 0; i < n; i++) {
-      if (i > 0 && same(i, i - 1, false)) continue;
-      const c = state.cluster[i]!;
-      let s = shapesPerCluster.get(c);
-      if (s === undefined) shapesPerCluster.set(c, (s = new Set()));
-      if (s.size <= MAX_CLASSES_PER_CLUSTER) s.add(shapeKey(i));
-    }
-    const coarse = (i: number) =>
-      (shapesPerCluster.get(state.cluster[i]!)?.size ?? 0) > MAX_CLASSES_PER_CLUSTER;
-    const classIds = new Map<string, number>();
-    this.nodeClass = new Int32Array(n);
-    const firstNode: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const co = coarse(i);
-      if (i > 0 && same(i, i - 1, co) && co === coarse(i - 1)) {
-        this.nodeClass[i] = this.nodeClass[i - 1]!;
-        continue;
-      }
-      const key = co ? coarseKey(i) : shapeKey(i);
-      let k = classIds.get(key);
-      if (k === undefined) {
-        k = classIds.size;
-        classIds.set(key, k);
-        firstNode.push(i);
-      }
-      this.nodeClass[i] = k;
-    }
-    const K = classIds.size;
+    const { nodeClass, firstNode } = classifyNodes(state);
+    this.nodeClass = nodeClass;
+
+    const K = firstNode.length;
     this.classCount = K;
     this.classCluster = new Int32Array(K);
     this.classArch = new Uint8Array(K);
