@@ -4,7 +4,7 @@
 // imported only when the command runs.
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { Argument, InvalidArgumentError, type Command } from 'commander';
+import { Argument, InvalidArgumentError, Option, type Command } from 'commander';
 import { hostAddressProblem } from '../agent/protocol.ts';
 import { DEFAULT_NAMESPACE } from '../model/kinds.ts';
 import {
@@ -195,11 +195,10 @@ export function registerAgent(program: Command, io: CliIo): void {
       '--replace',
       "let the token take over the cluster from its current agent (a re-installed host); the old agent's credential stops working",
     )
-    .option(
-      '--ttl <duration>',
-      'lifetime such as 30m, 24h or 7d, at most 365d',
-      durationOption,
-      86_400,
+    .addOption(
+      new Option('--ttl <duration>', 'lifetime such as 30m, 24h or 7d, at most 365d')
+        .argParser(durationOption)
+        .default(86_400, '24h'),
     )
     .optionsGroup('Common options:')
     .option('--description <text>', 'what the token is for')
