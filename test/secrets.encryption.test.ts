@@ -188,6 +188,26 @@ void describe('EncryptedStore over SQLite', () => {
       assert.notEqual((await sealed(lab, 'db')).encrypted.ciphertext, before.encrypted.ciphertext);
     }));
 
+  void it('a batch seals every Secret it writes and returns them as written', () =>
+    withLab(async (lab) => {
+      const [a, b, c] = [canary(), canary(), canary()];
+      await lab.store.create(secret('old', canary()));
+      const written = await lab.store.batch([
+        { op: 'create', object: secret('one', a) },
+        { op: 'update', object: secret('old', b), options: { expectedResourceVersion: null } },
+        { op: 'create', object: secret('two', c, 'team-a') },
+        { op: 'delete', key: { kind: 'Secret', name: 'one' } },
+      ]);
+      assert.deepEqual(written.map(dataOf), [a, b, c, a]);
+      assert.equal(dataOf(await lab.store.get({ kind: 'Secret', name: 'old' })), b);
+      for (const name of ['old', 'two'])
+        assert.equal(
+          (await sealed(lab, name, name === 'two' ? 'team-a' : undefined)).encrypted.keyId,
+          lab.store.keys.primary.name,
+        );
+      for (const value of [a, b, c]) await assertNotOnDisk(lab.dir, value, 'a batched secret');
+    }));
+
   void it('seals plaintext Secrets written before encryption and purges their history', () =>
     withLab(async (lab) => {
       await lab.store.close();
