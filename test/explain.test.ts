@@ -1,16 +1,19 @@
 // Explanations: for the example shop on the demo fleet, why each cloud and
-// cluster was chosen or rejected — from the pure function, the REST endpoint
-// and `yunjian explain app`.
+// cluster was chosen or rejected — from the function the API calls, the REST
+// endpoint and `yunjian explain app`; and on real agents, that the
+// explanation is the decision the controller made.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { run } from '../src/cli/program.ts';
 import { describeExplanation } from '../src/cli/describe.ts';
+import { explainApplication, settlingClusters } from '../src/controllers/snapshot.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
-import { explainApplication, settlingClusters } from '../src/scheduler/explain.ts';
+import type { ApplicationExplanation } from '../src/scheduler/index.ts';
+import { AgentLab, ROOT, killGroup, until, type AgentSpec } from './agents.harness.ts';
 import { inProcessServer } from './server.harness.ts';
 
 const shopPath = join(import.meta.dirname, '..', 'examples', 'shop.yaml');
@@ -19,14 +22,28 @@ const AFFINITY = 'cloud not in affinity (aws, aliyun, azure, gcp)';
 
 describe('explainApplication on the demo fleet', () => {
   const docs = generateDemoFleet({ alibabaMachineMetaPath: false });
-  const ready = (c: Cluster): Cluster => ({
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  /** Ready for an hour, or for `seconds` when given (settling within the 60 s window). */
+  const ready = (c: Cluster, seconds = 3600): Cluster => ({
     ...c,
-    status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    status: {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          lastTransitionTime: new Date(now - seconds * 1000).toISOString(),
+        },
+      ],
+    },
   });
-  const x = explainApplication(shop, {
-    clusters: docs.clusters.map(ready),
+  const fleet = {
+    clusters: docs.clusters.map((c) => ready(c)),
     sites: docs.sites,
     clouds: docs.clouds,
+  };
+  let x: ApplicationExplanation;
+  before(async () => {
+    x = await explainApplication(shop, fleet, now);
   });
 
   it('gives every component a verdict on every cluster and cloud', () => {
@@ -83,19 +100,15 @@ describe('explainApplication on the demo fleet', () => {
     );
   });
 
-  it('without an architecture the image lacks, clusters are rejected for it', () => {
+  it('without an architecture the image lacks, clusters are rejected for it', async () => {
     const armOnly: Application = structuredClone(shop);
     armOnly.spec.components = [{ ...shop.spec.components[1]!, platforms: ['linux/arm64'] }];
     armOnly.spec.placement = {};
-    const y = explainApplication(armOnly, {
-      clusters: docs.clusters.map(ready),
-      sites: docs.sites,
-      clouds: docs.clouds,
-    });
+    const y = await explainApplication(armOnly, fleet, now);
     assert.ok(y.components[0]!.rejected.some((r) => /image has no amd64 variant/.test(r.reason)));
   });
 
-  it('shows a spread move only onto clusters that have settled', () => {
+  it('shows a spread move only onto clusters that have settled', async () => {
     // The shop's web replicas all run on one aws cluster: two clouds short of its minimum.
     const web = shop.spec.components[0]!;
     const home = docs.clusters.find(
@@ -116,16 +129,22 @@ describe('explainApplication on the demo fleet', () => {
         ],
       },
     };
-    const notesWith = (settling: Set<string>) =>
-      explainApplication(concentrated, {
-        clusters: docs.clusters.map(ready),
-        sites: docs.sites,
-        clouds: docs.clouds,
-        settling,
-      }).components[0]!.notes.filter((n) => n.startsWith('spread: a replica moves'));
-    const others = docs.clusters.filter((c) => c.spec.cloud !== 'aws').map((c) => c.metadata.name);
-    assert.equal(notesWith(new Set()).length, 2);
-    assert.deepEqual(notesWith(new Set(others)), []);
+    // Clusters of the other clouds Ready for an hour, or for 10 s (settling).
+    const notesWith = async (othersReadySeconds: number) =>
+      (
+        await explainApplication(
+          concentrated,
+          {
+            ...fleet,
+            clusters: docs.clusters.map((c) =>
+              ready(c, c.spec.cloud === 'aws' ? 3600 : othersReadySeconds),
+            ),
+          },
+          now,
+        )
+      ).components[0]!.notes.filter((n) => n.startsWith('spread: a replica moves'));
+    assert.equal((await notesWith(3600)).length, 2);
+    assert.deepEqual(await notesWith(10), []);
   });
 });
 
@@ -252,7 +271,7 @@ describe('explain through the API and the CLI', () => {
       headers: cp.headers,
     });
     assert.equal(res.status, 200);
-    const x = (await res.json()) as ReturnType<typeof explainApplication>;
+    const x = (await res.json()) as ApplicationExplanation;
     const placements = app.status.placements ?? [];
     for (const c of x.components) {
       const placed = new Set(
@@ -283,5 +302,116 @@ describe('explain through the API and the CLI', () => {
     assert.equal(r.code, 1);
     assert.match(r.err, /nope/);
     assert.equal((await cli('explain', 'clusters', 'x')).code, 1);
+  });
+});
+
+describe('explain on agent members is the decision the controller made', () => {
+  const lab = new AgentLab();
+  const AGENTS: AgentSpec[] = [
+    { cluster: 'east', site: 'alpha-1', address: '127.0.31.1', arch: 'amd64', apiPort: 17790 },
+    { cluster: 'north', site: 'beta-1', address: '127.0.32.1', arch: 'arm64', apiPort: 17791 },
+    { cluster: 'west', site: 'gamma-1', address: '127.0.33.1', arch: 'amd64', apiPort: 17792 },
+  ];
+  const hello = join(ROOT, 'examples/apps/hello.mjs');
+  // Two small amd64 replicas fit one agent: one amd64 cluster is chosen, the
+  // other is feasible and not needed, the arm64 one is rejected. With
+  // failover off, a NotReady cluster keeps (holds) its replicas.
+  const APP = `
+apiVersion: yunjian.io/v1alpha1
+kind: Application
+metadata: { name: hello }
+spec:
+  components:
+    - name: web
+      image: example/web:1
+      platforms: [linux/amd64]
+      replicas: 2
+      resources: { cpu: 100m, memory: 32Mi }
+      command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(hello)}]
+  failover: { enabled: false }
+`;
+  interface AppView {
+    status?: {
+      placements?: { component: string; cluster: string; desired: number; assigned?: number }[];
+    };
+  }
+  const appPath = '/api/v1alpha1/namespaces/default/applications/hello';
+  const explain = () => lab.api<ApplicationExplanation>(`${appPath}/explain`);
+  const placed = (a: AppView) =>
+    Object.fromEntries(
+      (a.status?.placements ?? []).map((p) => [p.cluster, p.assigned ?? p.desired]),
+    );
+  const chosen = (x: ApplicationExplanation) =>
+    Object.fromEntries(x.components[0]!.chosen.map((c) => [c.cluster, c.replicas]));
+  const verdictOf = (x: ApplicationExplanation, cluster: string) =>
+    x.components[0]!.verdicts.find((v) => v.cluster === cluster);
+
+  before(async () => {
+    await lab.startServer(0, ['--cluster-grace-seconds', '1']);
+    await lab.join(join(ROOT, 'test/fixtures/agent/fleet.yaml'), AGENTS);
+  });
+  after(() => lab.stopAll());
+
+  it('shows the clusters and replicas the controller placed, with the drivers’ nodes', async () => {
+    await until('3 agent clusters Ready', async () => {
+      const list = await lab.api<{ items: Cluster[] }>('/api/v1alpha1/clusters');
+      const ready = list.items.filter((c) =>
+        c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'),
+      );
+      return ready.length === 3 ? true : undefined;
+    });
+    const manifest = join(lab.dir, 'hello.yaml');
+    writeFileSync(manifest, APP);
+    const applied = await lab.cli('apply', '-f', manifest);
+    assert.equal(applied.code, 0, applied.stderr);
+    const app = await until('the controller places both replicas', async () => {
+      const a = await lab.api<AppView>(appPath);
+      const total = Object.values(placed(a)).reduce((n, k) => n + k, 0);
+      return total === 2 ? a : undefined;
+    });
+    const x = await explain();
+    assert.deepEqual(chosen(x), placed(app), 'explain chooses what the controller placed');
+    const home = Object.keys(placed(app))[0]!;
+    const other = home === 'east' ? 'west' : 'east';
+    // The unused amd64 agent is feasible on the nodes its driver lists (from
+    // cluster status alone an agent cluster has no nodes and would be rejected).
+    assert.equal(verdictOf(x, other)?.verdict, 'feasible', JSON.stringify(x.components[0]));
+    assert.equal(verdictOf(x, 'north')?.reason, 'image has no arm64 variant');
+    assert.equal(x.components[0]!.feasible, 2);
+  });
+
+  it('keeps showing a held NotReady cluster’s replicas, as the controller keeps them', async () => {
+    const app = await lab.api<AppView>(appPath);
+    const home = Object.keys(placed(app))[0]!;
+    // Both replica processes run (so none starts after the kill and outlives the test).
+    const pids = await until(`2 replicas running on ${home}`, async () => {
+      const workloads = await lab.api<{
+        items: { spec: { cluster: string }; status?: { replicas?: { pid?: number }[] } }[];
+      }>('/api/v1alpha1/workloads');
+      const running = workloads.items
+        .filter((w) => w.spec.cluster === home)
+        .flatMap((w) => (w.status?.replicas ?? []).map((r) => r.pid ?? 0))
+        .filter((p) => p > 0);
+      return running.length === 2 ? running : undefined;
+    });
+    killGroup(lab.agents.get(home)!, 'SIGKILL');
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone with its agent
+      }
+    }
+    await until(`${home} NotReady`, async () => {
+      const c = await lab.api<Cluster>(`/api/v1alpha1/clusters/${home}`);
+      return c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'False')
+        ? true
+        : undefined;
+    });
+    const x = await explain();
+    const now = await lab.api<AppView>(appPath);
+    assert.deepEqual(placed(now), placed(app), 'failover off: the controller keeps the replicas');
+    assert.deepEqual(chosen(x), placed(now), 'explain shows them held where they are');
+    assert.equal(verdictOf(x, home)?.verdict, 'chosen');
   });
 });

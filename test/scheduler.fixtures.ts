@@ -9,15 +9,15 @@ import {
   NodeState,
   type NodeInput,
   type PodRequest,
-} from '../src/scheduler/nodestate.ts';
-import { tolerates } from '../src/scheduler/plugins.ts';
+} from '../src/scheduler/index.ts';
+import { tolerates } from '../src/scheduler/index.ts';
 import type {
   AppRequest,
   ComponentRequest,
   ScheduleResult,
   Scheduler,
 } from '../src/scheduler/index.ts';
-import type { ClusterInfo, Snapshot } from '../src/scheduler/snapshot.ts';
+import type { ClusterInfo, Snapshot } from '../src/scheduler/index.ts';
 
 export function clusterInfo(name: string, over: Partial<ClusterInfo> = {}): ClusterInfo {
   const cloud = over.cloud ?? name.split('-')[0] ?? name;

@@ -7,8 +7,8 @@ import {
   NodeState,
   type NodeInput,
   type PodRequest,
-} from '../src/scheduler/nodestate.ts';
-import { NodePlacer } from '../src/scheduler/placer.ts';
+} from '../src/scheduler/index.ts';
+import { NodePlacer } from '../src/scheduler/index.ts';
 import { node, pod } from './scheduler.fixtures.ts';
 
 const gpuFree = (s: NodeState, i: number) =>

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Arch, Placement, Taint } from '../src/model/schema.ts';
-import type { NodeInput, PodRequest } from '../src/scheduler/nodestate.ts';
+import type { NodeInput, PodRequest } from '../src/scheduler/index.ts';
 import { Scheduler, type AppRequest, type ComponentRequest } from '../src/scheduler/index.ts';
-import type { ClusterInfo } from '../src/scheduler/snapshot.ts';
+import type { ClusterInfo } from '../src/scheduler/index.ts';
 import { assertPlanValid, clusterInfo, fleet } from './scheduler.fixtures.ts';
 
 const CLOUDS = ['aws', 'gcp', 'ali'];

@@ -8,9 +8,9 @@ import { testWorkload } from '../src/drivers/conformance.ts';
 import { SimFleet } from '../src/drivers/sim/index.ts';
 import { workloadFor } from '../src/controllers/application.ts';
 import type { Application, Cluster, SimNodePool } from '../src/model/schema.ts';
-import { snapshotFromResources } from '../src/scheduler/snapshot.ts';
+import { snapshotFromResources } from '../src/scheduler/index.ts';
 import { schedule } from '../src/scheduler/index.ts';
-import { appRequest } from '../src/scheduler/request.ts';
+import { appRequest } from '../src/scheduler/index.ts';
 
 function cluster(name: string, pools: SimNodePool[]): Cluster {
   return {

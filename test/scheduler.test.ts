@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Placement } from '../src/model/schema.ts';
-import type { NodeInput } from '../src/scheduler/nodestate.ts';
+import type { NodeInput } from '../src/scheduler/index.ts';
 import { seededRandom } from '../src/lib/random.ts';
 import { Scheduler, divide, schedule } from '../src/scheduler/index.ts';
-import type { ClusterInfo } from '../src/scheduler/snapshot.ts';
+import type { ClusterInfo } from '../src/scheduler/index.ts';
 import {
   app,
   assertPlanValid,

@@ -20,8 +20,8 @@ import {
   type Site,
 } from '../model/schema.ts';
 import { REBALANCE_ANNOTATION } from '../controllers/application.ts';
-import { explainApplication, settlingClusters } from '../scheduler/explain.ts';
-import type { ReportedNode } from '../scheduler/snapshot.ts';
+import { explainApplication } from '../controllers/snapshot.ts';
+import type { ReportedNode } from '../scheduler/index.ts';
 import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
 import { CSRF_HEADER, type TokenAuthenticator } from './auth.ts';
@@ -57,10 +57,11 @@ export interface ApiServerOptions {
   version: string;
   chaos?: ChaosTarget;
   /**
-   * The nodes of a cluster with their allocations (the sim fleet's nodes), for
-   * placement explanations; without it nodes are derived from cluster status.
+   * The nodes of a cluster with their allocations as its driver lists them
+   * (controllers/snapshot.ts driverNodes), for placement explanations;
+   * without it nodes are derived from cluster status.
    */
-  nodes?: (cluster: string) => readonly ReportedNode[] | undefined;
+  nodes?: (cluster: Cluster) => Promise<readonly ReportedNode[] | undefined>;
   /** Extra readiness checks (controllers started, leader elected, ...). */
   ready?: () => Promise<void>;
   registry?: Registry;
@@ -247,7 +248,8 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
   );
 
   // Why an application is placed where it is: the scheduler's verdict on
-  // every cloud and cluster, per component (scheduler/explain.ts).
+  // every cloud and cluster, per component, on the snapshot the application
+  // controller places it on (controllers/snapshot.ts).
   app.get<{ Params: { namespace: string; name: string } }>(
     `${BASE}/namespaces/:namespace/applications/:name/explain`,
     async (request) => {
@@ -260,25 +262,16 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       const [clusters, sites, clouds] = await Promise.all(
         ['Cluster', 'Site', 'Cloud'].map(async (kind) => (await store.list(kind)).items),
       );
-      const nodes = options.nodes;
-      return explainApplication(application, {
-        clusters: clusters as unknown as Cluster[],
-        settling: settlingClusters(application, clusters as unknown as Cluster[], Date.now())
-          .settling,
-        sites: sites as unknown as Site[],
-        clouds: clouds as unknown as Cloud[],
-        ...(nodes
-          ? {
-              nodesOf: (c: Cluster) => {
-                try {
-                  return nodes(c.metadata.name);
-                } catch {
-                  return undefined;
-                }
-              },
-            }
-          : {}),
-      });
+      return explainApplication(
+        application,
+        {
+          clusters: clusters as unknown as Cluster[],
+          sites: sites as unknown as Site[],
+          clouds: clouds as unknown as Cloud[],
+          ...(options.nodes ? { nodes: options.nodes } : {}),
+        },
+        Date.now(),
+      );
     },
   );
 

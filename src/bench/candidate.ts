@@ -13,10 +13,10 @@
 //                history on the nodes given, returning each VM's node (-1 =
 //                not placed).
 import type { Placement } from '../model/schema.ts';
-import type { NodeInput, NodeState } from '../scheduler/nodestate.ts';
-import { NodePlacer } from '../scheduler/placer.ts';
+import type { NodeInput, NodeState } from '../scheduler/index.ts';
+import { NodePlacer } from '../scheduler/index.ts';
 import { Scheduler, type AppRequest, type PredictedUsage } from '../scheduler/index.ts';
-import type { ClusterInfo } from '../scheduler/snapshot.ts';
+import type { ClusterInfo } from '../scheduler/index.ts';
 import { nodesNeeded, OVERLOAD_THRESHOLD, type ColocationVm, type VmPlacer } from './colocation.ts';
 import type { BenchFleet } from './fleet.ts';
 import type { PodPlacer } from './packing.ts';

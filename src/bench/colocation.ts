@@ -27,7 +27,7 @@
 // node; the VMs ask for 3.4 GiB per core on average, so cpu is what binds when
 // packing by requests.
 import { performance } from 'node:perf_hooks';
-import { NodeState, type NodeInput, type PodRequest } from '../scheduler/nodestate.ts';
+import { NodeState, type NodeInput, type PodRequest } from '../scheduler/index.ts';
 import { KubeBaseline, kubePodFor } from './kube-baseline.ts';
 import type { Progress } from './report.ts';
 import type { BitbrainsTrace } from './traces.ts';

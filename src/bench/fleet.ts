@@ -11,8 +11,8 @@ import {
   type FleetSummary,
   type GeneratedFleet,
 } from '../fleet/index.ts';
-import type { NodeState } from '../scheduler/nodestate.ts';
-import { snapshotFromFleet, type ClusterInfo, type Snapshot } from '../scheduler/snapshot.ts';
+import type { NodeState } from '../scheduler/index.ts';
+import { snapshotFromFleet, type ClusterInfo, type Snapshot } from '../scheduler/index.ts';
 import type { KubeTopology, LabelColumn } from './kube-baseline.ts';
 
 /** Node label keys of the topology columns (well-known Kubernetes ones where they exist). */

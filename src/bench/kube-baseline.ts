@@ -53,7 +53,7 @@ import {
   type Allocation,
   type NodeState,
   type PodRequest,
-} from '../scheduler/nodestate.ts';
+} from '../scheduler/index.ts';
 
 /** The node label the kubelet sets to the node's architecture. */
 export const ARCH_LABEL = 'kubernetes.io/arch';

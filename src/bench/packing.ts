@@ -31,7 +31,7 @@ import {
   type Allocation,
   type NodeInput,
   type PodRequest,
-} from '../scheduler/nodestate.ts';
+} from '../scheduler/index.ts';
 import { KubeBaseline, kubePodFor, GPU_PRODUCT_LABEL, type KubeBinding } from './kube-baseline.ts';
 import type { Progress } from './report.ts';
 import { sortByCreation, type AlibabaNode, type AlibabaPod } from './traces.ts';

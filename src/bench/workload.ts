@@ -19,7 +19,7 @@
 // in at least `apps` applications.
 import { randomFor, type Random } from '../fleet/random.ts';
 import { ARCHES, type Arch } from '../model/schema.ts';
-import type { PodRequest } from '../scheduler/nodestate.ts';
+import type { PodRequest } from '../scheduler/index.ts';
 import type { BenchFleet, TopologyLevel } from './fleet.ts';
 
 export interface BenchToleration {

@@ -17,7 +17,7 @@ import type {
   Site,
   Workload,
 } from '../model/schema.ts';
-import type { ApplicationExplanation } from '../scheduler/explain.ts';
+import type { ApplicationExplanation } from '../scheduler/index.ts';
 import {
   NONE,
   ageSince,

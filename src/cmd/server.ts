@@ -28,6 +28,7 @@ import { secretsApiPlugin } from '../api/secrets.ts';
 import type { Store } from '../store/types.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EventRecorder } from '../controllers/events.ts';
+import { driverNodes } from '../controllers/snapshot.ts';
 import {
   registerTrafficMetrics,
   storeFeedSource,
@@ -243,7 +244,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       auth,
       version: VERSION,
       chaos: sim,
-      nodes: (cluster) => sim.nodes(cluster),
+      nodes: driverNodes(drivers),
       ready: () => loops.synced().then(() => loops.leading()),
       plugins: [
         consolePlugin({ auth, store }),

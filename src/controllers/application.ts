@@ -32,13 +32,13 @@ import {
 } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadSpec, WorkloadStatus } from '../drivers/types.ts';
-import { fleetSnapshot, placeApplication, settlingClusters } from '../scheduler/explain.ts';
+import { fleetSnapshot, settlingClusters } from './snapshot.ts';
 import {
   colocationReservation,
   componentArchitectures,
   requestedCpuMillis,
 } from '../scheduler/request.ts';
-import type { AppPlan } from '../scheduler/index.ts';
+import { placeApplication, type AppPlan } from '../scheduler/index.ts';
 import { isClusterReady, readyCondition } from './clusterstatus.ts';
 import { applicationReadyCondition } from './condition.ts';
 import { nextReservation, UsageWindows, type ComponentUsage } from './colocation.ts';

@@ -1,112 +1,12 @@
-// Placement of one Application over a fleet of resources, and the explanation
-// of it: for every component, why each cloud and cluster was chosen or
-// rejected, with counts per reason and the scores of the chosen clusters.
-// Shared by the application controller (which acts on the plan) and the
-// explain endpoint (which shows it), so both see the same picture.
-import {
-  COLOCATION_DEFAULTS,
-  DEFAULT_STABILIZATION_SECONDS,
-  type Application,
-  type Cloud,
-  type Cluster,
-  type Site,
-} from '../model/schema.ts';
-import { appRequest, componentArchitectures } from './request.ts';
-import { schedule } from './scheduler.ts';
+// The explanation of an application's plan: for every component, why each
+// cloud and cluster was chosen or rejected, with counts per reason and the
+// scores of the chosen clusters. A view of the plan placeApplication made
+// with `explain` (place.ts), for `GET .../applications/{name}/explain` and
+// `yunjian explain app`; it decides nothing itself.
+import type { Application } from '../model/schema.ts';
+import { DEFAULT_WEIGHTS } from './plugins.ts';
+import { componentArchitectures } from './request.ts';
 import type { AppPlan, ChosenCluster } from './types.ts';
-import { snapshotFromResources, type ReportedNode, type Snapshot } from './snapshot.ts';
-
-/** Seeds the scheduler's tie-breaks; with the app's name it makes every decision repeatable. */
-export const SCHEDULER_SEED = 1;
-
-export interface FleetInput {
-  clusters: readonly Cluster[];
-  sites: readonly Site[];
-  clouds?: readonly Cloud[];
-  /** Nodes of a cluster as its driver reports them; from the cluster's status when undefined. */
-  nodesOf?: (cluster: Cluster) => readonly ReportedNode[] | undefined;
-  /** Clusters to treat as not Ready (found unreachable). */
-  unreachable?: ReadonlySet<string>;
-  /** NotReady clusters an app's replicas are held on (failover grace or failover off). */
-  held?: ReadonlySet<string>;
-  /** Clusters Ready for less than the app's stabilisation window. */
-  settling?: ReadonlySet<string>;
-}
-
-/**
- * Clusters Ready for less than the app's failback stabilisation window, or
- * with contact lost (`ClusterInfo.settling`), and when the first of the
- * former settles. Empty unless the app has a spread minimum above one: only
- * spread restoration looks at it.
- */
-export function settlingClusters(
-  app: Application,
-  clusters: readonly Cluster[],
-  nowMs: number,
-): { settling: Set<string>; settlesAtMs: number } {
-  const settling = new Set<string>();
-  let settlesAtMs = Infinity;
-  if (app.spec.placement?.spread?.some((s) => (s.min ?? 1) > 1) !== true)
-    return { settling, settlesAtMs };
-  const windowMs =
-    (app.spec.failover?.failback?.stabilizationSeconds ?? DEFAULT_STABILIZATION_SECONDS) * 1000;
-  for (const c of clusters) {
-    const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
-    if (ready?.status !== 'True') continue;
-    const since = Date.parse(ready.lastTransitionTime ?? '') || nowMs;
-    if (ready.reason === 'ContactLost') settling.add(c.metadata.name);
-    else if (nowMs < since + windowMs) {
-      settling.add(c.metadata.name);
-      settlesAtMs = Math.min(settlesAtMs, since + windowMs);
-    }
-  }
-  return { settling, settlesAtMs };
-}
-
-/** The fleet as the scheduler sees it. */
-export function fleetSnapshot(input: FleetInput): Snapshot {
-  return snapshotFromResources({
-    clusters: input.clusters,
-    sites: input.sites,
-    ...(input.clouds ? { clouds: input.clouds } : {}),
-    ...(input.nodesOf ? { nodes: input.nodesOf } : {}),
-    ...(input.unreachable ? { unreachable: input.unreachable } : {}),
-    ...(input.held ? { held: input.held } : {}),
-    ...(input.settling ? { settling: input.settling } : {}),
-  });
-}
-
-/** Replicas the app runs now as its status records them: component -> cluster -> replicas. */
-export function currentFromStatus(app: Application): Record<string, Record<string, number>> {
-  const current: Record<string, Record<string, number>> = {};
-  for (const p of app.status?.placements ?? []) {
-    const n = p.assigned ?? p.desired;
-    if (n > 0) (current[p.component] ??= {})[p.cluster] = n;
-  }
-  return current;
-}
-
-/** Places one app on the snapshot (allocating on it); `current` is what runs now. */
-export function placeApplication(
-  snapshot: Snapshot,
-  app: Application,
-  current: Record<string, Record<string, number>>,
-  explain = false,
-): AppPlan {
-  const colocation = app.spec.placement?.colocation;
-  const result = schedule(snapshot, [appRequest(app, current)], {
-    seed: SCHEDULER_SEED,
-    explain,
-    inPlace: true,
-    ...(colocation !== undefined
-      ? {
-          mode: 'colocation' as const,
-          colocation: { cpuLimit: colocation.cpuLimit ?? COLOCATION_DEFAULTS.cpuLimit },
-        }
-      : {}),
-  });
-  return result.plans[0]!;
-}
 
 export interface CloudExplanation {
   cloud: string;
@@ -148,21 +48,16 @@ export interface ApplicationExplanation {
   components: ComponentExplanationView[];
 }
 
-/**
- * Why the app is placed where it is: the scheduler run again, now, on the
- * fleet, sticky to what the app runs (so it shows the decision the controller
- * keeps), with every cluster's verdict.
- */
-export function explainApplication(app: Application, fleet: FleetInput): ApplicationExplanation {
-  const snapshot = fleetSnapshot(fleet);
-  const plan = placeApplication(snapshot, app, currentFromStatus(app), true);
+/** Why the app is placed where it is: the plan's explanation (made with `explain`), grouped by cloud. */
+export function explainPlan(app: Application, plan: AppPlan): ApplicationExplanation {
   const prefs = app.spec.placement?.preferences;
   const weights: Record<string, number> = {
-    cost: prefs?.cost ?? 1,
-    packing: prefs?.packing ?? 1,
-    balance: prefs?.balance ?? 0.5,
+    cost: prefs?.cost ?? DEFAULT_WEIGHTS.cost,
+    packing: prefs?.packing ?? DEFAULT_WEIGHTS.packing,
+    balance: prefs?.balance ?? DEFAULT_WEIGHTS.balance,
   };
-  if (prefs?.userRegions?.length) weights['proximity'] = prefs.proximity ?? 1;
+  if (prefs?.userRegions?.length)
+    weights['proximity'] = prefs.proximity ?? DEFAULT_WEIGHTS.proximity;
   const out: ApplicationExplanation = {
     apiVersion: 'yunjian.io/v1alpha1',
     kind: 'PlacementExplanation',

@@ -56,10 +56,5 @@ export type {
   ScheduleOptions,
   ScheduleResult,
 } from './types.ts';
-export {
-  explainApplication,
-  fleetSnapshot,
-  placeApplication,
-  settlingClusters,
-  type ApplicationExplanation,
-} from './explain.ts';
+export { currentFromStatus, placeApplication } from './place.ts';
+export { explainPlan, type ApplicationExplanation } from './explain.ts';

@@ -64,7 +64,7 @@ export function componentRequest(c: Component, reservedCpuMillis?: number): Comp
 /** The scheduler's request for an app; `current` is what runs now (component -> cluster -> replicas). */
 export function appRequest(
   app: Application,
-  current?: Record<string, Record<string, number>>,
+  current?: Readonly<Record<string, Readonly<Record<string, number>>>>,
 ): AppRequest {
   const req: AppRequest = {
     name: `${app.metadata.namespace ?? 'default'}/${app.metadata.name}`,
