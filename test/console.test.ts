@@ -21,8 +21,8 @@ describe('SessionStore', () => {
   it('finds a session until it expires, never after, and forgets revoked ones', () => {
     let now = 1_000_000;
     const s = new SessionStore(60_000, () => now);
-    const a = s.create({ name: 'admin' });
-    const b = s.create({ name: 'admin' });
+    const a = s.create({ name: 'admin', kind: 'User' });
+    const b = s.create({ name: 'admin', kind: 'User' });
     assert.notEqual(a.id, b.id);
     assert.equal(s.lookup(a.id)?.principal.name, 'admin');
     assert.equal(s.lookup('not-a-session'), undefined);
@@ -38,7 +38,7 @@ describe('SessionStore', () => {
 describe('authenticateRequest', () => {
   const auth = new TokenAuthenticator();
   auth.addToken(TOKEN, { name: 'admin' });
-  const session = auth.sessions.create({ name: 'admin' });
+  const session = auth.sessions.create({ name: 'admin', kind: 'User', superuser: true });
   const cookie = `other=1; yunjian_session=${session.id}`;
   const host = 'localhost:7080';
   const cases: {
@@ -76,10 +76,10 @@ describe('authenticateRequest', () => {
     { name: 'nothing', c: { method: 'GET' }, reason: 'Unauthorized' },
   ];
   for (const t of cases) {
-    it(`${t.name} -> ${t.reason ?? 'admin'}`, () => {
-      if (t.reason === undefined) assert.equal(auth.authenticateRequest(t.c).name, 'admin');
+    it(`${t.name} -> ${t.reason ?? 'admin'}`, async () => {
+      if (t.reason === undefined) assert.equal((await auth.authenticateRequest(t.c)).name, 'admin');
       else
-        assert.throws(
+        await assert.rejects(
           () => auth.authenticateRequest(t.c),
           (err: any) => err.reason === t.reason,
         );

@@ -1,6 +1,8 @@
 // Bearer-token authentication. The admin token is created once, on first start,
 // in the data directory (mode 0600) and reused on every later start, so a
-// restart never locks out an operator or the CLI.
+// restart never locks out an operator or the CLI. Users and service accounts
+// authenticate with tokens stored hashed in the store (api/identity.ts); what a
+// principal may do is decided afterwards, in one place (api/authz.ts).
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +10,13 @@ import { ForbiddenError, UnauthorizedError } from '../model/errors.ts';
 
 export interface Principal {
   name: string;
+  kind: 'User' | 'ServiceAccount';
+  /** A static token's holder (the admin token): cluster-admin without any binding. */
+  superuser?: boolean;
 }
+
+/** Resolves a bearer token that is not a static one (user tokens in the store). */
+export type TokenVerifier = (token: string) => Promise<Principal | undefined>;
 
 export interface TokenFile {
   path: string;
@@ -135,33 +143,44 @@ export class TokenAuthenticator {
   // Compared as fixed-length digests so timing says nothing about the token.
   readonly #tokens = new Map<string, Principal>();
   readonly sessions: SessionStore;
+  #verifier: TokenVerifier | undefined;
 
   constructor(sessions: SessionStore = new SessionStore()) {
     this.sessions = sessions;
   }
 
-  addToken(token: string, principal: Principal): void {
-    this.#tokens.set(digest(token).toString('hex'), principal);
+  /** A static token (the admin token): its holder is a superuser. */
+  addToken(token: string, principal: { name: string }): void {
+    this.#tokens.set(digest(token).toString('hex'), {
+      name: principal.name,
+      kind: 'User',
+      superuser: true,
+    });
   }
 
-  /** The principal a token belongs to, or undefined for an unknown token. */
-  verifyToken(token: string): Principal | undefined {
+  /** Where tokens that are not static are looked up (the store's user tokens). */
+  useVerifier(verifier: TokenVerifier): void {
+    this.#verifier = verifier;
+  }
+
+  /** The principal a token belongs to, or undefined for an unknown, expired or revoked token. */
+  async verifyToken(token: string): Promise<Principal | undefined> {
     const presented = digest(token);
     for (const [hex, principal] of this.#tokens) {
       if (timingSafeEqual(Buffer.from(hex, 'hex'), presented)) return principal;
     }
-    return undefined;
+    return this.#verifier?.(token);
   }
 
-  authenticate(authorization: string | undefined): Principal {
+  async authenticate(authorization: string | undefined): Promise<Principal> {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
     if (!m?.[1]) {
       throw new UnauthorizedError(
         'missing bearer token: send "Authorization: Bearer TOKEN" (the admin token is in the server\'s data directory as admin.token)',
       );
     }
-    const principal = this.verifyToken(m[1]);
-    if (!principal) throw new UnauthorizedError('invalid bearer token');
+    const principal = await this.verifyToken(m[1]);
+    if (!principal) throw new UnauthorizedError('invalid, expired or revoked bearer token');
     return principal;
   }
 
@@ -170,7 +189,7 @@ export class TokenAuthenticator {
    * otherwise a console session cookie, which must also pass the same-origin
    * check for anything but reads.
    */
-  authenticateRequest(c: RequestCredentials): Principal {
+  async authenticateRequest(c: RequestCredentials): Promise<Principal> {
     const sessionId = readCookie(c.cookie, SESSION_COOKIE);
     if (c.authorization !== undefined || sessionId === undefined) {
       return this.authenticate(c.authorization);

@@ -95,7 +95,7 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
     // the history) before any script runs, and the page starts signed in. An
     // invalid one falls through to the page, whose sign-in form says so.
     const token = request.query.token;
-    const principal = token ? auth.verifyToken(token.trim()) : undefined;
+    const principal = token ? await auth.verifyToken(token.trim()) : undefined;
     if (principal) {
       const session = auth.sessions.create(principal);
       return reply
@@ -161,7 +161,7 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
         const token = body?.['token'];
         if (typeof token !== 'string' || token === '')
           throw new BadRequestError('token: expected the admin token as a non-empty string');
-        const principal = auth.verifyToken(token.trim());
+        const principal = await auth.verifyToken(token.trim());
         if (!principal) throw new UnauthorizedError('invalid token');
         const session = auth.sessions.create(principal);
         return reply

@@ -24,7 +24,9 @@ import { explainApplication } from '../controllers/snapshot.ts';
 import type { ReportedNode } from '../scheduler/index.ts';
 import type { Store, StoredObject } from '../store/types.ts';
 import { admit, applyDocuments, parseDocuments } from './apply.ts';
-import { CSRF_HEADER, type TokenAuthenticator } from './auth.ts';
+import type { TokenAuthenticator } from './auth.ts';
+import { installAudit, type AuditLog } from './audit.ts';
+import { installAccessControl, visibleTo } from './authz.ts';
 import { routeNotFound, sendError, toYunjianError } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
 
@@ -66,6 +68,8 @@ export interface ApiServerOptions {
   ready?: () => Promise<void>;
   registry?: Registry;
   plugins?: readonly ApiPlugin[];
+  /** Where mutating and refused requests are recorded (api/audit.ts). */
+  audit?: AuditLog;
   /** Seconds between BOOKMARK events on idle watch streams. */
   watchBookmarkSeconds?: number;
   logger?: boolean;
@@ -141,18 +145,13 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     ...UNAUTHENTICATED,
     ...(options.plugins ?? []).flatMap((p) => p.publicPaths ?? []),
   ]);
-  app.addHook('onRequest', async (request) => {
-    const path = request.url.split('?')[0] ?? '';
-    if (publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix))) return;
-    auth.authenticateRequest({
-      method: request.method,
-      authorization: request.headers.authorization,
-      cookie: request.headers.cookie,
-      origin: request.headers.origin,
-      host: request.headers.host,
-      csrf: request.headers[CSRF_HEADER],
-    });
+  installAccessControl(app, {
+    auth,
+    store,
+    isPublic: (path) =>
+      publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)),
   });
+  if (options.audit) installAudit(app, options.audit);
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, code: String(reply.statusCode) });
@@ -378,6 +377,8 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     k: KindInfo,
   ) {
     const q = request.query;
+    // A principal that sees only part of the kind gets only its part.
+    const visible = visibleTo(request);
     const watch = store.watch({
       kind: k.kind,
       namespace: request.params.namespace,
@@ -417,6 +418,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     try {
       for await (const event of watch) {
         lastRevision = event.object.metadata.resourceVersion ?? lastRevision;
+        if (!visible(event.object)) continue;
         await write(JSON.stringify({ ...event, object: redact(event.object) }));
       }
     } catch (err) {

@@ -15,6 +15,7 @@ export type ErrorReason =
   | 'BadRequest'
   | 'Unauthorized'
   | 'Forbidden'
+  | 'QuotaExceeded'
   | 'NotFound'
   | 'AlreadyExists'
   | 'Conflict'
@@ -72,6 +73,12 @@ export class UnauthorizedError extends YunjianError {
 
 export class ForbiddenError extends YunjianError {
   readonly reason = 'Forbidden';
+  readonly httpStatus = 403;
+}
+
+/** A write would take a tenant past its quota; `details.causes` name each quota (`spec.quota.cpu`). */
+export class QuotaExceededError extends YunjianError {
+  readonly reason = 'QuotaExceeded';
   readonly httpStatus = 403;
 }
 
@@ -152,6 +159,7 @@ const byReason: Record<ErrorReason, (message: string, details: StatusDetails) =>
   UnsupportedMediaType: (m, d) => new UnsupportedMediaTypeError(m, d),
   Unauthorized: (m, d) => new UnauthorizedError(m, d),
   Forbidden: (m, d) => new ForbiddenError(m, d),
+  QuotaExceeded: (m, d) => new QuotaExceededError(m, d),
   NotFound: (m, d) => new NotFoundError(m, d),
   AlreadyExists: (m, d) => new AlreadyExistsError(m, d),
   Conflict: (m, d) => new ConflictError(m, d),
