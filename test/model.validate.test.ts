@@ -60,18 +60,18 @@ describe('validateResource rejects with field paths', () => {
       expect: {
         'spec.placement.colocation.percentile': /percentile from 50 to 100/,
         'spec.placement.colocation.cpuLimit': /fraction of node cpu in \(0, 1\]/,
-        'spec.placement.colocation.minSamples': /integer >= 1/,
+        'spec.placement.colocation.minSamples': /integer from 1 to 10000, got 0/,
       },
     },
     {
       name: 'restartThreshold 0',
       doc: app({ components: [{ ...web, healthCheck: { tcp: {}, restartThreshold: 0 } }] }),
-      expect: { 'spec.components[0].healthCheck.restartThreshold': /integer >= 1/ },
+      expect: { 'spec.components[0].healthCheck.restartThreshold': /integer from 1 to 10000/ },
     },
     {
       name: 'progress deadline 0',
       doc: app({ components: [web], progressDeadlineSeconds: 0 }),
-      expect: { 'spec.progressDeadlineSeconds': /number of seconds >= 1/ },
+      expect: { 'spec.progressDeadlineSeconds': /number of seconds from 1 to 604800/ },
     },
     {
       name: 'unknown field',
@@ -91,7 +91,7 @@ describe('validateResource rejects with field paths', () => {
     {
       name: 'no components',
       doc: app({ components: [] }),
-      expect: { 'spec.components': /at least one/ },
+      expect: { 'spec.components': /1 to 64 components/ },
     },
     {
       name: 'bad name',

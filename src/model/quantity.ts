@@ -4,6 +4,18 @@
 export const CPU_PATTERN = '^([0-9]+(\\.[0-9]+)?|[0-9]+m)$';
 export const MEMORY_PATTERN = '^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$';
 
+/** Longest quantity string: enough for any bounded value with a fraction and a suffix. */
+export const MAX_QUANTITY_LENGTH = 32;
+
+// Upper bounds of what one replica may request and one node may offer. They are
+// above today's largest machines (448 vCPU, 24 TiB on AWS u-* instances; 8-16
+// GPUs per node) and far below values that overflow the scheduler's sums.
+export const MAX_CPU_CORES = 1024;
+export const MAX_MEMORY_BYTES = 16 * 2 ** 40;
+export const MAX_GPUS = 64;
+export const MAX_NODE_CPU_CORES = 4096;
+export const MAX_NODE_MEMORY_BYTES = 64 * 2 ** 40;
+
 const cpuRe = new RegExp(CPU_PATTERN);
 const memoryRe = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
 
@@ -35,6 +47,26 @@ export function parseMemoryBytes(q: string | number): number {
   const m = memoryRe.exec(q);
   if (!m) throw new RangeError(`invalid memory quantity ${JSON.stringify(q)}`);
   return Math.round(Number(m[1]) * (memoryFactor[m[2] ?? ''] ?? 1));
+}
+
+/**
+ * Why a CPU quantity that matches CPU_PATTERN is out of bounds, or undefined
+ * when it is within [0, maxCores]. Numbers are bounded by the schema; strings
+ * of digits can spell any magnitude ("1" and 400 zeros parses to Infinity).
+ */
+export function cpuOutOfBounds(q: string | number, maxCores: number): string | undefined {
+  const millis = parseCpuMillis(q);
+  return millis <= maxCores * 1000
+    ? undefined
+    : `expected a CPU quantity of at most ${maxCores} cores, got ${JSON.stringify(q)}`;
+}
+
+/** Why a memory quantity that matches MEMORY_PATTERN is above maxBytes, or undefined. */
+export function memoryOutOfBounds(q: string | number, maxBytes: number): string | undefined {
+  const bytes = parseMemoryBytes(q);
+  return bytes <= maxBytes
+    ? undefined
+    : `expected a memory quantity of at most ${formatBytes(maxBytes)}, got ${JSON.stringify(q)}`;
 }
 
 export function formatCpu(millis: number): string {

@@ -6,9 +6,79 @@
 // unknown or misspelt field is an error, never silently dropped. `x-expected`
 // carries the words shown to a user when a value does not match.
 import Type, { type Static, type TSchema } from 'typebox';
-import { CPU_PATTERN, MEMORY_PATTERN } from './quantity.ts';
+import {
+  CPU_PATTERN,
+  MAX_CPU_CORES,
+  MAX_GPUS,
+  MAX_MEMORY_BYTES,
+  MAX_NODE_CPU_CORES,
+  MAX_NODE_MEMORY_BYTES,
+  MAX_QUANTITY_LENGTH,
+  MEMORY_PATTERN,
+} from './quantity.ts';
 
 export const API_VERSION = 'yunjian.io/v1alpha1';
+
+/**
+ * Upper bounds on everything a user sends. They keep one document's cost to
+ * store, validate, schedule and reconcile bounded (a probe once stored
+ * `replicas: 1e9` and a reconcile spun on it). Quantity bounds live in
+ * quantity.ts. docs/api.md lists them; the tests take them from here.
+ */
+export const LIMITS = {
+  /** Replicas of one component (and of one override's patch): 10x the largest app the benchmarks place per component. */
+  replicas: 10_000,
+  components: 64,
+  /** Ports of one component. */
+  ports: 64,
+  /** metadata.labels entries (and node pool labels, matchLabels). */
+  labels: 64,
+  labelKeyPrefix: 253,
+  labelKeyName: 63,
+  labelValue: 63,
+  annotations: 256,
+  /** Bytes of every annotation key and value together (Kubernetes' limit). */
+  annotationsTotalBytes: 256 * 1024,
+  image: 512,
+  envVars: 256,
+  envName: 256,
+  envValue: 32 * 1024,
+  /** Entries of command, and of args. */
+  commandArgs: 256,
+  commandArg: 4096,
+  /** Short free-form strings: display names, cities, GPU models, reasons, keys. */
+  text: 1024,
+  /** Messages and other long free-form strings. */
+  message: 32 * 1024,
+  path: 2048,
+  /** Lists of names (clouds, sites, clusters, components, countries, zones) and similar lists of terms. */
+  list: 256,
+  /** Lists of terms that each cost a scheduler pass over the candidates (spread, tolerations, overrides, expressions). */
+  terms: 64,
+  /** Node pools of one sim cluster. */
+  nodePools: 64,
+  /** Nodes in one sim node pool (the 10M-core benchmark fleet needs ~2,500). */
+  poolNodes: 100_000,
+  podsPerNode: 10_000,
+  /** Health-check and failure thresholds (checks in a row). */
+  threshold: 10_000,
+  /** Seconds any timing field takes: a day (timers in Node overflow past ~24.8 days). */
+  seconds: 86_400,
+  progressDeadlineSeconds: 7 * 86_400,
+  /** Relative weights (static replica weights, traffic weights). */
+  weight: 10_000,
+  /** Score weights in placement.preferences. */
+  preference: 1_000,
+  /** List prices per core-hour, GiB-hour or GPU-hour. */
+  price: 1_000_000,
+  /** Rates and bursts of a sim cluster's API throttling. */
+  apiRate: 1_000_000,
+  /** Status lists (placements, reasons, replicas, endpoints) written back through the API. */
+  statusItems: 100_000,
+  conditions: 64,
+  /** A Secret's data, e.g. a kubeconfig with embedded certificates. */
+  secretData: 1024 * 1024,
+} as const;
 
 const closed = { additionalProperties: false } as const;
 
@@ -23,33 +93,137 @@ function Enum<const V extends string[]>(values: [...V], description?: string) {
   ) as unknown as Type.TUnion<{ [K in keyof V]: Type.TLiteral<V[K]> }>;
 }
 
+/** The longest object name: a DNS subdomain, as in Kubernetes. */
+export const MAX_NAME_LENGTH = 253;
+/** The longest namespace: a DNS label, as in Kubernetes. */
+export const MAX_NAMESPACE_LENGTH = 63;
+
 export const Name = Type.String({
   pattern: '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$',
   'x-expected':
     'a lower-case DNS name (a-z, 0-9, "-" and "."; starts and ends alphanumeric; at most 253 characters)',
 });
 
-const StringMap = Type.Record(Type.String(), Type.String(), {
-  'x-expected': 'a map of string keys to string values',
+/** A namespace is a DNS label: no dots, so it is one path segment wherever it goes. */
+export const Namespace = Type.String({
+  pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$',
+  'x-expected':
+    'a lower-case DNS label (a-z, 0-9 and "-"; starts and ends alphanumeric; at most 63 characters)',
 });
 
-const Cpu = Type.Union([Type.String({ pattern: CPU_PATTERN }), Type.Number({ minimum: 0 })], {
-  'x-expected': 'a CPU quantity such as "500m", "2" or 1.5',
+/** A free-form string of at most `max` characters. */
+function Text(
+  max: number = LIMITS.text,
+  options: { minLength?: number; description?: string } = {},
+) {
+  return Type.String({ maxLength: max, ...options });
+}
+
+/** An integer from `min` to `max`, both within the safe integers. */
+function Int(min: number, max: number, expected = `an integer from ${min} to ${max}`) {
+  return Type.Integer({ minimum: min, maximum: max, 'x-expected': expected });
+}
+
+/** A server-set integer (generation, counters): any safe integer >= 0. */
+const SafeCount = Int(0, Number.MAX_SAFE_INTEGER, 'a safe integer >= 0');
+
+/** A list of at most `max` items. */
+function List<T extends TSchema>(
+  items: T,
+  max: number = LIMITS.list,
+  options: { minItems?: number; 'x-expected'?: string } = {},
+) {
+  return Type.Array(items, { maxItems: max, ...options });
+}
+
+const LabelKey = Type.String({
+  pattern: `^([^/]{1,${LIMITS.labelKeyPrefix}}/)?[^/]{1,${LIMITS.labelKeyName}}$`,
+  'x-expected': `a key: an optional prefix of at most ${LIMITS.labelKeyPrefix} characters and "/", then a name of 1 to ${LIMITS.labelKeyName} characters`,
 });
-const Memory = Type.Union(
-  [Type.String({ pattern: MEMORY_PATTERN }), Type.Integer({ minimum: 0 })],
-  {
-    'x-expected': 'a memory quantity such as "512Mi", "4Gi" or a number of bytes',
-  },
-);
-const NonNegative = Type.Number({ minimum: 0, 'x-expected': 'a number >= 0' });
-const Count = Type.Integer({ minimum: 0, 'x-expected': 'an integer >= 0' });
-const Port = Type.Integer({
-  minimum: 1,
-  maximum: 65535,
-  'x-expected': 'a port number from 1 to 65535',
+
+/** Labels: Kubernetes' key and value lengths; values are short because selectors match them. */
+const LabelMap = Type.Record(Type.String(), Text(LIMITS.labelValue), {
+  propertyNames: LabelKey,
+  maxProperties: LIMITS.labels,
+  'x-expected': `a map of at most ${LIMITS.labels} labels`,
 });
-const Seconds = Type.Number({ minimum: 0, 'x-expected': 'a number of seconds >= 0' });
+
+/** Annotations: values may be long; their total size is checked in validate.ts. */
+const AnnotationMap = Type.Record(Type.String(), Type.String(), {
+  propertyNames: LabelKey,
+  maxProperties: LIMITS.annotations,
+  'x-expected': `a map of at most ${LIMITS.annotations} annotations`,
+});
+
+const EnvMap = Type.Record(Type.String(), Text(LIMITS.envValue), {
+  propertyNames: Type.String({
+    minLength: 1,
+    maxLength: LIMITS.envName,
+    'x-expected': `an environment variable name of 1 to ${LIMITS.envName} characters`,
+  }),
+  maxProperties: LIMITS.envVars,
+  'x-expected': `a map of at most ${LIMITS.envVars} environment variables`,
+});
+
+/** Quantity strings are bounded in value by validate.ts (a pattern cannot say "at most 1024"). */
+function CpuQuantity(maxCores: number, what: string) {
+  return Type.Union(
+    [
+      Type.String({ pattern: CPU_PATTERN, maxLength: MAX_QUANTITY_LENGTH }),
+      Type.Number({ minimum: 0, maximum: maxCores }),
+    ],
+    {
+      'x-expected': `a CPU quantity of at most ${maxCores} cores ${what}, such as "500m", "2" or 1.5`,
+    },
+  );
+}
+function MemoryQuantity(maxBytes: number, what: string) {
+  return Type.Union(
+    [
+      Type.String({ pattern: MEMORY_PATTERN, maxLength: MAX_QUANTITY_LENGTH }),
+      Type.Integer({ minimum: 0, maximum: maxBytes }),
+    ],
+    {
+      'x-expected': `a memory quantity of at most ${maxBytes / 2 ** 40}Ti ${what}, such as "512Mi", "4Gi" or a number of bytes`,
+    },
+  );
+}
+const Cpu = CpuQuantity(MAX_CPU_CORES, 'per replica');
+const Memory = MemoryQuantity(MAX_MEMORY_BYTES, 'per replica');
+const NodeCpu = CpuQuantity(MAX_NODE_CPU_CORES, 'per node');
+const NodeMemory = MemoryQuantity(MAX_NODE_MEMORY_BYTES, 'per node');
+/** A server-computed amount: finite and within the safe integers. */
+const NonNegative = Type.Number({
+  minimum: 0,
+  maximum: Number.MAX_SAFE_INTEGER,
+  'x-expected': 'a number >= 0',
+});
+const Replicas = Int(0, LIMITS.replicas);
+const Gpus = Type.Number({
+  minimum: 0,
+  maximum: MAX_GPUS,
+  'x-expected': `a GPU count from 0 to ${MAX_GPUS} (fractions share a GPU)`,
+});
+const Port = Int(1, 65535, 'a port number from 1 to 65535');
+const Seconds = Type.Number({
+  minimum: 0,
+  maximum: LIMITS.seconds,
+  'x-expected': `a number of seconds from 0 to ${LIMITS.seconds}`,
+});
+const Threshold = Int(1, LIMITS.threshold);
+const Price = Type.Number({
+  minimum: 0,
+  maximum: LIMITS.price,
+  'x-expected': `a price from 0 to ${LIMITS.price}`,
+});
+const Preference = Type.Number({
+  minimum: 0,
+  maximum: LIMITS.preference,
+  'x-expected': `a score weight from 0 to ${LIMITS.preference}`,
+});
+const Weight = Int(0, LIMITS.weight, `an integer weight from 0 to ${LIMITS.weight}`);
+/** An RFC 3339 time (server-set; long enough for any fraction and offset). */
+const Time = Text(64);
 
 export const Arch = Enum(['amd64', 'arm64', 'riscv64'], 'CPU architecture');
 export type Arch = Static<typeof Arch>;
@@ -64,38 +238,39 @@ export const Platform = Type.String({
 
 export const ObjectMeta = Obj({
   name: Name,
-  namespace: Type.Optional(Name),
-  labels: Type.Optional(StringMap),
-  annotations: Type.Optional(StringMap),
-  uid: Type.Optional(Type.String()),
+  namespace: Type.Optional(Namespace),
+  labels: Type.Optional(LabelMap),
+  annotations: Type.Optional(AnnotationMap),
+  uid: Type.Optional(Text(64)),
   resourceVersion: Type.Optional(
     Type.String({
       pattern: '^[0-9]+$',
+      maxLength: 20,
       'x-expected': 'a resourceVersion as returned by the server',
     }),
   ),
-  generation: Type.Optional(Type.Integer()),
-  creationTimestamp: Type.Optional(Type.String()),
+  generation: Type.Optional(SafeCount),
+  creationTimestamp: Type.Optional(Time),
 });
 export type ObjectMeta = Static<typeof ObjectMeta>;
 
 export const Condition = Obj({
-  type: Type.String(),
+  type: Text(),
   status: Enum(['True', 'False', 'Unknown']),
-  reason: Type.Optional(Type.String()),
-  message: Type.Optional(Type.String()),
-  lastTransitionTime: Type.Optional(Type.String()),
+  reason: Type.Optional(Text()),
+  message: Type.Optional(Text(LIMITS.message)),
+  lastTransitionTime: Type.Optional(Time),
   /** An application making progress: when its ready replicas last rose (the progress deadline counts from it). */
-  lastProgressTime: Type.Optional(Type.String()),
+  lastProgressTime: Type.Optional(Time),
 });
 export type Condition = Static<typeof Condition>;
 
 export const Prices = Obj(
   {
-    cpuCoreHour: Type.Optional(NonNegative),
-    memoryGiBHour: Type.Optional(NonNegative),
-    gpuHour: Type.Optional(NonNegative),
-    currency: Type.Optional(Type.String()),
+    cpuCoreHour: Type.Optional(Price),
+    memoryGiBHour: Type.Optional(Price),
+    gpuHour: Type.Optional(Price),
+    currency: Type.Optional(Text(16)),
   },
   'On-demand list prices (default currency USD).',
 );
@@ -122,13 +297,13 @@ export const CloudSpec = Obj({
     'other',
   ]),
   type: Enum(['public', 'private', 'edge']),
-  displayName: Type.Optional(Type.String()),
+  displayName: Type.Optional(Text()),
   prices: Type.Optional(Prices),
 });
 export type CloudSpec = Static<typeof CloudSpec>;
 
 export const CloudStatus = Obj({
-  conditions: Type.Optional(Type.Array(Condition)),
+  conditions: Type.Optional(List(Condition, LIMITS.conditions)),
 });
 
 // ---------------------------------------------------------------- Site
@@ -136,56 +311,60 @@ export const CloudStatus = Obj({
 export const SiteSpec = Obj({
   cloud: Name,
   kind: Enum(['region', 'datacenter', 'edge']),
-  region: Type.Optional(Type.String({ description: 'Provider region code, e.g. us-east-1' })),
+  region: Type.Optional(Text(LIMITS.text, { description: 'Provider region code, e.g. us-east-1' })),
   country: Type.String({
     pattern: '^[A-Z]{2}$',
     'x-expected': 'an ISO 3166-1 alpha-2 country code such as CN or DE',
   }),
-  city: Type.String({ minLength: 1 }),
+  city: Text(LIMITS.text, { minLength: 1 }),
   latitude: Type.Number({ minimum: -90, maximum: 90, 'x-expected': 'a latitude from -90 to 90' }),
   longitude: Type.Number({
     minimum: -180,
     maximum: 180,
     'x-expected': 'a longitude from -180 to 180',
   }),
-  zones: Type.Optional(Type.Array(Name)),
+  zones: Type.Optional(List(Name)),
 });
 export type SiteSpec = Static<typeof SiteSpec>;
 
 export const SiteStatus = Obj({
-  conditions: Type.Optional(Type.Array(Condition)),
+  conditions: Type.Optional(List(Condition, LIMITS.conditions)),
 });
 
 // ---------------------------------------------------------------- Cluster
 
 export const Taint = Obj({
-  key: Type.String({ minLength: 1 }),
-  value: Type.Optional(Type.String()),
+  key: Text(LIMITS.text, { minLength: 1 }),
+  value: Type.Optional(Text()),
   effect: Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']),
 });
 export type Taint = Static<typeof Taint>;
 
 export const SimNodePool = Obj({
   name: Name,
-  count: Count,
+  count: Int(0, LIMITS.poolNodes),
   arch: Arch,
-  cpu: Cpu,
-  memory: Memory,
-  gpu: Type.Optional(Count),
-  gpuModel: Type.Optional(Type.String()),
-  maxPods: Type.Optional(Count),
-  labels: Type.Optional(StringMap),
+  cpu: NodeCpu,
+  memory: NodeMemory,
+  gpu: Type.Optional(Int(0, MAX_GPUS)),
+  gpuModel: Type.Optional(Text()),
+  maxPods: Type.Optional(Int(0, LIMITS.podsPerNode)),
+  labels: Type.Optional(LabelMap),
 });
 export type SimNodePool = Static<typeof SimNodePool>;
 
 export const SimDriverConfig = Obj(
   {
-    nodePools: Type.Array(SimNodePool),
+    nodePools: List(SimNodePool, LIMITS.nodePools),
     startupSeconds: Type.Optional(Seconds),
     apiQps: Type.Optional(
-      Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a rate > 0 requests per second' }),
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: LIMITS.apiRate,
+        'x-expected': `a rate > 0 and at most ${LIMITS.apiRate} requests per second`,
+      }),
     ),
-    apiBurst: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+    apiBurst: Type.Optional(Int(1, LIMITS.apiRate)),
   },
   'The digital twin: nodes generated from pools, replicas with start-up delay and API throttling.',
 );
@@ -193,15 +372,15 @@ export type SimDriverConfig = Static<typeof SimDriverConfig>;
 
 export const AgentDriverConfig = Obj({
   address: Type.Optional(
-    Type.String({ description: 'Loopback or host address the agent serves on' }),
+    Text(256, { description: 'Loopback or host address the agent serves on' }),
   ),
 });
 
 export const KubernetesDriverConfig = Obj(
   {
     kubeconfigSecret: Type.Optional(Name),
-    kubeconfigPath: Type.Optional(Type.String({ minLength: 1 })),
-    context: Type.Optional(Type.String({ minLength: 1 })),
+    kubeconfigPath: Type.Optional(Text(4096, { minLength: 1 })),
+    context: Type.Optional(Text(LIMITS.text, { minLength: 1 })),
   },
   'A member reached through its Kubernetes API: the kubeconfig from a Secret of type kubeconfig (what `cluster join` stores) or a file on the control-plane host.',
 );
@@ -219,7 +398,7 @@ export const ClusterSpec = Obj({
   site: Name,
   zone: Type.Optional(Name),
   driver: ClusterDriver,
-  taints: Type.Optional(Type.Array(Taint)),
+  taints: Type.Optional(List(Taint, LIMITS.terms)),
   prices: Type.Optional(Prices),
 });
 export type ClusterSpec = Static<typeof ClusterSpec>;
@@ -234,14 +413,20 @@ export const ResourceAmounts = Obj({
 export type ResourceAmounts = Static<typeof ResourceAmounts>;
 
 export const ClusterStatus = Obj({
-  conditions: Type.Optional(Type.Array(Condition)),
+  conditions: Type.Optional(List(Condition, LIMITS.conditions)),
   capacity: Type.Optional(ResourceAmounts),
   allocatable: Type.Optional(ResourceAmounts),
   allocated: Type.Optional(ResourceAmounts),
-  nodeCount: Type.Optional(Count),
-  nodesByArch: Type.Optional(Obj({ amd64: Count, arm64: Count, riscv64: Count })),
-  gpuModels: Type.Optional(Type.Record(Type.String(), Count)),
-  lastHeartbeatTime: Type.Optional(Type.String()),
+  nodeCount: Type.Optional(SafeCount),
+  nodesByArch: Type.Optional(Obj({ amd64: SafeCount, arm64: SafeCount, riscv64: SafeCount })),
+  gpuModels: Type.Optional(
+    Type.Record(Type.String(), SafeCount, {
+      propertyNames: Text(),
+      maxProperties: LIMITS.list,
+      'x-expected': `a map of at most ${LIMITS.list} GPU models to counts`,
+    }),
+  ),
+  lastHeartbeatTime: Type.Optional(Time),
 });
 export type ClusterStatus = Static<typeof ClusterStatus>;
 
@@ -250,10 +435,8 @@ export type ClusterStatus = Static<typeof ClusterStatus>;
 export const ResourceRequests = Obj({
   cpu: Type.Optional(Cpu),
   memory: Type.Optional(Memory),
-  gpu: Type.Optional(
-    Type.Number({ minimum: 0, 'x-expected': 'a GPU count >= 0 (fractions share a GPU)' }),
-  ),
-  gpuModel: Type.Optional(Type.String()),
+  gpu: Type.Optional(Gpus),
+  gpuModel: Type.Optional(Text()),
 });
 export type ResourceRequests = Static<typeof ResourceRequests>;
 
@@ -266,7 +449,11 @@ export const ContainerPort = Obj({
 export const HealthCheck = Obj({
   http: Type.Optional(
     Obj({
-      path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }),
+      path: Type.String({
+        pattern: '^/',
+        maxLength: LIMITS.path,
+        'x-expected': `a path starting with / of at most ${LIMITS.path} characters`,
+      }),
       port: Type.Optional(Port),
       scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
     }),
@@ -274,34 +461,42 @@ export const HealthCheck = Obj({
   tcp: Type.Optional(Obj({ port: Type.Optional(Port) })),
   intervalSeconds: Type.Optional(Seconds),
   timeoutSeconds: Type.Optional(Seconds),
-  failureThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
-  successThreshold: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+  failureThreshold: Type.Optional(Threshold),
+  successThreshold: Type.Optional(Threshold),
   restartThreshold: Type.Optional(
     Type.Integer({
       minimum: 1,
-      'x-expected': 'an integer >= 1',
+      maximum: LIMITS.threshold,
+      'x-expected': `an integer from 1 to ${LIMITS.threshold}`,
       description:
         'Failed checks in a row, once the replica has been ready, after which it is restarted (a liveness check). Absent: failing checks only take it out of service.',
     }),
   ),
 });
 
+const Image = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.image,
+  'x-expected': `a container image reference of 1 to ${LIMITS.image} characters`,
+});
+const CommandLine = List(Text(LIMITS.commandArg), LIMITS.commandArgs);
+
 export const Component = Obj({
   name: Name,
-  image: Type.String({ minLength: 1, 'x-expected': 'a container image reference' }),
-  platforms: Type.Optional(Type.Array(Platform, { minItems: 1 })),
-  replicas: Count,
+  image: Image,
+  platforms: Type.Optional(List(Platform, 3, { minItems: 1 })),
+  replicas: Replicas,
   resources: Type.Optional(ResourceRequests),
-  ports: Type.Optional(Type.Array(ContainerPort)),
-  env: Type.Optional(StringMap),
-  command: Type.Optional(Type.Array(Type.String())),
-  args: Type.Optional(Type.Array(Type.String())),
+  ports: Type.Optional(List(ContainerPort, LIMITS.ports)),
+  env: Type.Optional(EnvMap),
+  command: Type.Optional(CommandLine),
+  args: Type.Optional(CommandLine),
   healthCheck: Type.Optional(HealthCheck),
-  dependsOn: Type.Optional(Type.Array(Name)),
+  dependsOn: Type.Optional(List(Name, LIMITS.components)),
 });
 export type Component = Static<typeof Component>;
 
-const NameList = Type.Array(Name);
+const NameList = List(Name);
 
 export const ClusterTarget = Obj({
   clouds: Type.Optional(NameList),
@@ -311,14 +506,15 @@ export const ClusterTarget = Obj({
 });
 
 export const LabelSelector = Obj({
-  matchLabels: Type.Optional(StringMap),
+  matchLabels: Type.Optional(LabelMap),
   matchExpressions: Type.Optional(
-    Type.Array(
+    List(
       Obj({
-        key: Type.String({ minLength: 1 }),
+        key: LabelKey,
         operator: Enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
-        values: Type.Optional(Type.Array(Type.String())),
+        values: Type.Optional(List(Text(LIMITS.labelValue))),
       }),
+      LIMITS.terms,
     ),
   ),
 });
@@ -345,52 +541,47 @@ export const Placement = Obj({
   ),
   residency: Type.Optional(
     Obj({
-      countries: Type.Array(
+      countries: List(
         Type.String({ pattern: '^[A-Z]{2}$', 'x-expected': 'an ISO 3166-1 alpha-2 country code' }),
       ),
     }),
   ),
   spread: Type.Optional(
-    Type.Array(
+    List(
       Obj({
         by: Enum(['cloud', 'site', 'zone', 'cluster']),
-        min: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
-        max: Type.Optional(Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' })),
+        min: Type.Optional(Int(1, LIMITS.replicas)),
+        max: Type.Optional(Int(1, LIMITS.replicas)),
       }),
+      LIMITS.terms,
     ),
   ),
   tolerations: Type.Optional(
-    Type.Array(
+    List(
       Obj({
-        key: Type.Optional(Type.String()),
+        key: Type.Optional(Text()),
         operator: Type.Optional(Enum(['Exists', 'Equal'])),
-        value: Type.Optional(Type.String()),
+        value: Type.Optional(Text()),
         effect: Type.Optional(Enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute'])),
       }),
+      LIMITS.terms,
     ),
   ),
   replicaScheduling: Type.Optional(
     Obj({
       type: Enum(['Duplicated', 'Divided']),
       weighting: Type.Optional(Enum(['Static', 'AvailableCapacity', 'Cost'])),
-      staticWeights: Type.Optional(
-        Type.Array(
-          Obj({
-            clusters: NameList,
-            weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }),
-          }),
-        ),
-      ),
+      staticWeights: Type.Optional(List(Obj({ clusters: NameList, weight: Weight }))),
     }),
   ),
   preferences: Type.Optional(
     Obj(
       {
-        cost: Type.Optional(NonNegative),
-        packing: Type.Optional(NonNegative),
-        balance: Type.Optional(NonNegative),
-        proximity: Type.Optional(NonNegative),
-        userRegions: Type.Optional(Type.Array(Type.String())),
+        cost: Type.Optional(Preference),
+        packing: Type.Optional(Preference),
+        balance: Type.Optional(Preference),
+        proximity: Type.Optional(Preference),
+        userRegions: Type.Optional(List(Text())),
       },
       'Score weights (cost 1, packing 1, balance 0.5, proximity 1 by default) and where users are.',
     ),
@@ -398,16 +589,18 @@ export const Placement = Obj({
   maxReplicasPerNode: Type.Optional(
     Type.Integer({
       minimum: 1,
-      'x-expected': 'an integer >= 1',
+      maximum: LIMITS.replicas,
+      'x-expected': `an integer from 1 to ${LIMITS.replicas}`,
       description: 'At most this many replicas of one component on one node.',
     }),
   ),
   antiAffinity: Type.Optional(
-    Type.Array(
+    List(
       Obj(
         { components: Type.Optional(NameList) },
         'At most one replica of these components (default: all of the app) on one node.',
       ),
+      LIMITS.terms,
     ),
   ),
   colocation: Type.Optional(
@@ -424,7 +617,8 @@ export const Placement = Obj({
         minSamples: Type.Optional(
           Type.Integer({
             minimum: 1,
-            'x-expected': 'an integer >= 1',
+            maximum: LIMITS.threshold,
+            'x-expected': `an integer from 1 to ${LIMITS.threshold}`,
             description: 'Observations needed before the reservation follows use (10).',
           }),
         ),
@@ -447,9 +641,9 @@ export type Placement = Static<typeof Placement>;
 export const Override = Obj({
   target: ClusterTarget,
   patches: Obj({
-    image: Type.Optional(Type.String({ minLength: 1 })),
-    replicas: Type.Optional(Count),
-    env: Type.Optional(StringMap),
+    image: Type.Optional(Image),
+    replicas: Type.Optional(Replicas),
+    env: Type.Optional(EnvMap),
     resources: Type.Optional(ResourceRequests),
   }),
 });
@@ -460,6 +654,7 @@ const CloudOrSite = Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name) 
 export const Traffic = Obj({
   host: Type.String({
     pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$',
+    maxLength: 253,
     'x-expected': 'a fully qualified lower-case host name such as shop.example.com',
   }),
   strategy: Enum(['failover', 'weighted', 'geo', 'roundRobin', 'unit']),
@@ -467,45 +662,40 @@ export const Traffic = Obj({
     Type.Integer({ minimum: 0, maximum: 86400, 'x-expected': 'a TTL from 0 to 86400 seconds' }),
   ),
   port: Type.Optional(
-    Type.String({ description: 'Name of the component port that serves the host' }),
+    Text(LIMITS.labelKeyName, { description: 'Name of the component port that serves the host' }),
   ),
   component: Type.Optional(Name),
-  failover: Type.Optional(Obj({ order: Type.Array(CloudOrSite) })),
+  failover: Type.Optional(Obj({ order: List(CloudOrSite) })),
   weights: Type.Optional(
-    Type.Array(
-      Obj({
-        cloud: Type.Optional(Name),
-        site: Type.Optional(Name),
-        weight: Type.Integer({ minimum: 0, 'x-expected': 'an integer weight >= 0' }),
-      }),
-    ),
+    List(Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name), weight: Weight })),
   ),
   units: Type.Optional(
     Obj({
       key: Type.String({
         pattern: '^(header|cookie|query):.+$',
+        maxLength: LIMITS.text,
         'x-expected': 'header:NAME, cookie:NAME or query:NAME',
       }),
-      cells: Type.Array(Obj({ name: Name, cloud: Type.Optional(Name), site: Type.Optional(Name) })),
+      cells: List(Obj({ name: Name, cloud: Type.Optional(Name), site: Type.Optional(Name) })),
     }),
   ),
   healthCheck: Type.Optional(
     Obj({
       http: Type.Optional(
         Obj({
-          path: Type.String({ pattern: '^/', 'x-expected': 'a path starting with /' }),
+          path: Type.String({
+            pattern: '^/',
+            maxLength: LIMITS.path,
+            'x-expected': `a path starting with / of at most ${LIMITS.path} characters`,
+          }),
           scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
         }),
       ),
       tcp: Type.Optional(Obj({})),
       intervalSeconds: Type.Optional(Seconds),
       timeoutSeconds: Type.Optional(Seconds),
-      unhealthyThreshold: Type.Optional(
-        Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
-      ),
-      healthyThreshold: Type.Optional(
-        Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
-      ),
+      unhealthyThreshold: Type.Optional(Threshold),
+      healthyThreshold: Type.Optional(Threshold),
     }),
   ),
   whenAllDown: Type.Optional(Enum(['failOpen', 'failClosed'])),
@@ -526,15 +716,19 @@ export const FailoverPolicy = Obj({
 });
 
 export const ApplicationSpec = Obj({
-  components: Type.Array(Component, { minItems: 1, 'x-expected': 'at least one component' }),
+  components: List(Component, LIMITS.components, {
+    minItems: 1,
+    'x-expected': `1 to ${LIMITS.components} components`,
+  }),
   placement: Type.Optional(Placement),
-  overrides: Type.Optional(Type.Array(Override)),
+  overrides: Type.Optional(List(Override, LIMITS.terms)),
   traffic: Type.Optional(Traffic),
   failover: Type.Optional(FailoverPolicy),
   progressDeadlineSeconds: Type.Optional(
     Type.Number({
       minimum: 1,
-      'x-expected': 'a number of seconds >= 1',
+      maximum: LIMITS.progressDeadlineSeconds,
+      'x-expected': `a number of seconds from 1 to ${LIMITS.progressDeadlineSeconds}`,
       description:
         'How long the app may make no progress (no replica turning ready) while not all its replicas are ready before Ready says ProgressDeadlineExceeded (600). Nothing is undone: replicas being replaced keep serving.',
     }),
@@ -542,34 +736,37 @@ export const ApplicationSpec = Obj({
 });
 export type ApplicationSpec = Static<typeof ApplicationSpec>;
 
+const Endpoint = Obj({ name: Type.Optional(Name), address: Text(256), port: Port });
+
 export const PlacementStatus = Obj({
   component: Name,
   cluster: Name,
   cloud: Name,
   site: Type.Optional(Name),
-  desired: Count,
-  ready: Count,
+  desired: SafeCount,
+  ready: SafeCount,
   /** Replicas the scheduler assigned here, before overrides patch the count. */
-  assigned: Type.Optional(Count),
+  assigned: Type.Optional(SafeCount),
   /**
    * Being replaced (failover, failback, rebalance): kept running until the
    * replacement replicas are ready, then deleted.
    */
   draining: Type.Optional(Type.Boolean()),
   /** Where the component's ports are reachable in this cluster (from the driver). */
-  endpoints: Type.Optional(
-    Type.Array(Obj({ name: Type.Optional(Name), address: Type.String(), port: Port })),
-  ),
+  endpoints: Type.Optional(List(Endpoint, LIMITS.statusItems)),
 });
 export type PlacementStatus = Static<typeof PlacementStatus>;
 
 export const ApplicationStatus = Obj({
-  observedGeneration: Type.Optional(Type.Integer()),
-  placements: Type.Optional(Type.Array(PlacementStatus)),
-  replicas: Type.Optional(Obj({ desired: Count, ready: Count })),
-  conditions: Type.Optional(Type.Array(Condition)),
+  observedGeneration: Type.Optional(SafeCount),
+  placements: Type.Optional(List(PlacementStatus, LIMITS.statusItems)),
+  replicas: Type.Optional(Obj({ desired: SafeCount, ready: SafeCount })),
+  conditions: Type.Optional(List(Condition, LIMITS.conditions)),
   reasons: Type.Optional(
-    Type.Array(Obj({ component: Type.Optional(Name), count: Count, reason: Type.String() })),
+    List(
+      Obj({ component: Type.Optional(Name), count: SafeCount, reason: Text(LIMITS.message) }),
+      LIMITS.statusItems,
+    ),
   ),
   /**
    * Replicas moved off a failed cluster, remembered for failback: once the
@@ -577,26 +774,27 @@ export const ApplicationStatus = Obj({
    * their replacements (`replacedBy`) give them back.
    */
   displaced: Type.Optional(
-    Type.Array(
+    List(
       Obj({
         component: Name,
         cluster: Name,
-        replicas: Count,
-        replacedBy: Type.Array(Name),
-        since: Type.String(),
+        replicas: SafeCount,
+        replacedBy: List(Name, LIMITS.statusItems),
+        since: Time,
       }),
+      LIMITS.statusItems,
     ),
   ),
   /** The `yunjian.io/rebalance` annotation value last acted on. */
-  rebalanced: Type.Optional(Type.String()),
+  rebalanced: Type.Optional(Text()),
   /** placement.colocation: what each component's replicas use and reserve. */
   colocation: Type.Optional(
     Obj({
-      components: Type.Array(
+      components: List(
         Obj({
           component: Name,
           /** Per-replica cpu samples in the current window. */
-          samples: Count,
+          samples: SafeCount,
           /** Latest per-replica cpu use, millicores. */
           observedCpuMillis: Type.Optional(NonNegative),
           /** The percentile of the window, millicores. */
@@ -605,6 +803,7 @@ export const ApplicationStatus = Obj({
           reservedCpuMillis: NonNegative,
           requestCpuMillis: NonNegative,
         }),
+        LIMITS.components,
       ),
       /** Highest overload probability of the nodes the last placement put replicas on. */
       maxOverloadProbability: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
@@ -617,20 +816,21 @@ export type ApplicationStatus = Static<typeof ApplicationStatus>;
 
 export const EventSpec = Obj(
   {
-    involvedObject: Obj({ kind: Type.String(), namespace: Type.Optional(Name), name: Name }),
+    involvedObject: Obj({ kind: Text(), namespace: Type.Optional(Name), name: Name }),
     type: Enum(['Normal', 'Warning']),
     reason: Type.String({
       minLength: 1,
+      maxLength: LIMITS.text,
       description:
         'Machine-readable cause: ClusterNotReady, ClusterReady, Failover, Failback, Rebalance, ...',
     }),
-    message: Type.String(),
+    message: Text(LIMITS.message),
     /** How many times the same event repeated (same object, reason and message). */
-    count: Type.Integer({ minimum: 1, 'x-expected': 'an integer >= 1' }),
-    firstTimestamp: Type.String(),
-    lastTimestamp: Type.String(),
+    count: Int(1, Number.MAX_SAFE_INTEGER, 'a safe integer >= 1'),
+    firstTimestamp: Time,
+    lastTimestamp: Time,
     /** The controller that recorded it. */
-    source: Type.Optional(Type.String()),
+    source: Type.Optional(Text()),
   },
   'Something that happened to a resource; written by controllers, kept for a bounded time.',
 );
@@ -640,11 +840,15 @@ export type EventSpec = Static<typeof EventSpec>;
 
 export const LeaseSpec = Obj(
   {
-    holderIdentity: Type.String({ minLength: 1 }),
-    leaseDurationSeconds: Type.Number({ exclusiveMinimum: 0, 'x-expected': 'a number > 0' }),
-    acquireTime: Type.String(),
-    renewTime: Type.String(),
-    leaseTransitions: Count,
+    holderIdentity: Text(LIMITS.text, { minLength: 1 }),
+    leaseDurationSeconds: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: LIMITS.seconds,
+      'x-expected': `a number of seconds > 0 and at most ${LIMITS.seconds}`,
+    }),
+    acquireTime: Time,
+    renewTime: Time,
+    leaseTransitions: SafeCount,
   },
   'Leader lock: the holder acts while it renews within the duration.',
 );
@@ -661,29 +865,30 @@ export const WorkloadResourceSpec = Obj(
   {
     cluster: Name,
     key: Obj({ namespace: Name, app: Name, component: Name }),
-    hash: Type.String({ minLength: 1 }),
-    image: Type.String(),
-    replicas: Count,
-    architectures: Type.Array(Arch),
-    cpuMillis: NonNegative,
+    hash: Text(LIMITS.text, { minLength: 1 }),
+    image: Text(LIMITS.image),
+    replicas: Replicas,
+    architectures: List(Arch, 3),
+    cpuMillis: Type.Number({ minimum: 0, maximum: MAX_CPU_CORES * 1000 }),
     /** Colocated workloads: replicas may use up to this; cpuMillis is what they reserve. */
-    cpuLimitMillis: Type.Optional(NonNegative),
-    memoryBytes: NonNegative,
-    gpu: NonNegative,
-    gpuModel: Type.Optional(Type.String()),
-    maxReplicasPerNode: Type.Optional(Count),
-    antiAffinity: Type.Optional(Type.Array(Name)),
-    ports: Type.Array(
+    cpuLimitMillis: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_CPU_CORES * 1000 })),
+    memoryBytes: Type.Number({ minimum: 0, maximum: MAX_MEMORY_BYTES }),
+    gpu: Gpus,
+    gpuModel: Type.Optional(Text()),
+    maxReplicasPerNode: Type.Optional(Int(0, LIMITS.replicas)),
+    antiAffinity: Type.Optional(List(Name, LIMITS.components)),
+    ports: List(
       Obj({ name: Type.Optional(Name), port: Port, protocol: Enum(['TCP', 'UDP']) }),
+      LIMITS.ports,
     ),
-    env: StringMap,
-    command: Type.Array(Type.String()),
-    args: Type.Array(Type.String()),
+    env: EnvMap,
+    command: CommandLine,
+    args: CommandLine,
     healthCheck: Type.Optional(
       Obj({
         http: Type.Optional(
           Obj({
-            path: Type.String(),
+            path: Text(LIMITS.path),
             port: Type.Optional(Port),
             scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
           }),
@@ -691,8 +896,8 @@ export const WorkloadResourceSpec = Obj(
         tcp: Type.Optional(Obj({ port: Type.Optional(Port) })),
         intervalSeconds: Seconds,
         timeoutSeconds: Seconds,
-        failureThreshold: Type.Integer({ minimum: 1 }),
-        restartThreshold: Type.Optional(Type.Integer({ minimum: 1 })),
+        failureThreshold: Threshold,
+        restartThreshold: Type.Optional(Threshold),
       }),
     ),
   },
@@ -701,31 +906,29 @@ export const WorkloadResourceSpec = Obj(
 export type WorkloadResourceSpec = Static<typeof WorkloadResourceSpec>;
 
 export const ReplicaStatus = Obj({
-  id: Type.String(),
-  hash: Type.String(),
+  id: Text(),
+  hash: Text(),
   state: Enum(['starting', 'running', 'backoff', 'stopping']),
   ready: Type.Boolean(),
-  pid: Type.Optional(Count),
+  pid: Type.Optional(SafeCount),
   port: Type.Optional(Port),
-  restarts: Count,
+  restarts: SafeCount,
   /** Cpu the replica's process used over the agent's last sampling interval, millicores. */
   cpuMillis: Type.Optional(NonNegative),
-  lastExit: Type.Optional(Type.String()),
-  startedAt: Type.Optional(Type.String()),
+  lastExit: Type.Optional(Text(LIMITS.message)),
+  startedAt: Type.Optional(Time),
 });
 export type ReplicaStatus = Static<typeof ReplicaStatus>;
 
 export const WorkloadResourceStatus = Obj({
   /** The spec hash the agent last converged to. */
-  hash: Type.Optional(Type.String()),
-  desired: Count,
-  scheduled: Count,
-  ready: Count,
-  message: Type.Optional(Type.String()),
-  endpoints: Type.Optional(
-    Type.Array(Obj({ name: Type.Optional(Name), address: Type.String(), port: Port })),
-  ),
-  replicas: Type.Optional(Type.Array(ReplicaStatus)),
+  hash: Type.Optional(Text()),
+  desired: SafeCount,
+  scheduled: SafeCount,
+  ready: SafeCount,
+  message: Type.Optional(Text(LIMITS.message)),
+  endpoints: Type.Optional(List(Endpoint, LIMITS.statusItems)),
+  replicas: Type.Optional(List(ReplicaStatus, LIMITS.statusItems)),
   /** Cpu the running replicas use together, millicores (summed per-replica samples). */
   cpuUsageMillis: Type.Optional(NonNegative),
 });
@@ -815,7 +1018,11 @@ export type JoinTokenRequest = Static<typeof JoinTokenRequest>;
 export const SecretSpec = Obj(
   {
     type: Enum(['kubeconfig']),
-    data: Type.String({ minLength: 1, 'x-expected': 'the secret content, e.g. a kubeconfig' }),
+    data: Type.String({
+      minLength: 1,
+      maxLength: LIMITS.secretData,
+      'x-expected': `the secret content, e.g. a kubeconfig, of 1 to ${LIMITS.secretData} characters`,
+    }),
   },
   'A credential kept in the store and never returned by the API.',
 );

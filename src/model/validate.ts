@@ -1,14 +1,26 @@
 // Turns an untrusted document into a typed resource or a ValidationError that
 // lists every problem with its field path. Two passes, in this order: the JSON
-// Schema (shape, types, unknown fields) and then semantic rules that a schema
-// cannot express (references between fields). Semantic rules only run on a
+// Schema (shape, types, unknown fields, sizes) together with the bounds a schema
+// cannot express (quantity strings, the annotations' total size), and then
+// semantic rules (references between fields). Semantic rules only run on a
 // document whose shape is valid, so they can rely on the types.
 import { Compile } from 'typebox/compile';
 import { Settings } from 'typebox/system';
 import type { TSchema } from 'typebox';
 import { ValidationError, type FieldCause } from './errors.ts';
 import { KINDS, lookupKind, type KindInfo } from './kinds.ts';
-import { API_VERSION, type AnyResource, type Application, type Cluster } from './schema.ts';
+import {
+  CPU_PATTERN,
+  MAX_CPU_CORES,
+  MAX_MEMORY_BYTES,
+  MAX_NODE_CPU_CORES,
+  MAX_NODE_MEMORY_BYTES,
+  MAX_QUANTITY_LENGTH,
+  MEMORY_PATTERN,
+  cpuOutOfBounds,
+  memoryOutOfBounds,
+} from './quantity.ts';
+import { API_VERSION, LIMITS, type AnyResource, type Application, type Cluster } from './schema.ts';
 
 // Users fix a document in one go only if they see every error, not the first 8.
 Settings.Set({ maxErrors: 1000 });
@@ -57,9 +69,33 @@ function valueAt(doc: unknown, pointer: string): unknown {
 }
 
 function describeValue(v: unknown): string {
-  const s = JSON.stringify(v);
+  if (typeof v === 'string' && v.length > 40)
+    return `${JSON.stringify(v.slice(0, 30))}... (${v.length} characters)`;
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch {
+    return 'a value that cannot be written as JSON'; // a YAML alias cycle, say
+  }
   return s === undefined ? 'nothing' : s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
+
+/** The last segment of a JSON pointer: the key a `propertyNames` error is about. */
+function lastKey(pointer: string): string {
+  return (pointer.split('/').pop() ?? '').replaceAll('~1', '/').replaceAll('~0', '~');
+}
+
+/** How many items or entries a value has, for size errors. */
+function sizeOf(v: unknown): number {
+  if (typeof v === 'string' || Array.isArray(v)) return v.length;
+  return typeof v === 'object' && v !== null ? Object.keys(v).length : 0;
+}
+
+const SIZE_UNITS: Readonly<Record<string, string>> = {
+  maxLength: 'characters',
+  maxItems: 'items',
+  maxProperties: 'entries',
+};
 
 /**
  * Schema errors are reported once per field. A value that matches no branch of
@@ -77,10 +113,21 @@ function schemaCauses(schema: TSchema, doc: unknown, errors: readonly SchemaErro
     const union = e.schemaPath.lastIndexOf('/anyOf/');
     const node = schemaAt(schema, union >= 0 ? e.schemaPath.slice(0, union) : e.schemaPath);
     const expected = typeof node?.['x-expected'] === 'string' ? node['x-expected'] : undefined;
+    const sizeUnit = SIZE_UNITS[e.keyword];
     if (e.keyword === 'boolean') {
       add(e.instancePath, 'unknown field'); // from additionalProperties: false
-    } else if (e.keyword === 'additionalProperties') {
-      continue; // already reported per field by the `boolean` error
+    } else if (e.keyword === 'additionalProperties' || e.keyword === 'propertyNames') {
+      continue; // already reported per field (`boolean`) or per key (the key's own error)
+    } else if (e.schemaPath.endsWith('/propertyNames')) {
+      add(
+        e.instancePath,
+        `expected ${expected ?? 'a different key'}, got the key ${describeValue(lastKey(e.instancePath))}`,
+      );
+    } else if (sizeUnit !== undefined && union < 0) {
+      add(
+        e.instancePath,
+        `expected at most ${String(e.params['limit'])} ${sizeUnit}, got ${sizeOf(valueAt(doc, e.instancePath))}`,
+      );
     } else if (e.keyword === 'required') {
       const missing = (e.params['requiredProperties'] as string[] | undefined) ?? [];
       for (const name of missing) add(`${e.instancePath}/${name}`, 'required field is missing');
@@ -94,6 +141,92 @@ function schemaCauses(schema: TSchema, doc: unknown, errors: readonly SchemaErro
     }
   }
   return [...causes.values()];
+}
+
+const cpuRe = new RegExp(CPU_PATTERN);
+const memoryRe = new RegExp(MEMORY_PATTERN);
+
+/** Fields of a document, by path, that are objects (anything else is the schema's to report). */
+function objectsAt(
+  node: unknown,
+  path: string,
+  segments: readonly string[],
+): [string, Record<string, unknown>][] {
+  if (typeof node !== 'object' || node === null) return [];
+  const [head, ...rest] = segments;
+  if (head === undefined)
+    return Array.isArray(node) ? [] : [[path, node as Record<string, unknown>]];
+  if (head === '*')
+    return Array.isArray(node)
+      ? node.flatMap((item, i) => objectsAt(item, `${path}[${i}]`, rest))
+      : [];
+  if (Array.isArray(node)) return [];
+  return objectsAt(
+    (node as Record<string, unknown>)[head],
+    path === '' ? head : `${path}.${head}`,
+    rest,
+  );
+}
+
+/** Where each kind carries cpu and memory quantities, and their bounds. */
+const QUANTITIES: Readonly<Record<string, { at: string[]; maxCores: number; maxBytes: number }[]>> =
+  {
+    Application: [
+      {
+        at: ['spec', 'components', '*', 'resources'],
+        maxCores: MAX_CPU_CORES,
+        maxBytes: MAX_MEMORY_BYTES,
+      },
+      {
+        at: ['spec', 'overrides', '*', 'patches', 'resources'],
+        maxCores: MAX_CPU_CORES,
+        maxBytes: MAX_MEMORY_BYTES,
+      },
+    ],
+    Cluster: [
+      {
+        at: ['spec', 'driver', 'sim', 'nodePools', '*'],
+        maxCores: MAX_NODE_CPU_CORES,
+        maxBytes: MAX_NODE_MEMORY_BYTES,
+      },
+    ],
+  };
+
+/**
+ * Bounds JSON Schema cannot state: the value of a quantity string (the schema
+ * checks its spelling and bounds quantity numbers) and the total size of the
+ * annotations. They look only at values of the right type, so they never
+ * repeat a schema error and can run on a document of any shape.
+ */
+function boundsCauses(kind: string, doc: Record<string, unknown>): FieldCause[] {
+  const causes: FieldCause[] = [];
+  const quantity = (
+    path: string,
+    q: unknown,
+    re: RegExp,
+    outOfBounds: (q: string) => string | undefined,
+  ) => {
+    if (typeof q !== 'string' || q.length > MAX_QUANTITY_LENGTH || !re.test(q)) return;
+    const message = outOfBounds(q);
+    if (message !== undefined) causes.push({ field: path, message });
+  };
+  for (const { at, maxCores, maxBytes } of QUANTITIES[kind] ?? []) {
+    for (const [path, r] of objectsAt(doc, '', at)) {
+      quantity(`${path}.cpu`, r['cpu'], cpuRe, (q) => cpuOutOfBounds(q, maxCores));
+      quantity(`${path}.memory`, r['memory'], memoryRe, (q) => memoryOutOfBounds(q, maxBytes));
+    }
+  }
+  for (const [path, annotations] of objectsAt(doc, '', ['metadata', 'annotations'])) {
+    let bytes = 0;
+    for (const [k, v] of Object.entries(annotations))
+      bytes += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 0);
+    if (bytes > LIMITS.annotationsTotalBytes)
+      causes.push({
+        field: path,
+        message: `expected at most ${LIMITS.annotationsTotalBytes} bytes of keys and values together, got ${bytes}`,
+      });
+  }
+  return causes;
 }
 
 function semanticCauses(resource: AnyResource): FieldCause[] {
@@ -284,6 +417,7 @@ export function validateResource(doc: unknown, subject = 'document'): AnyResourc
   const causes = [
     ...head.filter((c) => c.field !== 'apiVersion' || errors.length === 0),
     ...schemaCauses(info.schema, doc, errors),
+    ...boundsCauses(info.kind, d),
   ];
   const meta = d['metadata'] as Record<string, unknown> | undefined;
   if (!info.namespaced && meta && meta['namespace'] !== undefined) {
