@@ -1,8 +1,14 @@
-// Server-side apply of a multi-document YAML or JSON body. All documents are
-// parsed and validated before anything is written, so a batch with one bad
-// document changes nothing. Writes then happen in document order (a Cloud before
-// the Sites that name it), each one create-or-update.
-import { parseAllDocuments } from 'yaml';
+// Server-side apply of a multi-document YAML or JSON body, all or nothing: every
+// document is parsed and validated, then each one's create-or-update is worked
+// out against what is stored, then all of them are written in one store batch
+// in document order (a Cloud before the Sites that name it). A document that
+// fails at any stage, validation or write, leaves nothing of the apply stored.
+//
+// Parsing is bounded: at most MAX_APPLY_DOCUMENTS documents (the YAML stream
+// is read no further), MAX_YAML_ALIASES alias expansions per document (a
+// "billion laughs" is refused, not expanded) and MAX_DOCUMENT_DEPTH levels of
+// nesting, all answered 400 BadRequest.
+import { Composer, LineCounter, Parser } from 'yaml';
 import {
   AlreadyExistsError,
   BadRequestError,
@@ -15,7 +21,7 @@ import { DEFAULT_NAMESPACE, lookupKind } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
 import { validateResource } from '../model/validate.ts';
 import { canonical } from '../model/canonical.ts';
-import type { Store, StoredObject } from '../store/types.ts';
+import type { BatchOperation, Store, StoredObject } from '../store/types.ts';
 
 export interface ApplyResultItem {
   kind: string;
@@ -25,34 +31,84 @@ export interface ApplyResultItem {
   resourceVersion: string;
 }
 
-/** Splits a request body into documents; YAML errors name the document and line. */
+/** Documents one apply takes. */
+export const MAX_APPLY_DOCUMENTS = 500;
+/** Nesting of arrays and objects in one document (the schemas need a handful). */
+export const MAX_DOCUMENT_DEPTH = 64;
+/** Alias expansions in one YAML document. */
+export const MAX_YAML_ALIASES = 100;
+
+/**
+ * Splits a request body (JSON already parsed, or a YAML string) into at most
+ * MAX_APPLY_DOCUMENTS documents; errors name the document and, for YAML, the line.
+ */
 export function parseDocuments(body: unknown): unknown[] {
-  if (typeof body !== 'string') {
-    if (Array.isArray(body)) return body as unknown[];
-    if (
-      typeof body === 'object' &&
-      body !== null &&
-      Array.isArray((body as { items?: unknown }).items)
-    ) {
-      return (body as { items: unknown[] }).items;
-    }
-    return [body];
-  }
-  const docs = parseAllDocuments(body);
-  if (!Array.isArray(docs)) return []; // an empty stream
+  const docs = typeof body === 'string' ? parseYaml(body) : documentsOf(body);
+  checkDocumentCount(docs.length);
+  docs.forEach((doc, i) => checkDepth(doc, docs.length > 1 ? `document ${i + 1}` : 'document'));
+  return docs;
+}
+
+function documentsOf(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body as unknown[];
+  if (
+    typeof body === 'object' &&
+    body !== null &&
+    Array.isArray((body as { items?: unknown }).items)
+  )
+    return (body as { items: unknown[] }).items;
+  return [body];
+}
+
+function checkDocumentCount(count: number): void {
+  if (count > MAX_APPLY_DOCUMENTS)
+    throw new BadRequestError(
+      `too many documents: one request takes at most ${MAX_APPLY_DOCUMENTS}; split the apply`,
+    );
+}
+
+function parseYaml(text: string): unknown[] {
   const out: unknown[] = [];
-  docs.forEach((doc, i) => {
+  let index = 0;
+  const lines = new LineCounter();
+  // Composed one document at a time, so an over-long stream stops at the limit.
+  for (const doc of new Composer().compose(new Parser(lines.addNewLine).parse(text))) {
+    index++;
+    checkDocumentCount(index);
     const err = doc.errors[0];
     if (err) {
-      const line = err.linePos?.[0];
+      const { line, col } = lines.linePos(err.pos[0]);
       throw new BadRequestError(
-        `YAML document ${i + 1}${line ? ` (line ${line.line}, column ${line.col})` : ''}: ${err.message.split('\n')[0] ?? ''}`,
+        `YAML document ${index} (line ${line}, column ${col}): ${err.message.split('\n')[0] ?? ''}`,
       );
     }
-    const value: unknown = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    } catch (e) {
+      // The yaml package refuses alias bombs and cyclic aliases with a ReferenceError.
+      if (!(e instanceof ReferenceError)) throw e;
+      throw new BadRequestError(
+        `YAML document ${index}: ${e.message}; at most ${MAX_YAML_ALIASES} alias expansions are allowed`,
+      );
+    }
     if (value !== null && value !== undefined) out.push(value);
-  });
+  }
   return out;
+}
+
+/** Refuses a value nested deeper than MAX_DOCUMENT_DEPTH, without recursing. */
+export function checkDepth(value: unknown, subject: string): void {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > MAX_DOCUMENT_DEPTH)
+      throw new BadRequestError(
+        `${subject} is nested too deeply: at most ${MAX_DOCUMENT_DEPTH} levels of objects and arrays`,
+      );
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
 }
 
 /**
@@ -118,17 +174,44 @@ export async function applyDocuments(
       throw new BadRequestError(`${r.kind} "${r.metadata.name}" appears twice in one apply`);
     seen.add(id);
   }
-  const results: ApplyResultItem[] = [];
-  for (const r of admitted) results.push(await applyOne(store, r, options.dryRun === true));
-  return results;
+  for (let attempt = 1; ; attempt++) {
+    const plans = await Promise.all(admitted.map((r) => planOne(store, r)));
+    if (options.dryRun === true) return plans.map((p) => p.item);
+    const writing = plans.filter((p) => p.operation !== undefined);
+    try {
+      const written = await store.batch(writing.map((p) => p.operation!));
+      writing.forEach((p, i) => {
+        p.item.resourceVersion = written[i]?.metadata.resourceVersion ?? '';
+      });
+      return plans.map((p) => p.item);
+    } catch (err) {
+      // Another writer got in between the plan and the batch (a create, an
+      // update, a delete): plan again from what is stored now.
+      const raced =
+        err instanceof ConflictError ||
+        err instanceof AlreadyExistsError ||
+        err instanceof NotFoundError;
+      if (!raced || attempt === APPLY_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Plans of one apply made before giving up on objects that keep changing under it. */
+const APPLY_ATTEMPTS = 5;
+
+interface Plan {
+  item: ApplyResultItem;
+  /** The write, absent when the stored object already is as asked. */
+  operation?: BatchOperation;
 }
 
 /**
- * Create-or-update with a bounded retry: a concurrent creator can win between
- * our read and our create, and a concurrent writer can bump the revision between
- * our read and a CAS update; both are resolved by re-reading.
+ * What applying one document means now: create when absent, nothing when its
+ * spec, labels and annotations are as stored, otherwise an update CASed on
+ * what was read. An explicit resourceVersion in the document is the user's
+ * CAS, checked here so that a stale one fails the apply at once.
  */
-async function applyOne(store: Store, r: AnyResource, dryRun: boolean): Promise<ApplyResultItem> {
+async function planOne(store: Store, r: AnyResource): Promise<Plan> {
   const key = { kind: r.kind, namespace: r.metadata.namespace, name: r.metadata.name };
   const item = (action: ApplyResultItem['action'], rv: string): ApplyResultItem => ({
     kind: r.kind,
@@ -143,36 +226,21 @@ async function applyOne(store: Store, r: AnyResource, dryRun: boolean): Promise<
     metadata: { ...r.metadata },
     spec: r.spec,
   };
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await store.get(key).catch((err: unknown) => {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    });
-    if (!current) {
-      if (dryRun) return item('created', '0');
-      try {
-        const created = await store.create(doc);
-        return item('created', created.metadata.resourceVersion ?? '');
-      } catch (err) {
-        if (err instanceof AlreadyExistsError) continue;
-        throw err;
-      }
-    }
-    const currentRv = current.metadata.resourceVersion ?? '';
-    if (sameDesiredState(current, doc)) return item('unchanged', currentRv);
-    if (dryRun) return item('configured', currentRv);
-    // An explicit resourceVersion in the document is the user's CAS; otherwise
-    // apply CASes against what it just read.
-    const expected = r.metadata.resourceVersion ?? currentRv;
-    try {
-      const updated = await store.update(doc, { expectedResourceVersion: expected });
-      return item('configured', updated.metadata.resourceVersion ?? '');
-    } catch (err) {
-      if (err instanceof ConflictError && r.metadata.resourceVersion === undefined) continue;
-      throw err;
-    }
-  }
-  throw new ConflictError(
-    `${r.kind} "${r.metadata.name}" kept changing while being applied; retry`,
-  );
+  const current = await store.get(key).catch((err: unknown) => {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  });
+  if (!current) return { item: item('created', '0'), operation: { op: 'create', object: doc } };
+  const currentRv = current.metadata.resourceVersion ?? '';
+  const expected = r.metadata.resourceVersion ?? currentRv;
+  if (expected !== currentRv)
+    throw new ConflictError(
+      `${r.kind} "${r.metadata.name}": resourceVersion ${expected} is stale (current ${currentRv}); re-read and retry`,
+      { kind: r.kind, name: r.metadata.name },
+    );
+  if (sameDesiredState(current, doc)) return { item: item('unchanged', currentRv) };
+  return {
+    item: item('configured', currentRv),
+    operation: { op: 'update', object: doc, options: { expectedResourceVersion: expected } },
+  };
 }

@@ -8,14 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  BadRequestError,
-  UnauthorizedError,
-  toStatusBody,
-  type YunjianError,
-} from '../model/errors.ts';
+import { BadRequestError, UnauthorizedError, toStatusBody } from '../model/errors.ts';
 import { KINDS } from '../model/kinds.ts';
-import type { Store, Watch } from '../store/types.ts';
+import type { Store } from '../store/types.ts';
 import {
   CSRF_HEADER,
   SESSION_COOKIE,
@@ -23,8 +18,7 @@ import {
   readCookie,
   type TokenAuthenticator,
 } from './auth.ts';
-import { toYunjianError } from './errors.ts';
-import type { ApiPlugin } from './server.ts';
+import type { ApiContext, ApiPlugin } from './server.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 export const SESSION_PATH = '/console/session';
@@ -129,7 +123,7 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
     name: 'console',
     publicPaths: ['/', '/index.html', SESSION_PATH],
     publicPrefixes: ['/assets/'],
-    register(app: FastifyInstance) {
+    register(app: FastifyInstance, { watchStreams }: ApiContext) {
       app.get('/', index);
       app.get('/index.html', index);
 
@@ -184,58 +178,26 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
           throw new BadRequestError(
             `expected ?PLURAL=RESOURCEVERSION for each kind to watch, e.g. ?clusters=42`,
           );
-        const watches: [string, Watch][] = [];
-        for (const [plural, rv] of wanted) {
+        // Every kind is checked before any watch is opened, so a refusal leaves none open.
+        const kinds = wanted.map(([plural, rv]) => {
           const kind = WATCHABLE.get(plural);
           if (kind === undefined) {
             throw new BadRequestError(
               `${plural}: expected one of ${[...WATCHABLE.keys()].join(', ')}`,
             );
           }
-          watches.push([kind, store.watch({ kind, fromRevision: rv === '' ? undefined : rv })]);
-        }
-        reply.hijack();
-        const res = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'application/x-ndjson',
-          'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
+          return { kind, fromRevision: rv === '' ? undefined : rv };
         });
-        res.flushHeaders();
-        const write = (line: string) =>
-          res.write(`${line}\n`)
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => res.once('drain', resolve));
-        // Never keeps the process alive on its own, and stops with the connection.
-        const keepAlive = setInterval(
-          () => res.write('\n'),
-          (options.keepAliveSeconds ?? 15) * 1000,
-        ).unref();
-        const stop = () => {
-          clearInterval(keepAlive);
-          for (const [, w] of watches) w.close();
-        };
-        request.raw.on('close', stop);
-        res.on('close', stop);
-        try {
-          await Promise.all(
-            watches.map(async ([kind, watch]) => {
-              try {
-                for await (const event of watch) await write(JSON.stringify(event));
-              } catch (err) {
-                const y: YunjianError = toYunjianError(err);
-                if (!res.destroyed)
-                  await write(JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(y) }));
-                // The client reconnects after relisting; end every kind's stream.
-                stop();
-              }
-            }),
-          );
-        } finally {
-          clearInterval(keepAlive);
-          request.raw.off('close', stop);
-          res.end();
-        }
+        return watchStreams.serve(request, reply, {
+          what: 'console watch',
+          sources: kinds.map(({ kind, fromRevision }) => ({
+            watch: store.watch({ kind, fromRevision }),
+            line: (event) => JSON.stringify(event),
+            errorLine: (err) => JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(err) }),
+          })),
+          idleEveryMs: (options.keepAliveSeconds ?? 15) * 1000,
+          idleLine: () => '',
+        });
       });
 
       app.delete(SESSION_PATH, async (request, reply) => {

@@ -9,26 +9,31 @@ import {
   ConflictError,
   ValidationError,
   toStatusBody,
-  type YunjianError,
+  type FieldCause,
 } from '../model/errors.ts';
 import { KINDS, type KindInfo } from '../model/kinds.ts';
 import {
   API_VERSION,
+  MAX_NAME_LENGTH,
+  MAX_NAMESPACE_LENGTH,
+  Name,
+  Namespace,
   type Application,
   type Cloud,
   type Cluster,
   type Site,
 } from '../model/schema.ts';
-import { REBALANCE_ANNOTATION } from '../controllers/application.ts';
+import { REBALANCE_ANNOTATION } from '../controllers/application/index.ts';
 import { explainApplication } from '../controllers/snapshot.ts';
 import type { ReportedNode } from '../scheduler/index.ts';
 import type { Store, StoredObject } from '../store/types.ts';
-import { admit, applyDocuments, parseDocuments } from './apply.ts';
+import { admit, applyDocuments, checkDepth, parseDocuments } from './apply.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { installAudit, type AuditLog } from './audit.ts';
 import { installAccessControl, visibleTo } from './authz.ts';
-import { routeNotFound, sendError, toYunjianError } from './errors.ts';
+import { reportError, routeNotFound, sendError, type ApiLog } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';
+import { WatchStreams } from './watchstream.ts';
 
 export type ChaosScope = 'cloud' | 'site' | 'cluster' | 'node';
 
@@ -47,10 +52,16 @@ export interface ChaosTarget {
  */
 export interface ApiPlugin {
   name: string;
-  register(app: FastifyInstance): void;
+  register(app: FastifyInstance, api: ApiContext): void;
   publicPrefixes?: readonly string[];
   /** Exact paths that skip admin-token authentication (e.g. the console's `/`). */
   publicPaths?: readonly string[];
+}
+
+/** What the API server shares with its plugins. */
+export interface ApiContext {
+  /** Long-lived streams go through this, so they end with their client and with the server. */
+  watchStreams: WatchStreams;
 }
 
 export interface ApiServerOptions {
@@ -72,7 +83,83 @@ export interface ApiServerOptions {
   audit?: AuditLog;
   /** Seconds between BOOKMARK events on idle watch streams. */
   watchBookmarkSeconds?: number;
+  /** Connection timeouts; each one absent takes its default (DEFAULT_API_TIMEOUTS). */
+  timeouts?: Partial<ApiTimeouts>;
+  /** Where every 5xx is logged with its error id, the Fastify logger on or off; default stderr. */
+  log?: ApiLog;
   logger?: boolean;
+}
+
+/**
+ * How long the server keeps a connection, in seconds. An open watch stream
+ * writes a BOOKMARK at least every `watchBookmarkSeconds`, so it is dropped
+ * only when its client has read nothing for `watchBookmarkSeconds + idle`.
+ */
+export interface ApiTimeouts {
+  /** A connection with no traffic either way is closed (also one that never sends a request). */
+  idle: number;
+  /** A keep-alive connection waits this long for its next request. */
+  keepAlive: number;
+  /** A request's headers must arrive within this. */
+  headers: number;
+  /** A whole request (headers and body) must arrive within this; at least `headers`. */
+  request: number;
+}
+
+export const DEFAULT_API_TIMEOUTS: ApiTimeouts = {
+  idle: 60,
+  keepAlive: 5,
+  headers: 30,
+  request: 60,
+};
+
+/** The largest request body, in bytes; larger ones get 413 RequestEntityTooLarge. */
+export const BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The longest name a path carries: a Workload's `cluster.namespace.app.component`
+ * (drivers/agent). The router takes parameters this long, so every name that
+ * validation accepts can be fetched; a longer one is 400, not 414.
+ */
+const MAX_PATH_NAME_LENGTH = 3 * MAX_NAME_LENGTH + MAX_NAMESPACE_LENGTH + 3;
+/** A keyword of a schema in schema.ts (its pattern, its words for what it expects). */
+const keyword = (schema: object, key: 'pattern' | 'x-expected') =>
+  String((schema as Record<string, unknown>)[key]);
+const NAMESPACE_PATTERN = new RegExp(keyword(Namespace, 'pattern'));
+/** Name's characters at any length up to MAX_PATH_NAME_LENGTH. */
+const PATH_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** `:namespace` and `:name` of any route, before anything reads or stores them. */
+function checkPathNames(params: unknown): void {
+  const { namespace, name } = (params ?? {}) as Params;
+  const causes: FieldCause[] = [];
+  if (namespace !== undefined && !NAMESPACE_PATTERN.test(namespace))
+    causes.push({
+      field: 'namespace',
+      message: `expected ${keyword(Namespace, 'x-expected')} in the path, got ${JSON.stringify(namespace)}`,
+    });
+  if (name !== undefined && !PATH_NAME_PATTERN.test(name))
+    causes.push({
+      field: 'name',
+      message: `expected ${keyword(Name, 'x-expected')} in the path, got ${JSON.stringify(name)}`,
+    });
+  if (causes.length > 0)
+    throw new BadRequestError(
+      `invalid path: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`,
+      { causes },
+    );
+}
+
+function resolveTimeouts(overrides: Partial<ApiTimeouts> | undefined): ApiTimeouts {
+  const t = { ...DEFAULT_API_TIMEOUTS, ...overrides };
+  for (const [key, seconds] of Object.entries(t))
+    if (!(seconds > 0))
+      throw new RangeError(`timeouts.${key}: expected seconds above 0, got ${seconds}`);
+  if (t.headers > t.request)
+    throw new RangeError(
+      `timeouts.headers (${t.headers} s) must not be above timeouts.request (${t.request} s)`,
+    );
+  return t;
 }
 
 const BASE = '/api/v1alpha1';
@@ -119,11 +206,6 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
-  const watches = new Gauge({
-    name: 'yunjian_api_watches',
-    help: 'Open watch streams',
-    registers: [registry],
-  });
   new Gauge({
     name: 'yunjian_store_revision',
     help: 'Latest store revision',
@@ -133,12 +215,38 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     },
   });
 
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 16 * 1024 * 1024 });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const errors = { log, bodyLimitBytes: BODY_LIMIT_BYTES };
+  const timeouts = resolveTimeouts(options.timeouts);
+  const bookmarkMs = (options.watchBookmarkSeconds ?? 15) * 1000;
+  const streams = new WatchStreams({
+    gauge: new Gauge({
+      name: 'yunjian_api_watches',
+      help: 'Open watch streams (REST and console)',
+      registers: [registry],
+    }),
+    idleTimeoutMs: timeouts.idle * 1000,
+    reportError: (err, what) => reportError(err, what, log),
+  });
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    routerOptions: { maxParamLength: MAX_PATH_NAME_LENGTH },
+    connectionTimeout: timeouts.idle * 1000,
+    keepAliveTimeout: timeouts.keepAlive * 1000,
+    requestTimeout: timeouts.request * 1000,
+    frameworkErrors: (err, request, reply) => {
+      void sendError(err, request, reply, errors);
+    },
+  });
+  app.server.headersTimeout = timeouts.headers * 1000;
   app.addContentTypeParser(YAML_TYPES, { parseAs: 'string' }, (_req, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler((err, request, reply) => sendError(err, request, reply));
+  app.setErrorHandler((err, request, reply) => sendError(err, request, reply, errors));
   app.setNotFoundHandler(routeNotFound);
+  // Before the HTTP server waits for its connections to end: watch streams never would.
+  app.addHook('preClose', async () => streams.closeAll());
 
   const publicPrefixes = (options.plugins ?? []).flatMap((p) => p.publicPrefixes ?? []);
   const publicPaths = new Set([
@@ -152,6 +260,10 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       publicPaths.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix)),
   });
   if (options.audit) installAudit(app, options.audit);
+  // After authentication, before a body is read: names in the path are checked first.
+  app.addHook('preParsing', async (request) => checkPathNames(request.params));
+  // YAML bodies are checked as they are parsed (parseDocuments), JSON ones here.
+  app.addHook('preValidation', async (request) => checkDepth(request.body, 'the request body'));
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     requests.inc({ method: request.method, route, code: String(reply.statusCode) });
@@ -176,7 +288,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     redactPayload(payload),
   );
   for (const k of KINDS) registerKind(app, k);
-  for (const plugin of options.plugins ?? []) plugin.register(app);
+  for (const plugin of options.plugins ?? []) plugin.register(app, { watchStreams: streams });
 
   app.post<{ Querystring: { namespace?: string; dryRun?: string } }>(
     `${BASE}/apply`,
@@ -386,50 +498,31 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
       fromRevision:
         q.resourceVersion === '' || q.resourceVersion === '0' ? undefined : q.resourceVersion,
     });
-    reply.hijack();
-    const res = reply.raw;
-    res.writeHead(200, {
-      'content-type': 'application/x-ndjson',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
-    res.flushHeaders();
-    watches.inc();
     let lastRevision = q.resourceVersion ?? '';
-    const write = (line: string) =>
-      res.write(`${line}\n`)
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => res.once('drain', resolve));
-    const bookmarkEvery = (options.watchBookmarkSeconds ?? 15) * 1000;
-    const bookmark = setInterval(() => {
-      void (async () => {
-        const rv = lastRevision || (await store.revision());
-        await write(
-          JSON.stringify({
-            type: 'BOOKMARK',
-            object: { apiVersion: API_VERSION, kind: k.kind, metadata: { resourceVersion: rv } },
-          }),
-        );
-      })().catch(() => watch.close());
-    }, bookmarkEvery);
-    const stop = () => watch.close();
-    request.raw.on('close', stop);
-    res.on('close', stop);
-    try {
-      for await (const event of watch) {
-        lastRevision = event.object.metadata.resourceVersion ?? lastRevision;
-        if (!visible(event.object)) continue;
-        await write(JSON.stringify({ ...event, object: redact(event.object) }));
-      }
-    } catch (err) {
-      const y: YunjianError = toYunjianError(err);
-      if (!res.destroyed) await write(JSON.stringify({ type: 'ERROR', object: toStatusBody(y) }));
-    } finally {
-      clearInterval(bookmark);
-      watches.dec();
-      request.raw.off('close', stop);
-      res.end();
-    }
+    return streams.serve(request, reply, {
+      what: `watch of ${k.plural}`,
+      sources: [
+        {
+          watch,
+          line: (event) => {
+            lastRevision = event.object.metadata.resourceVersion ?? lastRevision;
+            if (!visible(event.object)) return undefined;
+            return JSON.stringify({ ...event, object: redact(event.object) });
+          },
+          errorLine: (err) => JSON.stringify({ type: 'ERROR', object: toStatusBody(err) }),
+        },
+      ],
+      idleEveryMs: bookmarkMs,
+      idleLine: async () =>
+        JSON.stringify({
+          type: 'BOOKMARK',
+          object: {
+            apiVersion: API_VERSION,
+            kind: k.kind,
+            metadata: { resourceVersion: lastRevision || (await store.revision()) },
+          },
+        }),
+    });
   }
 
   return app;

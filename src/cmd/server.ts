@@ -1,11 +1,11 @@
 // `yunjian server`: assembles the control plane (store, API, control loops) with
 // the embedded digital-twin fleet. Kept thin: every part is built elsewhere and
 // only wired here, so tests can start the same thing in-process.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { createApiServer } from '../api/server.ts';
+import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../api/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
@@ -67,6 +67,8 @@ export interface ServerOptions {
    * when true it is an error.
    */
   dnsPortRequired?: boolean;
+  /** API connection timeouts in seconds (api/server.ts DEFAULT_API_TIMEOUTS); tests shorten them. */
+  apiTimeouts?: Partial<ApiTimeouts>;
   /** UDP threads of the DNS server (default: available parallelism). */
   dnsWorkers?: number;
   /** What serves UDP: native threads (default when built) or Node worker threads. */
@@ -141,6 +143,8 @@ function isAlive(pid: number): boolean {
 
 export async function runServer(options: ServerOptions): Promise<RunningServer> {
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  // One that existed before is narrowed too: it holds the store, tokens and keys.
+  chmodSync(options.dataDir, 0o700);
   const unlock = lockDataDir(options.dataDir);
   try {
     return await startServer(options, unlock);
@@ -239,6 +243,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const traffic = await startTraffic(options, store, registry);
     if (traffic) undo.push(() => traffic.stop());
     const api = createApiServer({
+      log,
+      ...(options.apiTimeouts !== undefined ? { timeouts: options.apiTimeouts } : {}),
       registry,
       store,
       auth,

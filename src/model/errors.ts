@@ -21,6 +21,7 @@ export type ErrorReason =
   | 'Conflict'
   | 'Expired'
   | 'UnsupportedMediaType'
+  | 'RequestEntityTooLarge'
   | 'TooManyRequests'
   | 'Unavailable'
   | 'InternalError';
@@ -64,6 +65,12 @@ export class BadRequestError extends YunjianError {
 export class UnsupportedMediaTypeError extends YunjianError {
   readonly reason = 'UnsupportedMediaType';
   readonly httpStatus = 415;
+}
+
+/** The request body is over the server's limit; the message names the limit. */
+export class PayloadTooLargeError extends YunjianError {
+  readonly reason = 'RequestEntityTooLarge';
+  readonly httpStatus = 413;
 }
 
 export class UnauthorizedError extends YunjianError {
@@ -157,6 +164,7 @@ const byReason: Record<ErrorReason, (message: string, details: StatusDetails) =>
   },
   BadRequest: (m, d) => new BadRequestError(m, d),
   UnsupportedMediaType: (m, d) => new UnsupportedMediaTypeError(m, d),
+  RequestEntityTooLarge: (m, d) => new PayloadTooLargeError(m, d),
   Unauthorized: (m, d) => new UnauthorizedError(m, d),
   Forbidden: (m, d) => new ForbiddenError(m, d),
   QuotaExceeded: (m, d) => new QuotaExceededError(m, d),
