@@ -10,7 +10,7 @@ import {
   UsageWindows,
   WINDOW_SAMPLES,
 } from '../src/controllers/colocation.ts';
-import { workloadFor } from '../src/controllers/application.ts';
+import { workloadFor } from '../src/controllers/application/workloads.ts';
 import { simReplicaCpuMillis, SIM_CPU_UTILIZATION_ENV } from '../src/drivers/sim/replica.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
 import { inProcessServer } from './server.harness.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { testWorkload } from '../src/drivers/conformance.ts';
 import { SimFleet } from '../src/drivers/sim/index.ts';
-import { workloadFor } from '../src/controllers/application.ts';
+import { workloadFor } from '../src/controllers/application/workloads.ts';
 import type { Application, Cluster, SimNodePool } from '../src/model/schema.ts';
 import { snapshotFromResources } from '../src/scheduler/index.ts';
 import { schedule } from '../src/scheduler/index.ts';

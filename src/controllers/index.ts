@@ -9,7 +9,7 @@
 // controllers' memory of the last term dropped and every object enqueued.
 import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
-import { createApplicationController } from './application.ts';
+import { createApplicationController } from './application/index.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
 import { EventRecorder } from './events.ts';
@@ -19,7 +19,7 @@ import { Informer, objectKey } from './runtime/informer.ts';
 
 export { providerByType, type DriverProvider, type DriverType } from './drivers.ts';
 export { EventRecorder } from './events.ts';
-export { REBALANCE_ANNOTATION } from './application.ts';
+export { REBALANCE_ANNOTATION } from './application/index.ts';
 
 export interface ControlLoops {
   controllers: Controller[];
