@@ -104,6 +104,7 @@ const SPECIAL_ROUTES: Readonly<Record<string, RouteRule>> = {
     resource: 'agenttokens',
     namespaced: false,
   },
+  [`POST ${BASE}/secrets/rotate-key`]: { verb: 'update', resource: 'secrets', namespaced: false },
   [`POST ${BASE}/kubernetes/join`]: { verb: 'create', resource: 'clusters', namespaced: false },
   [`POST ${BASE}/tokens`]: { verb: 'create', resource: 'usertokens', namespaced: false },
   [`GET ${BASE}/audit`]: { verb: 'list', resource: 'audit', namespaced: false },
@@ -158,7 +159,8 @@ export function ruleFor(
   if (verb === undefined) return undefined;
   // `GET /applications` lists a namespaced kind across namespaces: namespaced
   // resource, no namespace, filtered to the namespaces the principal may see.
-  return { verb, resource: plural, namespaced };
+  // Status is the controllers' to write: its own resource, granted by no role but cluster-admin.
+  return { verb, resource: status ? `${plural}/status` : plural, namespaced };
 }
 
 // ---------------------------------------------------------------- roles

@@ -9,6 +9,9 @@ import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../api/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
+import { AuditLog, auditPlugin } from '../api/audit.ts';
+import { routeTable, type RecordedRoute } from '../api/authz.ts';
+import { identityPlugin, userTokenVerifier } from '../api/identity.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { persistTwin, SimFleet } from '../drivers/sim/index.ts';
 import { AgentHub, agentApiPlugin } from '../drivers/agent/index.ts';
@@ -67,6 +70,8 @@ export interface ServerOptions {
    * when true it is an error.
    */
   dnsPortRequired?: boolean;
+  /** A JSON-lines file every audit entry is also appended to (the trail itself is in the data directory). */
+  auditLog?: string;
   /** API connection timeouts in seconds (api/server.ts DEFAULT_API_TIMEOUTS); tests shorten them. */
   apiTimeouts?: Partial<ApiTimeouts>;
   /** UDP threads of the DNS server (default: available parallelism). */
@@ -78,6 +83,8 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string;
   adminTokenPath: string;
+  /** Every API route with its authorization rule (api/authz.ts). */
+  routes: readonly RecordedRoute[];
   close(): Promise<void>;
 }
 
@@ -183,6 +190,12 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const token = loadOrCreateAdminToken(options.dataDir);
     const auth = new TokenAuthenticator();
     auth.addToken(token.token, { name: 'admin' });
+    auth.useVerifier(userTokenVerifier(store));
+    const audit = new AuditLog({
+      path: join(options.dataDir, 'audit.db'),
+      ...(options.auditLog !== undefined ? { file: options.auditLog } : {}),
+    });
+    undo.push(() => audit.close());
 
     const sim = new SimFleet(
       options.simStartupSeconds !== undefined ? { startupSeconds: options.simStartupSeconds } : {},
@@ -248,12 +261,15 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       registry,
       store,
       auth,
+      audit,
       version: VERSION,
       chaos: sim,
       nodes: driverNodes(drivers),
       ready: () => loops.synced().then(() => loops.leading()),
       plugins: [
         consolePlugin({ auth, store }),
+        identityPlugin(store),
+        auditPlugin(audit),
         agentApiPlugin(agentHub),
         kubernetesJoinPlugin(store),
         secretsApiPlugin(store),
@@ -291,6 +307,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     return {
       url,
       adminTokenPath: token.path,
+      routes: routeTable(api),
       close() {
         closing ??= rollback().then(unlock);
         return closing;

@@ -1,0 +1,240 @@
+// Users and service accounts: bearer tokens stored as a SHA-256 (UserToken
+// objects, so they survive restarts and live in whatever store backend runs),
+// shown once, always expiring, revoked by deleting the object. A token is
+// `yju_<id>.<secret>`: the id names the stored object (`token-<id>`), the whole
+// string is hashed. `POST /api/v1alpha1/tokens` creates a token and, when it
+// names a role, the binding that grants it, so one command gives a user access.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import {
+  CLUSTER_ROLES,
+  NAMESPACE_ROLES,
+  ROLES,
+  type ClusterRoleBinding,
+  type RoleBinding,
+  type RoleName,
+  type Subject,
+  type UserToken,
+} from '../model/access.ts';
+import { BadRequestError, NotFoundError, type FieldCause } from '../model/errors.ts';
+import { API_VERSION } from '../model/schema.ts';
+import type { Store } from '../store/types.ts';
+import type { Principal, TokenVerifier } from './auth.ts';
+import type { ApiPlugin } from './server.ts';
+
+/** Bounds of a user token's lifetime. */
+export const MIN_TOKEN_TTL_SECONDS = 60;
+export const MAX_TOKEN_TTL_SECONDS = 366 * 86_400;
+export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
+
+const TOKEN_RE = /^yju_([0-9a-f]{12})\.[A-Za-z0-9_-]{32}$/;
+const SUBJECT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** `30m`, `24h`, `90d` (or plain seconds) to seconds; undefined when it is not a duration. */
+export function parseTtl(raw: string): number | undefined {
+  const m = /^([0-9]+)(s|m|h|d)?$/.exec(raw);
+  if (m?.[1] === undefined) return undefined;
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/** Looks a `yju_` token up in the store: unknown, expired or revoked tokens are undefined. */
+export function userTokenVerifier(store: Store, now: () => number = Date.now): TokenVerifier {
+  return async (token: string): Promise<Principal | undefined> => {
+    const m = TOKEN_RE.exec(token);
+    if (m?.[1] === undefined) return undefined;
+    const stored = (await store
+      .get({ kind: 'UserToken', name: `token-${m[1]}` })
+      .catch((err: unknown) => {
+        if (err instanceof NotFoundError) return undefined;
+        throw err;
+      })) as UserToken | undefined;
+    if (stored === undefined) return undefined;
+    const presented = Buffer.from(hash(token), 'hex');
+    const expected = Buffer.from(stored.spec.tokenHash, 'hex');
+    if (expected.length !== presented.length || !timingSafeEqual(expected, presented))
+      return undefined;
+    if (!(Date.parse(stored.spec.expires) > now())) return undefined;
+    return { name: stored.spec.subject.name, kind: stored.spec.subject.kind };
+  };
+}
+
+export interface TokenRequest {
+  subject: Subject;
+  ttlSeconds: number;
+  role?: RoleName;
+  /** With a role: the namespace it is granted in; absent: cluster-wide. */
+  namespace?: string;
+  description?: string;
+}
+
+export interface CreatedUserToken {
+  /** Shown once; only its hash is kept. */
+  token: string;
+  name: string;
+  subject: Subject;
+  expires: string;
+  binding?: { kind: 'RoleBinding' | 'ClusterRoleBinding'; namespace?: string; name: string };
+}
+
+/** Reads and checks a `POST /tokens` body: a 400 naming every bad field. */
+export function parseTokenRequest(body: unknown): TokenRequest {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const causes: FieldCause[] = [];
+  const known = new Set(['user', 'serviceAccount', 'role', 'namespace', 'ttl', 'description']);
+  for (const k of Object.keys(b))
+    if (!known.has(k)) causes.push({ field: k, message: 'unknown field' });
+  const user = b['user'];
+  const sa = b['serviceAccount'];
+  let subject: Subject | undefined;
+  if ((user === undefined) === (sa === undefined)) {
+    causes.push({ field: 'user', message: 'expected exactly one of user or serviceAccount' });
+  } else {
+    const field = user !== undefined ? 'user' : 'serviceAccount';
+    const name = user ?? sa;
+    if (typeof name !== 'string' || !SUBJECT_NAME_RE.test(name))
+      causes.push({
+        field,
+        message: `expected a name of letters, digits, ".", "_", "@", "-" (at most 128), got ${JSON.stringify(name)}`,
+      });
+    else subject = { kind: user !== undefined ? 'User' : 'ServiceAccount', name };
+  }
+  const ttlRaw = b['ttl'];
+  let ttlSeconds = DEFAULT_TOKEN_TTL_SECONDS;
+  if (ttlRaw !== undefined) {
+    const ttl = typeof ttlRaw === 'string' ? parseTtl(ttlRaw) : undefined;
+    if (ttl === undefined || ttl < MIN_TOKEN_TTL_SECONDS || ttl > MAX_TOKEN_TTL_SECONDS)
+      causes.push({
+        field: 'ttl',
+        message: `expected a duration from 1m to 366d such as 30m, 24h or 90d, got ${JSON.stringify(ttlRaw)}`,
+      });
+    else ttlSeconds = ttl;
+  }
+  const role = b['role'];
+  const namespace = b['namespace'];
+  if (role !== undefined && !(ROLES as readonly unknown[]).includes(role))
+    causes.push({
+      field: 'role',
+      message: `expected one of ${ROLES.join(', ')}, got ${JSON.stringify(role)}`,
+    });
+  if (namespace !== undefined) {
+    if (typeof namespace !== 'string' || !NAMESPACE_RE.test(namespace))
+      causes.push({
+        field: 'namespace',
+        message: `expected a lower-case DNS name, got ${JSON.stringify(namespace)}`,
+      });
+    else if (role === undefined)
+      causes.push({ field: 'namespace', message: 'expected only together with a role' });
+    else if (!(NAMESPACE_ROLES as readonly unknown[]).includes(role))
+      causes.push({
+        field: 'role',
+        message: `expected one of ${NAMESPACE_ROLES.join(', ')} in a namespace (${String(role)} is cluster-wide), got ${JSON.stringify(role)}`,
+      });
+  } else if (role !== undefined && !(CLUSTER_ROLES as readonly unknown[]).includes(role)) {
+    causes.push({ field: 'namespace', message: `expected a namespace for role ${String(role)}` });
+  }
+  const description = b['description'];
+  if (description !== undefined && (typeof description !== 'string' || description.length > 256))
+    causes.push({ field: 'description', message: 'expected a string of at most 256 characters' });
+  if (causes.length > 0 || subject === undefined)
+    throw new BadRequestError(
+      `token request is invalid:\n${causes.map((c) => `  ${c.field}: ${c.message}`).join('\n')}`,
+      { causes },
+    );
+  return {
+    subject,
+    ttlSeconds,
+    ...(role !== undefined ? { role: role as RoleName } : {}),
+    ...(typeof namespace === 'string' ? { namespace } : {}),
+    ...(typeof description === 'string' ? { description } : {}),
+  };
+}
+
+/** A binding name per (subject, role): creating a second token for the same grant reuses it. */
+function bindingName(subject: Subject, role: RoleName): string {
+  const who = subject.name
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  const id = hash(`${subject.kind}/${subject.name}`).slice(0, 8);
+  return `${subject.kind === 'User' ? 'user' : 'sa'}-${who.slice(0, 40) || 'x'}-${role}-${id}`;
+}
+
+export async function createUserToken(
+  store: Store,
+  request: TokenRequest,
+  now: number = Date.now(),
+): Promise<CreatedUserToken> {
+  const id = randomBytes(6).toString('hex');
+  const token = `yju_${id}.${randomBytes(24).toString('base64url')}`;
+  const expires = new Date(now + request.ttlSeconds * 1000).toISOString();
+  let binding: CreatedUserToken['binding'];
+  if (request.role !== undefined) {
+    const name = bindingName(request.subject, request.role);
+    const doc: RoleBinding | ClusterRoleBinding =
+      request.namespace !== undefined
+        ? {
+            apiVersion: API_VERSION,
+            kind: 'RoleBinding',
+            metadata: { name, namespace: request.namespace },
+            spec: {
+              subject: request.subject,
+              role: request.role as RoleBinding['spec']['role'],
+            },
+          }
+        : {
+            apiVersion: API_VERSION,
+            kind: 'ClusterRoleBinding',
+            metadata: { name },
+            spec: {
+              subject: request.subject,
+              role: request.role as ClusterRoleBinding['spec']['role'],
+            },
+          };
+    await store.create(doc).catch(async (err: unknown) => {
+      // The same grant already exists: keep it.
+      const existing = await store
+        .get({ kind: doc.kind, namespace: doc.metadata.namespace, name })
+        .catch(() => undefined);
+      if (existing === undefined) throw err;
+    });
+    binding = {
+      kind: doc.kind,
+      ...(request.namespace !== undefined ? { namespace: request.namespace } : {}),
+      name,
+    };
+  }
+  const stored: UserToken = {
+    apiVersion: API_VERSION,
+    kind: 'UserToken',
+    metadata: { name: `token-${id}` },
+    spec: {
+      subject: request.subject,
+      tokenHash: hash(token),
+      expires,
+      ...(request.description !== undefined ? { description: request.description } : {}),
+    },
+  };
+  await store.create(stored);
+  return {
+    token,
+    name: stored.metadata.name,
+    subject: request.subject,
+    expires,
+    ...(binding !== undefined ? { binding } : {}),
+  };
+}
+
+/** `POST /api/v1alpha1/tokens`; listing and revoking use the UserToken kind's own routes. */
+export function identityPlugin(store: Store, now: () => number = Date.now): ApiPlugin {
+  return {
+    name: 'identity',
+    register(app: FastifyInstance) {
+      app.post('/api/v1alpha1/tokens', async (request, reply) =>
+        reply.code(201).send(await createUserToken(store, parseTokenRequest(request.body), now())),
+      );
+    },
+  };
+}
