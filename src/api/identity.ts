@@ -130,10 +130,13 @@ export function parseTokenRequest(body: unknown): TokenRequest {
     else if (!(NAMESPACE_ROLES as readonly unknown[]).includes(role))
       causes.push({
         field: 'role',
-        message: `expected one of ${NAMESPACE_ROLES.join(', ')} in a namespace (${String(role)} is cluster-wide), got ${JSON.stringify(role)}`,
+        message: `expected one of ${NAMESPACE_ROLES.join(', ')} in a namespace (the others are cluster-wide), got ${JSON.stringify(role)}`,
       });
   } else if (role !== undefined && !(CLUSTER_ROLES as readonly unknown[]).includes(role)) {
-    causes.push({ field: 'namespace', message: `expected a namespace for role ${String(role)}` });
+    causes.push({
+      field: 'namespace',
+      message: `expected a namespace for role ${JSON.stringify(role)}`,
+    });
   }
   const description = b['description'];
   if (description !== undefined && (typeof description !== 'string' || description.length > 256))
