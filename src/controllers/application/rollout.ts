@@ -35,7 +35,7 @@ export interface RolloutInput {
    * replacements are not ready, on the clusters it leaves.
    */
   observed: Observations;
-  /** The last write per cluster of this component's workload. */
+  /** The last write of each of the app's workloads, by `placementKey`. */
   sent: ReadonlyMap<string, Sent>;
   /** The pass's view of the fleet: a NotReady cluster's report is not evidence. */
   clusters: ClusterLookup;
@@ -109,7 +109,7 @@ export function rolloutComponent(input: RolloutInput): Rollout {
       spec,
       listed: seen.ws,
       listedAt: seen.listedAt,
-      sent: sent.get(a.cluster),
+      sent: sent.get(placementKey(component.name, a.cluster)),
       held: held.has(a.cluster),
     });
     // A status from before the write (or before one still in flight) says
