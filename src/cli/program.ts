@@ -24,6 +24,8 @@ import {
 import { UDP_THREADS, type UdpThreads } from '../traffic/dns-native.ts';
 import { registerTraffic } from './traffic.ts';
 import { registerAgent } from './agent.ts';
+import { registerAudit } from './audit.ts';
+import { registerUsers } from './users.ts';
 import { registerBench } from './bench.ts';
 import { registerCluster } from './cluster.ts';
 import { registerCompletion } from './completion.ts';
@@ -236,6 +238,7 @@ function buildProgram(session: Session): Command {
       'keys that encrypt Secrets at rest (env YUNJIAN_ENCRYPTION_KEY_FILE; default: created in the data directory)',
     )
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
+    .option('--audit-log <file>', 'also append every audit entry to this JSON-lines file')
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
     .option(
       '--cluster-grace-seconds <s>',
@@ -502,6 +505,8 @@ function buildProgram(session: Session): Command {
   registerAgent(program, io);
   registerCluster(program, io);
   registerTraffic(program, io);
+  registerAudit(program, io);
+  registerUsers(program, io);
   registerCompletion(program, io, (cmd) => connect(session, cmd));
   registerSecrets(program, io);
 
@@ -545,6 +550,7 @@ interface ServeOptions {
   dnsWorkers?: number;
   dnsUdp?: UdpThreads;
   encryptionKeyFile?: string;
+  auditLog?: string;
 }
 
 async function serve(session: Session, opts: ServeOptions): Promise<void> {
@@ -574,6 +580,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
+    ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
     clusterGraceSeconds: opts.clusterGraceSeconds,
     usageSampleSeconds: opts.usageSampleSeconds,
     ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
