@@ -31,7 +31,7 @@ export function cluster(
         },
       ],
     },
-  } as Cluster;
+  };
 }
 
 export function fleet(...clusters: Cluster[]): Map<string, Cluster> {

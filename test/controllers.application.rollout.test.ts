@@ -237,7 +237,7 @@ describe('rolloutComponent', () => {
             names.map((cn, i) => [
               'web',
               cn,
-              running(cn, Math.max(before[i]!, after[i]!), readyNow[i]!),
+              running(cn, Math.max(before[i]!, after[i]!), readyNow[i]),
             ]),
           );
           const input = { assignments, previous, previousAll: previous, observed };
