@@ -119,6 +119,29 @@ describe('tenants', () => {
     );
   });
 
+  it("the console's merged watch carries only the tenant's own applications", async () => {
+    const watch = new AbortController();
+    const stream = await fetch(`${h.url}/console/watch?applications=&events=`, {
+      headers: { authorization: `Bearer ${admins['blue']}` },
+      signal: watch.signal,
+    });
+    assert.equal(stream.status, 200);
+    // A namespace of no tenant first (red's quota is full), then blue's own.
+    for (const t of ['outside', 'blue']) {
+      const r = await call(
+        'POST',
+        `${BASE}/namespaces/${t}/applications`,
+        h.token,
+        app(`${t}-console`, t),
+      );
+      assert.equal(r.status, 201);
+    }
+    const reader = stream.body!.getReader();
+    const first = JSON.parse(new TextDecoder().decode((await reader.read()).value).split('\n')[0]!);
+    assert.equal(first.object.metadata.name, 'blue-console');
+    watch.abort();
+  });
+
   it('a quota breach is a 403 QuotaExceeded naming the quota', async () => {
     const small = app('second', 'red');
     small.spec.components[0]!.replicas = 0;

@@ -18,6 +18,7 @@ import {
   readCookie,
   type TokenAuthenticator,
 } from './auth.ts';
+import { visibleTo } from './authz.ts';
 import type { ApiContext, ApiPlugin } from './server.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
@@ -188,11 +189,13 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
           }
           return { kind, fromRevision: rv === '' ? undefined : rv };
         });
+        const visible = visibleTo(request);
         return watchStreams.serve(request, reply, {
           what: 'console watch',
           sources: kinds.map(({ kind, fromRevision }) => ({
             watch: store.watch({ kind, fromRevision }),
-            line: (event) => JSON.stringify(event),
+            // Only what the principal may see (applications of its namespaces, their events).
+            line: (event) => (visible(event.object) ? JSON.stringify(event) : undefined),
             errorLine: (err) => JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(err) }),
           })),
           idleEveryMs: (options.keepAliveSeconds ?? 15) * 1000,
