@@ -4,6 +4,7 @@
 // (docs/api.md, "Limits").
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { buildOpenApi } from '../src/api/openapi.ts';
 import { ValidationError } from '../src/model/errors.ts';
 import { validateResource } from '../src/model/validate.ts';
 
@@ -530,4 +531,19 @@ describe("the probe's values are rejected", () => {
       assert.match(causes[c.field], c.message);
     });
   }
+});
+
+describe('OpenAPI states the limits', () => {
+  it('replicas, image, labels and components carry their maxima', () => {
+    const schemas = (buildOpenApi('test') as { components: { schemas: Record<string, unknown> } })
+      .components.schemas;
+    const app = JSON.stringify(schemas['Application']);
+    for (const fragment of [
+      '"replicas":{"type":"integer","minimum":0,"maximum":10000',
+      '"image":{"type":"string","minLength":1,"maxLength":512',
+      '"maxProperties":64',
+      '"maxItems":64',
+    ])
+      assert.ok(app.includes(fragment), `no ${fragment} in the Application schema`);
+  });
 });
