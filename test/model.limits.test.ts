@@ -448,11 +448,12 @@ describe('every limit: accepted at the limit, rejected one past it with the fiel
     it(c.name, () => {
       assertAccepted(c.at);
       const causes = causesOf(c.above);
+      const message = causes[c.field];
       assert.ok(
-        causes[c.field] !== undefined,
+        message !== undefined,
         `no cause for ${c.field}; got ${Object.keys(causes).join(', ')}`,
       );
-      assert.match(causes[c.field], c.message);
+      assert.match(message, c.message);
     });
   }
 });
@@ -524,11 +525,12 @@ describe("the probe's values are rejected", () => {
   for (const c of cases) {
     it(c.name, () => {
       const causes = causesOf(c.doc);
+      const message = causes[c.field];
       assert.ok(
-        causes[c.field] !== undefined,
+        message !== undefined,
         `no cause for ${c.field}; got ${Object.keys(causes).join(', ')}`,
       );
-      assert.match(causes[c.field], c.message);
+      assert.match(message, c.message);
     });
   }
 });
