@@ -48,12 +48,7 @@
 // constraint is node affinity on the node's GPU product label.
 import { ARCHES, type Taint } from '../model/schema.ts';
 import { randomFor, type Random } from '../fleet/random.ts';
-import {
-  GPU_MILLI,
-  type Allocation,
-  type NodeState,
-  type PodRequest,
-} from '../scheduler/index.ts';
+import { GPU_MILLI, type Allocation, type NodeState, type PodRequest } from '../scheduler/index.ts';
 
 /** The node label the kubelet sets to the node's architecture. */
 export const ARCH_LABEL = 'kubernetes.io/arch';

@@ -149,7 +149,10 @@ export class YunjianClient {
       yield parseWatchEvent(line);
   }
 
-  apply(yamlStream: string, options: { namespace?: string; dryRun: boolean }): Promise<ApplyResult> {
+  apply(
+    yamlStream: string,
+    options: { namespace?: string; dryRun: boolean },
+  ): Promise<ApplyResult> {
     return this.#json<ApplyResult>('POST', `${API_PREFIX}/apply`, {
       query: { namespace: options.namespace, dryRun: options.dryRun ? true : undefined },
       body: yamlStream,
