@@ -2,6 +2,7 @@
 // controller or request handler silently loses a write or an error.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './eslint-rules/layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'artifacts/', 'bench-results/'] },
@@ -48,7 +49,13 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['eslint.config.js'], ...tseslint.configs.disableTypeChecked },
+  {
+    // Dependencies between src/ folders point one way (eslint-rules/layers.js).
+    files: ['src/**/*.ts', 'src/**/*.tsx'],
+    plugins: { layers: layersPlugin },
+    rules: { 'layers/import-direction': 'error' },
+  },
+  { files: ['eslint.config.js', 'eslint-rules/**/*.js'], ...tseslint.configs.disableTypeChecked },
   {
     // Example replicas are plain JavaScript any Node runs; no type information to lint with.
     files: ['examples/**/*.mjs'],

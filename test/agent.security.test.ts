@@ -13,7 +13,7 @@ import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { runAgent } from '../src/agent/agent.ts';
 import type { HeartbeatRequest, HostInfo, JoinRequest } from '../src/agent/protocol.ts';
-import { applyDocuments, parseDocuments } from '../src/api/apply.ts';
+import { applyDocuments, parseDocuments } from '../src/admission/apply.ts';
 import { testWorkload } from '../src/drivers/conformance.ts';
 import { AgentHub } from '../src/drivers/agent/index.ts';
 import { JOIN_REFUSED_REASON } from '../src/drivers/agent/hub.ts';

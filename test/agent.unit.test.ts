@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { HostInfo } from '../src/agent/protocol.ts';
 import { Supervisor } from '../src/agent/supervisor.ts';
-import { applyDocuments } from '../src/api/apply.ts';
+import { applyDocuments } from '../src/admission/apply.ts';
 import { AgentHub } from '../src/drivers/agent/index.ts';
 import { createJoinToken, hashToken } from '../src/drivers/agent/tokens.ts';
 import { UnauthorizedError, ValidationError } from '../src/model/errors.ts';

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { TokenAuthenticator } from '../src/api/auth.ts';
-import { MAX_APPLY_DOCUMENTS, MAX_DOCUMENT_DEPTH } from '../src/api/apply.ts';
+import { MAX_APPLY_DOCUMENTS, MAX_DOCUMENT_DEPTH } from '../src/admission/apply.ts';
 import { createApiServer, type ApiTimeouts } from '../src/api/server.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 import type { Store } from '../src/store/types.ts';

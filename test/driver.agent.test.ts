@@ -7,10 +7,11 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { TokenAuthenticator } from '../src/api/auth.ts';
-import { applyDocuments, parseDocuments } from '../src/api/apply.ts';
+import { applyDocuments, parseDocuments } from '../src/admission/apply.ts';
 import { createApiServer } from '../src/api/server.ts';
 import { runDriverConformance } from '../src/drivers/conformance.ts';
-import { AgentHub, agentApiPlugin } from '../src/drivers/agent/index.ts';
+import { agentApiPlugin } from '../src/api/routes/agent.ts';
+import { AgentHub } from '../src/drivers/agent/index.ts';
 import { createJoinToken } from '../src/drivers/agent/tokens.ts';
 import { openSqliteStore } from '../src/store/index.ts';
 

@@ -12,7 +12,7 @@ import { describeExplanation } from '../src/cli/describe.ts';
 import { explainApplication, settlingClusters } from '../src/controllers/snapshot.ts';
 import { generateDemoFleet } from '../src/fleet/index.ts';
 import type { Application, Cluster } from '../src/model/schema.ts';
-import type { ApplicationExplanation } from '../src/scheduler/index.ts';
+import type { ApplicationExplanation } from '../src/model/explanation.ts';
 import { AgentLab, ROOT, killGroup, until, type AgentSpec } from './agents.harness.ts';
 import { inProcessServer } from './server.harness.ts';
 

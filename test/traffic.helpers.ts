@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { applyDocuments } from '../src/api/apply.ts';
+import { applyDocuments } from '../src/admission/apply.ts';
 import { API_VERSION } from '../src/model/schema.ts';
 import { nativeUdpUnavailable, type UdpThreads } from '../src/traffic/dns-native.ts';
 import { openSqliteStore } from '../src/store/index.ts';

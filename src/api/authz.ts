@@ -34,7 +34,7 @@ import type {
 import type { Application, Cluster, Event } from '../model/schema.ts';
 import { validateResource } from '../model/validate.ts';
 import type { Store, StoredObject } from '../store/types.ts';
-import { parseDocuments } from './apply.ts';
+import { parseDocuments } from '../admission/apply.ts';
 import { CSRF_HEADER, type Principal, type TokenAuthenticator } from './auth.ts';
 
 export const VERBS = ['get', 'list', 'watch', 'create', 'update', 'delete'] as const;

@@ -5,9 +5,7 @@
 // Admin-token only, like every route that is not listed as public.
 import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
-import { ValidationError } from '../model/errors.ts';
-import { toFieldPath } from '../model/validate.ts';
+import { bodyValidator } from '../model/validate.ts';
 import type { EncryptedStore } from '../store/encrypted.ts';
 import type { ApiPlugin } from './server.ts';
 
@@ -25,20 +23,10 @@ export const RotateKeyRequest = Type.Object(
 );
 export type RotateKeyRequest = Static<typeof RotateKeyRequest>;
 
-const checkRotate = Compile(RotateKeyRequest);
+const checkRotate = bodyValidator<RotateKeyRequest>(RotateKeyRequest, 'rotate-key request');
 
-function validRotate(body: unknown): RotateKeyRequest {
-  // No body at all is the plain rotation.
-  const request = body ?? {};
-  if (checkRotate.Check(request)) return request;
-  const errors = [
-    ...(checkRotate.Errors(request) as Iterable<{ instancePath: string; message: string }>),
-  ];
-  throw new ValidationError(
-    'rotate-key request',
-    errors.map((e) => ({ field: toFieldPath(e.instancePath), message: e.message })),
-  );
-}
+/** No body at all is the plain rotation. */
+const validRotate = (body: unknown): RotateKeyRequest => checkRotate(body ?? {});
 
 export function secretsApiPlugin(store: EncryptedStore): ApiPlugin {
   return {

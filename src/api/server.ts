@@ -23,11 +23,11 @@ import {
   type Cluster,
   type Site,
 } from '../model/schema.ts';
-import { REBALANCE_ANNOTATION } from '../controllers/application/index.ts';
+import { REBALANCE_ANNOTATION } from '../model/wellknown.ts';
 import { explainApplication } from '../controllers/snapshot.ts';
 import type { ReportedNode } from '../scheduler/index.ts';
 import type { Store, StoredObject } from '../store/types.ts';
-import { admit, applyDocuments, checkDepth, parseDocuments } from './apply.ts';
+import { admit, applyDocuments, checkDepth, parseDocuments } from '../admission/apply.ts';
 import type { TokenAuthenticator } from './auth.ts';
 import { installAudit, type AuditLog } from './audit.ts';
 import { installAccessControl, visibleTo } from './authz.ts';

@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
-import { applyDocuments } from '../api/apply.ts';
+import { applyDocuments } from '../admission/apply.ts';
 import { API_VERSION } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
 import { storeFeedSource } from '../traffic/feed.ts';

@@ -11,16 +11,17 @@ import {
   type FleetSummary,
   type GeneratedFleet,
 } from '../fleet/index.ts';
+import { CLOUD_LABEL, CLUSTER_LABEL, SITE_LABEL } from '../model/wellknown.ts';
 import type { NodeState } from '../scheduler/index.ts';
 import { snapshotFromFleet, type ClusterInfo, type Snapshot } from '../scheduler/index.ts';
 import type { KubeTopology, LabelColumn } from './kube-baseline.ts';
 
 /** Node label keys of the topology columns (well-known Kubernetes ones where they exist). */
 export const TOPOLOGY_LABELS = {
-  cloud: 'yunjian.io/cloud',
-  site: 'yunjian.io/site',
+  cloud: CLOUD_LABEL,
+  site: SITE_LABEL,
   zone: 'topology.kubernetes.io/zone',
-  cluster: 'yunjian.io/cluster',
+  cluster: CLUSTER_LABEL,
   country: 'yunjian.io/country',
 } as const;
 export type TopologyLevel = keyof typeof TOPOLOGY_LABELS;

@@ -17,7 +17,7 @@ import type {
   Site,
   Workload,
 } from '../model/schema.ts';
-import type { ApplicationExplanation } from '../scheduler/index.ts';
+import type { ApplicationExplanation } from '../model/explanation.ts';
 import {
   NONE,
   ageSince,

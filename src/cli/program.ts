@@ -8,7 +8,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { UnauthorizedError, ValidationError, YunjianError } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, lookupKind, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource, Event } from '../model/schema.ts';
-import type { ApplicationExplanation } from '../scheduler/index.ts';
+import type { ApplicationExplanation } from '../model/explanation.ts';
 import { CHAOS_SCOPES, YunjianClient, type ChaosScope, type ResourceList } from './client.ts';
 import {
   CONFIG_KEYS,

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApiServer, type ApiTimeouts } from '../api/server.ts';
-import { applyDocuments } from '../api/apply.ts';
+import { applyDocuments } from '../admission/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { AuditLog, auditPlugin } from '../api/audit.ts';
@@ -14,8 +14,10 @@ import { routeTable, type RecordedRoute } from '../api/authz.ts';
 import { identityPlugin, userTokenVerifier } from '../api/identity.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
 import { persistTwin, SimFleet } from '../drivers/sim/index.ts';
-import { AgentHub, agentApiPlugin } from '../drivers/agent/index.ts';
-import { KubernetesDriverProvider, kubernetesJoinPlugin } from '../drivers/kubernetes/index.ts';
+import { AgentHub } from '../drivers/agent/index.ts';
+import { agentApiPlugin } from '../api/routes/agent.ts';
+import { kubernetesJoinPlugin } from '../api/routes/kubernetes.ts';
+import { KubernetesDriverProvider } from '../drivers/kubernetes/index.ts';
 import {
   fleetSummary,
   formatFleetSummary,
@@ -30,7 +32,7 @@ import { KeyRing } from '../store/keys.ts';
 import { secretsApiPlugin } from '../api/secrets.ts';
 import type { Store } from '../store/types.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { EventRecorder } from '../controllers/events.ts';
+import { EventRecorder } from '../events/recorder.ts';
 import { driverNodes } from '../controllers/snapshot.ts';
 import {
   registerTrafficMetrics,

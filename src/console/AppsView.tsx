@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { stringify } from 'yaml';
 import type { Application, Event } from '../model/schema.ts';
-import type { ApplicationExplanation } from '../scheduler/explain.ts';
+import type { ApplicationExplanation } from '../model/explanation.ts';
 import { API, ApiError, getJson } from './api.ts';
 import { fmtAgo, fmtInt } from './format.ts';
 import { useFeed } from './live.ts';

@@ -18,7 +18,7 @@ import type { ClusterInventory } from '../drivers/types.ts';
 import { Controller } from './runtime/controller.ts';
 import type { Informer } from './runtime/informer.ts';
 import type { DriverProvider } from './drivers.ts';
-import type { EventRecorder } from './events.ts';
+import type { EventRecorder } from '../events/recorder.ts';
 
 export interface ClusterStatusOptions {
   store: Store;

@@ -12,14 +12,13 @@ import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application/index.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
 import type { DriverProvider } from './drivers.ts';
-import { EventRecorder } from './events.ts';
+import { EventRecorder } from '../events/recorder.ts';
 import { LeaderElector } from './leader.ts';
 import type { Controller } from './runtime/controller.ts';
 import { Informer, objectKey } from './runtime/informer.ts';
 
 export { providerByType, type DriverProvider, type DriverType } from './drivers.ts';
-export { EventRecorder } from './events.ts';
-export { REBALANCE_ANNOTATION } from './application/index.ts';
+export { EventRecorder } from '../events/recorder.ts';
 
 export interface ControlLoops {
   controllers: Controller[];

@@ -13,12 +13,12 @@ import {
   type Cluster,
   type Site,
 } from '../model/schema.ts';
+import type { ApplicationExplanation } from '../model/explanation.ts';
 import {
   currentFromStatus,
   explainPlan,
   placeApplication,
   snapshotFromResources,
-  type ApplicationExplanation,
   type ReportedNode,
   type Snapshot,
 } from '../scheduler/index.ts';

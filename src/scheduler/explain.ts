@@ -6,47 +6,12 @@
 import type { Application } from '../model/schema.ts';
 import { DEFAULT_WEIGHTS } from './plugins.ts';
 import { componentArchitectures } from './request.ts';
-import type { AppPlan, ChosenCluster } from './types.ts';
-
-export interface CloudExplanation {
-  cloud: string;
-  verdict: 'chosen' | 'feasible' | 'rejected';
-  /** Clusters of the cloud, and of those the chosen ones with their replicas and scores. */
-  clusters: number;
-  chosen: ChosenCluster[];
-  /** Feasible clusters of the cloud that were not needed, and the best of them. */
-  feasible: number;
-  bestFeasible?: { cluster: string; score: number };
-  rejected: { count: number; reason: string }[];
-}
-
-export interface ComponentExplanationView {
-  component: string;
-  replicas: number;
-  architectures: string[];
-  /** Clusters considered, and those that passed every filter. */
-  clusters: number;
-  feasible: number;
-  unplaced: number;
-  chosen: ChosenCluster[];
-  rejected: { count: number; reason: string }[];
-  notes: string[];
-  clouds: CloudExplanation[];
-  /** Every cluster's verdict: chosen, feasible (not needed) or rejected with its reason. */
-  verdicts: { cluster: string; cloud: string; verdict: string; reason?: string; score?: number }[];
-}
-
-export interface ApplicationExplanation {
-  apiVersion: 'yunjian.io/v1alpha1';
-  kind: 'PlacementExplanation';
-  application: string;
-  namespace: string;
-  generation?: number;
-  observedGeneration?: number;
-  /** How the scores are weighted for this app. */
-  weights: Record<string, number>;
-  components: ComponentExplanationView[];
-}
+import type {
+  ApplicationExplanation,
+  CloudExplanation,
+  ComponentExplanationView,
+} from '../model/explanation.ts';
+import type { AppPlan } from './types.ts';
 
 /** Why the app is placed where it is: the plan's explanation (made with `explain`), grouped by cloud. */
 export function explainPlan(app: Application, plan: AppPlan): ApplicationExplanation {

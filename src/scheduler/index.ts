@@ -57,4 +57,4 @@ export type {
   ScheduleResult,
 } from './types.ts';
 export { currentFromStatus, placeApplication } from './place.ts';
-export { explainPlan, type ApplicationExplanation } from './explain.ts';
+export { explainPlan } from './explain.ts';

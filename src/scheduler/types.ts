@@ -2,7 +2,10 @@
 // options) and what they get back (plans, explanations, reasons, colocation
 // risk). Every stage module works on these; none of them is exported beyond
 // index.ts.
+import type { ChosenCluster } from '../model/explanation.ts';
 import type { Placement } from '../model/schema.ts';
+
+export type { ChosenCluster };
 import type { PodRequest } from './nodestate.ts';
 import type { PluginRegistry } from './plugins.ts';
 
@@ -96,15 +99,6 @@ export interface ComponentPlan {
   unplaced: number;
   /** Running replicas moved between clusters to restore a spread minimum, one entry each. */
   spreadMoves?: { from: string; to: string }[];
-}
-
-export interface ChosenCluster {
-  cluster: string;
-  cloud: string;
-  replicas: number;
-  /** Weighted score in [0, 1] when chosen, and each plugin's part. */
-  score: number;
-  scores: Record<string, number>;
 }
 
 export interface ClusterVerdict {

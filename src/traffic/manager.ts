@@ -8,7 +8,7 @@
 // visible no answer includes the endpoint (unless all are down and the route
 // fails open).
 import { availableParallelism } from 'node:os';
-import type { EventRecorder } from '../controllers/events.ts';
+import type { EventRecorder } from '../events/recorder.ts';
 import type { Application, Cluster, Site } from '../model/schema.ts';
 import { Authority } from './answer.ts';
 import { nativeUdpUnavailable, type UdpThreads } from './dns-native.ts';

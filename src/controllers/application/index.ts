@@ -27,6 +27,7 @@
 //  10. write the status (status.ts) if it changed, then the pass's events,
 //      and say when to look again.
 // A crash between any two steps is repaired by the next reconcile.
+import { REBALANCE_ANNOTATION } from '../../model/wellknown.ts';
 import {
   ConflictError,
   NotFoundError,
@@ -47,7 +48,7 @@ import type { ClusterDriver, NodeStatus, WorkloadStatus } from '../../drivers/ty
 import { placeApplication, type AppPlan } from '../../scheduler/index.ts';
 import { isClusterReady } from '../clusterstatus.ts';
 import { UsageWindows } from '../colocation.ts';
-import type { EventRecorder } from '../events.ts';
+import type { EventRecorder } from '../../events/recorder.ts';
 import type { DriverProvider } from '../drivers.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
@@ -79,9 +80,6 @@ export interface ApplicationControllerOptions {
   /** Colocated apps: at most one usage sample per component this often (10 s). */
   usageSampleSeconds?: number;
 }
-
-/** Set (to any new value, e.g. a timestamp) to ask for a fresh placement: `yunjian rebalance app`. */
-export const REBALANCE_ANNOTATION = 'yunjian.io/rebalance';
 
 /** How long a cluster's workload listing serves every app's reconcile. */
 const LISTING_TTL_MS = 500;

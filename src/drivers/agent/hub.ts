@@ -3,6 +3,14 @@
 // survives a control-plane crash; the hub keeps only what heartbeats bring
 // (last contact, host inventory, the agent's API token) in memory, and writes
 // reported workload statuses to the store when they change.
+import {
+  APP_LABEL,
+  CLOUD_LABEL,
+  CLUSTER_LABEL,
+  COMPONENT_LABEL,
+  NAMESPACE_LABEL,
+  SITE_LABEL,
+} from '../../model/wellknown.ts';
 import { createHash } from 'node:crypto';
 import {
   agentApiOrigin,
@@ -13,8 +21,8 @@ import {
   type JoinResponse,
   type ReplicaLogs,
 } from '../../agent/protocol.ts';
-import { applyDocuments } from '../../api/apply.ts';
-import { EventRecorder } from '../../controllers/events.ts';
+import { applyDocuments } from '../../admission/apply.ts';
+import { EventRecorder } from '../../events/recorder.ts';
 import { canonical } from '../../model/canonical.ts';
 import {
   AlreadyExistsError,
@@ -52,11 +60,6 @@ import {
   verifyJoinToken,
   withdrawCredential,
 } from './tokens.ts';
-
-export const CLUSTER_LABEL = 'yunjian.io/cluster';
-const APP_LABEL = 'yunjian.io/app';
-const NAMESPACE_LABEL = 'yunjian.io/namespace';
-const COMPONENT_LABEL = 'yunjian.io/component';
 
 /**
  * The host an agent last joined with, kept on its Cluster so a restarted
@@ -311,8 +314,8 @@ export class AgentHub {
         name: req.cluster,
         labels: {
           ...existing?.metadata.labels,
-          'yunjian.io/cloud': site.spec.cloud,
-          'yunjian.io/site': site.metadata.name,
+          [CLOUD_LABEL]: site.spec.cloud,
+          [SITE_LABEL]: site.metadata.name,
         },
         annotations: {
           ...existing?.metadata.annotations,

@@ -1,3 +1,3 @@
 // The agent driver: clusters whose members are `yunjian agent` processes.
 export { AgentHub, AgentDriver, workloadName } from './hub.ts';
-export { agentApiPlugin } from './plugin.ts';
+export { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';

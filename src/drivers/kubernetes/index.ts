@@ -2,9 +2,4 @@
 export { KubernetesClusterDriver, type KubernetesDriverOptions } from './driver.ts';
 export { connect, loadKubeconfig, type KubeClients, type KubeconfigSource } from './client.ts';
 export { KubernetesDriverProvider } from './provider.ts';
-export {
-  JOIN_PATH,
-  kubernetesJoinPlugin,
-  secretNameFor,
-  type KubernetesJoinRequest,
-} from './join.ts';
+export { JOIN_PATH, joinKubernetesCluster, KubernetesJoinRequest, secretNameFor } from './join.ts';

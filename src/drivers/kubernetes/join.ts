@@ -3,11 +3,8 @@
 // cluster probed before anything is stored, so a typo or a revoked token is
 // reported at once and leaves nothing behind; the Secret is written before the
 // Cluster so the controllers never see a Cluster whose credentials are missing.
-import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
-import { Compile } from 'typebox/compile';
-import type { ApiPlugin } from '../../api/server.ts';
-import { admit } from '../../api/apply.ts';
+import { admit } from '../../admission/apply.ts';
 import {
   AlreadyExistsError,
   ForbiddenError,
@@ -17,7 +14,7 @@ import {
   type YunjianError,
 } from '../../model/errors.ts';
 import { API_VERSION, Name, type Site } from '../../model/schema.ts';
-import { toFieldPath } from '../../model/validate.ts';
+import { CLUSTER_LABEL } from '../../model/wellknown.ts';
 import type { Store } from '../../store/types.ts';
 import { call, connect, toDriverError } from './client.ts';
 
@@ -34,19 +31,6 @@ export const KubernetesJoinRequest = Type.Object(
   { additionalProperties: false },
 );
 export type KubernetesJoinRequest = Static<typeof KubernetesJoinRequest>;
-
-const checkJoin = Compile(KubernetesJoinRequest);
-
-function validJoin(body: unknown): KubernetesJoinRequest {
-  if (checkJoin.Check(body)) return body;
-  const errors = [
-    ...(checkJoin.Errors(body) as Iterable<{ instancePath: string; message: string }>),
-  ];
-  throw new ValidationError(
-    'join request',
-    errors.map((e) => ({ field: toFieldPath(e.instancePath), message: e.message })),
-  );
-}
 
 export function secretNameFor(cluster: string): string {
   return `${cluster}-kubeconfig`;
@@ -105,7 +89,7 @@ export async function joinKubernetesCluster(
     {
       apiVersion: API_VERSION,
       kind: 'Secret',
-      metadata: { name: secretName, labels: { 'yunjian.io/cluster': req.name } },
+      metadata: { name: secretName, labels: { [CLUSTER_LABEL]: req.name } },
       spec: { type: 'kubeconfig', data: req.kubeconfig },
     },
     'secret',
@@ -137,15 +121,4 @@ export async function joinKubernetesCluster(
   await store.create(secret);
   const created = await store.create(cluster);
   return { cluster: created, nodes };
-}
-
-export function kubernetesJoinPlugin(store: Store): ApiPlugin {
-  return {
-    name: 'kubernetes-join',
-    register(app: FastifyInstance) {
-      app.post(JOIN_PATH, async (request, reply) =>
-        reply.code(201).send(await joinKubernetesCluster(store, validJoin(request.body))),
-      );
-    },
-  };
 }

@@ -7,6 +7,7 @@
 // lists, updates and deletes only objects with that label, so a foreign
 // Deployment of the same name in the same namespace is never touched (apply
 // refuses it instead).
+import { APP_LABEL, COMPONENT_LABEL, NAMESPACE_LABEL } from '../../model/wellknown.ts';
 import { createHash } from 'node:crypto';
 import type {
   V1Container,
@@ -19,9 +20,6 @@ import type { WorkloadKey, WorkloadSpec } from '../types.ts';
 
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'yunjian';
-export const APP_LABEL = 'yunjian.io/app';
-export const COMPONENT_LABEL = 'yunjian.io/component';
-export const NAMESPACE_LABEL = 'yunjian.io/namespace';
 export const HASH_ANNOTATION = 'yunjian.io/workload-hash';
 export const KEY_ANNOTATION = 'yunjian.io/workload-key';
 export const ARCH_LABEL = 'kubernetes.io/arch';

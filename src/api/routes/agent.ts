@@ -2,8 +2,6 @@
 // or agent credential (checked by the hub), so they are public paths to the
 // admin-token check; token management and logs need the admin token.
 import type { FastifyInstance } from 'fastify';
-import type { TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
 import {
   AGENT_API_PREFIX,
   HeartbeatRequest,
@@ -11,27 +9,16 @@ import {
   type HeartbeatRequest as HeartbeatBody,
   type JoinRequest as JoinBody,
 } from '../../agent/protocol.ts';
-import type { ApiPlugin } from '../../api/server.ts';
-import { BadRequestError, ValidationError } from '../../model/errors.ts';
+import {
+  type AgentHub,
+  createJoinToken,
+  listJoinTokens,
+  revokeJoinToken,
+} from '../../drivers/agent/index.ts';
+import { BadRequestError } from '../../model/errors.ts';
 import { JoinTokenRequest, type JoinTokenRequest as JoinTokenBody } from '../../model/schema.ts';
-import { toFieldPath } from '../../model/validate.ts';
-import type { AgentHub } from './hub.ts';
-import { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';
-
-/** A body validator giving the same field-path errors as resource validation. */
-function bodyValidator<T>(schema: TSchema, subject: string): (body: unknown) => T {
-  const compiled = Compile(schema);
-  return (body) => {
-    if (compiled.Check(body)) return body as T;
-    const errors = [
-      ...(compiled.Errors(body) as Iterable<{ instancePath: string; message: string }>),
-    ];
-    throw new ValidationError(
-      subject,
-      errors.map((e) => ({ field: toFieldPath(e.instancePath), message: e.message })),
-    );
-  };
-}
+import { bodyValidator } from '../../model/validate.ts';
+import type { ApiPlugin } from '../server.ts';
 
 const validJoin = bodyValidator<JoinBody>(JoinRequest, 'join request');
 const validHeartbeat = bodyValidator<HeartbeatBody>(HeartbeatRequest, 'heartbeat');
