@@ -20,7 +20,7 @@ import { after, describe, it, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parseAllDocuments, stringify } from 'yaml';
-import { between, randomFor, type Random } from '../src/fleet/random.ts';
+import { between, seededRandom, type Random } from '../src/lib/random.ts';
 import { KINDS, lookupKind } from '../src/model/kinds.ts';
 import { inProcessServer } from './server.harness.ts';
 
@@ -342,7 +342,7 @@ function pathName(v: unknown): string {
 
 /** The index-th input: a function of (SEED, index) only. */
 function request(stream: string, index: number): Request {
-  const random = randomFor(SEED, `${stream}-${index}`);
+  const random = seededRandom(SEED, `${stream}-${index}`);
   const many = random() < 0.1;
   const yaml = random() < 0.5;
   const maxMap = yaml ? YAML_MAX_MAP : 100_000;

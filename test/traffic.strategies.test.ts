@@ -1,7 +1,8 @@
 // The strategies as pure functions: table-driven, deterministic.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { builtinGeoLocator, greatCircleKm, TableGeoLocator } from '../src/traffic/geo.ts';
+import { greatCircleKm } from '../src/lib/geo.ts';
+import { builtinGeoLocator, TableGeoLocator } from '../src/traffic/geo.ts';
 import type { TrafficEndpoint, TrafficRoute, TrafficSpec } from '../src/traffic/routes.ts';
 import { buildRouteTable, zoneOf } from '../src/traffic/routes.ts';
 import { select, StrategyState, unitCells } from '../src/traffic/strategies.ts';

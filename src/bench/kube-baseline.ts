@@ -47,7 +47,7 @@
 // share of one GPU (gpuMilli < 1000) asks for one whole GPU here; a GPU model
 // constraint is node affinity on the node's GPU product label.
 import { ARCHES, type Taint } from '../model/schema.ts';
-import { randomFor, type Random } from '../fleet/random.ts';
+import { seededRandom, type Random } from '../lib/random.ts';
 import { GPU_MILLI, type Allocation, type NodeState, type PodRequest } from '../scheduler/index.ts';
 
 /** The node label the kubelet sets to the node's architecture. */
@@ -243,7 +243,7 @@ export class KubeBaseline {
   constructor(state: NodeState, options: KubeBaselineOptions = {}) {
     this.state = state;
     this.percentage = options.percentageOfNodesToScore ?? 0;
-    this.random = randomFor(options.seed ?? 1, 'kube-baseline');
+    this.random = seededRandom(options.seed ?? 1, 'kube-baseline');
     const n = state.count;
     this.labels.set(ARCH_LABEL, { values: ARCHES, byNode: Int32Array.from(state.arch) });
     const gpuProduct = new Int32Array(n);

@@ -17,7 +17,7 @@
 // RISC-V) is drawn again, so every application is satisfiable before capacity.
 // The stream is then cut or extended so it has exactly `replicas` replicas
 // in at least `apps` applications.
-import { randomFor, type Random } from '../fleet/random.ts';
+import { seededRandom, type Random } from '../lib/random.ts';
 import { ARCHES, type Arch } from '../model/schema.ts';
 import type { PodRequest } from '../scheduler/index.ts';
 import type { BenchFleet, TopologyLevel } from './fleet.ts';
@@ -65,7 +65,7 @@ function int(random: Random, lo: number, hi: number): number {
 }
 
 export function generateWorkload(fleet: BenchFleet, options: WorkloadOptions): BenchApp[] {
-  const random = randomFor(options.seed, 'throughput-workload');
+  const random = seededRandom(options.seed, 'throughput-workload');
   const clouds = [...new Set(fleet.snapshot.clusters.map((c) => c.cloud))].sort();
   const models = fleet.snapshot.nodes.gpuModels.slice(1);
   const apps: BenchApp[] = [];

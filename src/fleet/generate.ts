@@ -30,7 +30,7 @@ import {
 } from './build.ts';
 import { CLOUDS, type MachineCatalog, type MachineType } from './catalog.ts';
 import { continent, EDGE_CITIES, REGIONS, type EdgeDef, type RegionDef } from './places.ts';
-import { between, randomFor, type Random } from './random.ts';
+import { between, seededRandom, type Random } from '../lib/random.ts';
 import { fleetSummary } from './summary.ts';
 import type { FleetDocs } from './types.ts';
 
@@ -147,7 +147,7 @@ function regionSite(
   const cloud = cloudDef(def.cloud);
   const machines = catalog(def.cloud);
   const name = `${def.cloud}-${def.region}`;
-  const random = randomFor(seed, name);
+  const random = seededRandom(seed, name);
   const count = def.large ? 3 : random() < 0.55 ? 2 : 1;
   const zones = zoneNames(def.cloud, def.region, 3);
   const size = def.large ? 1.5 : 1;
@@ -227,7 +227,7 @@ function edgeSite(def: EdgeDef, scale: number, seed: number): { site: Site; clus
   const city = slug(def.city);
   const name = `edge-${city}`;
   const zone = `${city}-1`;
-  const random = randomFor(seed, name);
+  const random = seededRandom(seed, name);
   const count = random() < 0.2 ? 2 : 1;
   const area = continent(def.country);
   const clusters: Cluster[] = [];

@@ -1,7 +1,7 @@
 // Seeded randomness: the one PRNG for everything that must repeat for the same
-// seed (scheduler tie-breaks, the fleet generator's per-site shapes). A stream
-// is named, so each consumer draws from its own sequence and adding another
-// consumer never reshuffles the rest.
+// seed (scheduler tie-breaks, the fleet generator's per-site shapes, the
+// benchmarks' workloads). A stream is named, so each consumer draws from its
+// own sequence and adding another consumer never reshuffles the rest.
 import { fnv1a32 } from './hash.ts';
 
 export type Random = () => number;
@@ -16,4 +16,9 @@ export function seededRandom(seed: number, stream: string): Random {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** An integer in [lo, hi]. */
+export function between(random: Random, lo: number, hi: number): number {
+  return lo + Math.floor(random() * (hi - lo + 1));
 }

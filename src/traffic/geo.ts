@@ -4,12 +4,11 @@
 // few well-known public resolvers); a real GeoIP database plugs in through the
 // `GeoLocator` interface.
 import { isIPv4, isIPv6 } from 'node:net';
+import type { LatLon } from '../lib/geo.ts';
 
-export interface GeoPoint {
+export interface GeoPoint extends LatLon {
   /** A label for status and answers, e.g. "eu-central". */
   region: string;
-  latitude: number;
-  longitude: number;
 }
 
 export interface GeoLocator {
@@ -21,17 +20,6 @@ export interface GeoRange {
   /** CIDR, IPv4 or IPv6, e.g. "198.51.100.0/24". */
   cidr: string;
   point: GeoPoint;
-}
-
-/** Great-circle distance in kilometres (haversine, mean Earth radius). */
-export function greatCircleKm(a: GeoPoint, b: GeoPoint): number {
-  const rad = Math.PI / 180;
-  const dLat = (b.latitude - a.latitude) * rad;
-  const dLon = (b.longitude - a.longitude) * rad;
-  const h =
-    Math.sin(dLat / 2) ** 2 +
-    Math.cos(a.latitude * rad) * Math.cos(b.latitude * rad) * Math.sin(dLon / 2) ** 2;
-  return 2 * 6371.0088 * Math.asin(Math.min(1, Math.sqrt(h)));
 }
 
 /** IPv4 or IPv6 address as a 128-bit bigint (IPv4 mapped into ::ffff:0:0/96). */

@@ -8,8 +8,9 @@
 // when no other is healthy; when none is healthy, `whenAllDown` decides:
 // failOpen applies the strategy to every endpoint as if all were healthy,
 // failClosed answers with no address.
+import { greatCircleKm } from '../lib/geo.ts';
+import { fnv1a32 } from '../lib/hash.ts';
 import type { GeoLocator, GeoPoint } from './geo.ts';
-import { greatCircleKm } from './geo.ts';
 import type { TrafficEndpoint, TrafficRoute } from './routes.ts';
 
 export interface ClientInfo {
@@ -227,11 +228,7 @@ function lcm(a: number, b: number): number {
 
 /** FNV-1a with the murmur3 finaliser: a 32-bit hash with good avalanche. */
 export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
+  let h = fnv1a32(text);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
