@@ -364,6 +364,59 @@ void describe('the control plane', () => {
     await absent(`${API}/clouds/deep`);
   });
 
+  void it('a key twice in one YAML map is 400 naming its path, for apply and create', async () => {
+    const twice = [
+      'apiVersion: yunjian.io/v1alpha1',
+      'kind: Cloud',
+      'metadata:',
+      '  name: twice',
+      '  labels: {tier: a, zone: b, tier: c}',
+      'spec: {vendor: aws, type: public}',
+    ].join('\n');
+    for (const path of [`${API}/apply`, `${API}/clouds`]) {
+      const r = await req('POST', path, twice, 'application/yaml');
+      assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body['reason'], 'BadRequest');
+      assert.match(r.body['message'], /line 5, column \d+\): duplicate key metadata\.labels\.tier/);
+      assert.equal(r.body['details']?.causes?.[0]?.field, 'metadata.labels.tier');
+    }
+    await absent(`${API}/clouds/twice`);
+  });
+
+  // Issue 13: the yaml package's duplicate-key check compared every key with
+  // every other; one such body held the event loop for minutes.
+  void it(
+    'a YAML map of 100,000 keys is answered, and /healthz meanwhile',
+    { timeout: 60_000 },
+    async () => {
+      const keys = Array.from({ length: 100_000 }, (_, i) => `  k${i}: v`);
+      for (const [what, extra, status] of [
+        ['distinct keys', [], 422],
+        ['the last one twice', ['  k0: again'], 400],
+      ] as const) {
+        const body = [
+          'apiVersion: yunjian.io/v1alpha1',
+          'kind: Cloud',
+          'metadata:',
+          ...keys,
+          ...extra,
+        ]
+          .concat(['spec: {vendor: aws, type: public}'])
+          .join('\n');
+        const [applied, health] = await Promise.all([
+          req('POST', `${API}/apply`, body, 'application/yaml'),
+          req('GET', '/healthz'),
+        ]);
+        assert.equal(
+          applied.status,
+          status,
+          `${what}: ${JSON.stringify(applied.body).slice(0, 300)}`,
+        );
+        assert.equal(health.status, 200, what);
+      }
+    },
+  );
+
   void it('a body over the limit is 413 RequestEntityTooLarge', async () => {
     const r = await req('POST', `${API}/apply`, 'x'.repeat(17 * 1024 * 1024), 'application/yaml');
     assert.equal(r.status, 413);

@@ -335,6 +335,13 @@ void describe('fleet files', () => {
       /expected Cloud, Site or Cluster in a fleet file, got Application/,
     );
     assert.throws(() => loadFleetFile(write('broken.yaml', 'kind: [Cloud\n')), BadRequestError);
+    assert.throws(
+      () =>
+        loadFleetFile(
+          write('twice.yaml', `---\n${multi(cloud)}---\nkind: Site\nspec: {a: 1, a: 2}\n`),
+        ),
+      /document 2 \(line \d+, column 14\): duplicate key spec\.a/,
+    );
     assert.throws(() => loadFleetFile(join(tmp, 'nope.yaml')), NotFoundError);
   });
 });

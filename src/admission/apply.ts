@@ -6,9 +6,11 @@
 //
 // Parsing is bounded: at most MAX_APPLY_DOCUMENTS documents (the YAML stream
 // is read no further), MAX_YAML_ALIASES alias expansions per document (a
-// "billion laughs" is refused, not expanded) and MAX_DOCUMENT_DEPTH levels of
-// nesting, all answered 400 BadRequest.
+// "billion laughs" is refused, not expanded), MAX_DOCUMENT_DEPTH levels of
+// nesting and no key twice in one map (found in one pass, lib/yamlkeys.ts), all
+// answered 400 BadRequest.
 import { Composer, LineCounter, Parser } from 'yaml';
+import { findDuplicateKey } from '../lib/yamlkeys.ts';
 import {
   AlreadyExistsError,
   BadRequestError,
@@ -71,17 +73,27 @@ function parseYaml(text: string): unknown[] {
   const out: unknown[] = [];
   let index = 0;
   const lines = new LineCounter();
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `YAML document ${index} (line ${line}, column ${col})`;
+  };
   // Composed one document at a time, so an over-long stream stops at the limit.
-  for (const doc of new Composer().compose(new Parser(lines.addNewLine).parse(text))) {
+  const composer = new Composer({ uniqueKeys: false });
+  for (const doc of composer.compose(new Parser(lines.addNewLine).parse(text))) {
     index++;
     checkDocumentCount(index);
     const err = doc.errors[0];
-    if (err) {
-      const { line, col } = lines.linePos(err.pos[0]);
+    if (err) throw new BadRequestError(`${at(err.pos[0])}: ${err.message.split('\n')[0] ?? ''}`);
+    const duplicate = findDuplicateKey(doc.contents);
+    if (duplicate)
       throw new BadRequestError(
-        `YAML document ${index} (line ${line}, column ${col}): ${err.message.split('\n')[0] ?? ''}`,
+        `${at(duplicate.offset)}: duplicate key ${duplicate.path}: a key may appear once in a map`,
+        {
+          causes: [
+            { field: duplicate.path, message: 'expected a key that appears once in its map' },
+          ],
+        },
       );
-    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });

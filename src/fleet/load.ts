@@ -3,7 +3,8 @@
 // fleet as a whole (names unique per kind, references resolve); every problem
 // is reported at once, with the document it is in.
 import { readFileSync } from 'node:fs';
-import { parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { findDuplicateKey } from '../lib/yamlkeys.ts';
 import {
   BadRequestError,
   NotFoundError,
@@ -28,10 +29,25 @@ export function loadFleetFile(path: string): FleetDocs {
 /** `source` names the input in messages (a path, "request body"). */
 export function parseFleet(text: string, source: string): FleetDocs {
   const docs: FleetDocs = { clouds: [], sites: [], clusters: [] };
-  parseAllDocuments(text).forEach((doc, i) => {
+  const lines = new LineCounter();
+  // The yaml package's duplicate-key check is quadratic in a map's keys; ours is one pass.
+  const parsed = parseAllDocuments(text, { uniqueKeys: false, lineCounter: lines });
+  parsed.forEach((doc, i) => {
     const subject = `${source} document ${i + 1}`;
     const error = doc.errors[0];
     if (error !== undefined) throw new BadRequestError(`${subject}: ${error.message}`);
+    const duplicate = findDuplicateKey(doc.contents);
+    if (duplicate !== undefined) {
+      const { line, col } = lines.linePos(duplicate.offset);
+      throw new BadRequestError(
+        `${subject} (line ${line}, column ${col}): duplicate key ${duplicate.path}: a key may appear once in a map`,
+        {
+          causes: [
+            { field: duplicate.path, message: 'expected a key that appears once in its map' },
+          ],
+        },
+      );
+    }
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) return; // an empty document, e.g. after a trailing ---
     const resource = validateResource(value, subject);
