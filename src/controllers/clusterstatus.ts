@@ -10,6 +10,7 @@
 // heartbeat or a control-plane restart does not move every replica. Only then
 // does it become NotReady, which is what the application controller fails over
 // on. A cluster that was not Ready gets no grace.
+import { clusterReadyCondition } from '../model/cluster.ts';
 import { ConflictError } from '../model/errors.ts';
 import type { Cluster, ClusterStatus, Condition } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
@@ -35,14 +36,6 @@ export interface ClusterStatusOptions {
 
 /** Default failover grace period for clusters, in seconds. */
 export const DEFAULT_CLUSTER_GRACE_SECONDS = 5;
-
-export function readyCondition(status: ClusterStatus | undefined): Condition | undefined {
-  return status?.conditions?.find((c) => c.type === 'Ready');
-}
-
-export function isClusterReady(cluster: Cluster): boolean {
-  return readyCondition(cluster.status)?.status === 'True';
-}
 
 function conditionFrom(
   inv: ClusterInventory | undefined,
@@ -87,7 +80,7 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       const driver = o.drivers.driverFor(cluster);
       const inv = driver ? await driver.inventory() : undefined;
       const old = cluster.status;
-      const oldReady = readyCondition(old);
+      const oldReady = clusterReadyCondition(old);
       let cond = conditionFrom(
         inv,
         `no ${cluster.spec.driver.type} driver is connected for this cluster`,

@@ -13,6 +13,7 @@ import {
   type Cluster,
   type Site,
 } from '../model/schema.ts';
+import { clusterReadyCondition } from '../model/cluster.ts';
 import type { ApplicationExplanation } from '../model/explanation.ts';
 import {
   currentFromStatus,
@@ -70,7 +71,7 @@ export function settlingClusters(
   const windowMs =
     (app.spec.failover?.failback?.stabilizationSeconds ?? DEFAULT_STABILIZATION_SECONDS) * 1000;
   for (const c of clusters) {
-    const ready = c.status?.conditions?.find((x) => x.type === 'Ready');
+    const ready = clusterReadyCondition(c.status);
     if (ready?.status !== 'True') continue;
     const since = Date.parse(ready.lastTransitionTime ?? '') || nowMs;
     if (ready.reason === 'ContactLost') settling.add(c.metadata.name);

@@ -3,6 +3,7 @@
 // typed arrays. Built from resource documents, so it is the same whether the
 // fleet came from the store (the controller, the explain endpoint) or from a
 // generator (benchmarks). No I/O here: node state is handed in by the caller.
+import { isClusterReady } from '../model/cluster.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../model/quantity.ts';
 import type { Arch, Cloud, Cluster, Prices, SimNodePool, Site, Taint } from '../model/schema.ts';
 import { NodeState, type NodeInput } from './nodestate.ts';
@@ -61,10 +62,6 @@ export interface ReportedNode {
   gpuUsedMilli?: readonly number[];
 }
 
-function isReady(cluster: Cluster): boolean {
-  return cluster.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-}
-
 function mergePrices(cluster: Prices | undefined, cloud: Prices | undefined): ClusterPrices {
   return {
     cpuCoreHour: cluster?.cpuCoreHour ?? cloud?.cpuCoreHour ?? 0,
@@ -78,7 +75,7 @@ export function clusterInfo(
   cluster: Cluster,
   site: Site | undefined,
   cloud: Cloud | undefined,
-  ready: boolean = isReady(cluster),
+  ready: boolean = isClusterReady(cluster),
 ): ClusterInfo {
   const info: ClusterInfo = {
     name: cluster.metadata.name,
@@ -206,7 +203,9 @@ export function snapshotFromResources(input: ResourceSnapshotInput): Snapshot & 
   sorted.forEach((c, i) => {
     const ready =
       !input.unreachable?.has(c.metadata.name) &&
-      (input.assumeReady === true || input.held?.has(c.metadata.name) === true || isReady(c));
+      (input.assumeReady === true ||
+        input.held?.has(c.metadata.name) === true ||
+        isClusterReady(c));
     const info = clusterInfo(c, sites.get(c.spec.site), clouds.get(c.spec.cloud), ready);
     if (input.settling?.has(c.metadata.name) === true) info.settling = true;
     clusters.push(info);

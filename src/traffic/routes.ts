@@ -3,6 +3,7 @@
 // `status.placements[].endpoints`, and the Sites and Clusters those live on.
 // Rebuilt from scratch on every change; the DNS server and the gateway read it.
 import { isIPv4, isIPv6 } from 'node:net';
+import { isClusterReady } from '../model/cluster.ts';
 import type { Application, Cluster, Site } from '../model/schema.ts';
 import type { GeoPoint } from './geo.ts';
 
@@ -61,10 +62,6 @@ export function zoneOf(host: string): string {
   return parent.includes('.') ? parent : host;
 }
 
-function isReadyCluster(c: Cluster | undefined): boolean {
-  return c?.status?.conditions?.find((x) => x.type === 'Ready')?.status === 'True';
-}
-
 export function buildRouteTable(
   apps: readonly Application[],
   sites: readonly Site[],
@@ -115,7 +112,7 @@ export function buildRouteTable(
         ready: p.ready > 0,
         draining: p.draining === true,
         probe: cluster?.spec.driver.type === 'sim' ? 'simulated' : 'network',
-        clusterReady: isReadyCluster(cluster),
+        clusterReady: cluster !== undefined && isClusterReady(cluster),
         ...(site
           ? {
               location: {

@@ -3,7 +3,7 @@
 // to their cluster once it has been Ready for the stabilisation window, taking
 // them from the clusters that replaced them, in the order those were recorded.
 import type { Application } from '../../model/schema.ts';
-import { readyCondition } from '../clusterstatus.ts';
+import { clusterReadyCondition } from '../../model/cluster.ts';
 import type { Displaced, FailoverPolicy } from './failover.ts';
 import type { ClusterLookup, Note } from './observed.ts';
 import type { ReplicaCounts } from './running.ts';
@@ -60,7 +60,7 @@ export function decideFailback(input: FailbackInput): FailbackDecision {
   for (const d of displaced) {
     const cluster = clusters.get(d.cluster);
     if (!cluster || !policy.failback) continue;
-    const ready = readyCondition(cluster.status);
+    const ready = clusterReadyCondition(cluster.status);
     const stableSince = Date.parse(ready?.lastTransitionTime ?? '') || nowMs;
     if (ready?.status !== 'True' || ready.reason === 'ContactLost') {
       kept.push(d);

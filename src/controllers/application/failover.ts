@@ -8,7 +8,7 @@ import {
   type PlacementStatus,
 } from '../../model/schema.ts';
 import type { AppPlan } from '../../scheduler/index.ts';
-import { isClusterReady, readyCondition } from '../clusterstatus.ts';
+import { clusterReadyCondition, isClusterReady } from '../../model/cluster.ts';
 import type { ClusterLookup, Note } from './observed.ts';
 
 export interface FailoverPolicy {
@@ -57,7 +57,8 @@ export function decideFailover(
   for (const p of previous) {
     const cluster = clusters.get(p.cluster);
     if (!cluster || isClusterReady(cluster)) continue;
-    const since = Date.parse(readyCondition(cluster.status)?.lastTransitionTime ?? '') || nowMs;
+    const since =
+      Date.parse(clusterReadyCondition(cluster.status)?.lastTransitionTime ?? '') || nowMs;
     if (!policy.enabled || nowMs < since + policy.graceMs) {
       held.add(p.cluster);
       if (policy.enabled) wakeAtMs = Math.min(wakeAtMs, since + policy.graceMs);

@@ -46,7 +46,7 @@ import type {
 import type { Store } from '../../store/types.ts';
 import type { ClusterDriver, NodeStatus, WorkloadStatus } from '../../drivers/types.ts';
 import { placeApplication, type AppPlan } from '../../scheduler/index.ts';
-import { isClusterReady } from '../clusterstatus.ts';
+import { isClusterReady } from '../../model/cluster.ts';
 import { UsageWindows } from '../colocation.ts';
 import type { EventRecorder } from '../../events/recorder.ts';
 import type { DriverProvider } from '../drivers.ts';

@@ -6,7 +6,7 @@
 import type { Application, Component, PlacementStatus } from '../../model/schema.ts';
 import type { WorkloadSpec } from '../../drivers/types.ts';
 import type { Assignment } from '../../scheduler/index.ts';
-import { isClusterReady } from '../clusterstatus.ts';
+import { isClusterReady } from '../../model/cluster.ts';
 import { observedOf, placementKey, type ClusterLookup, type Observations } from './observed.ts';
 import { applyNeeded, workloadFor, type Sent } from './workloads.ts';
 

@@ -4,7 +4,7 @@
 // its next heartbeat, a listing shared between passes a little later);
 // pending longer, they are placed again, maybe elsewhere.
 import type { PlacementStatus } from '../../model/schema.ts';
-import { isClusterReady } from '../clusterstatus.ts';
+import { isClusterReady } from '../../model/cluster.ts';
 import { observedOf, placementKey, type ClusterLookup, type Observations } from './observed.ts';
 
 /** How long replicas may stay unplaced on their cluster before they are placed elsewhere. */

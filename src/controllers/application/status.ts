@@ -9,7 +9,7 @@ import {
   type PlacementStatus,
 } from '../../model/schema.ts';
 import type { AppPlan } from '../../scheduler/index.ts';
-import { isClusterReady } from '../clusterstatus.ts';
+import { isClusterReady } from '../../model/cluster.ts';
 import { applicationReadyCondition } from '../condition.ts';
 import type { Displaced } from './failover.ts';
 import type { ClusterLookup, Note } from './observed.ts';
