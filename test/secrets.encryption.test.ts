@@ -13,7 +13,7 @@ import { runServer } from '../src/cmd/server.ts';
 import { run, type CliIo } from '../src/cli/program.ts';
 import { kubeconfigSource } from '../src/drivers/kubernetes/provider.ts';
 import { YunjianError } from '../src/model/errors.ts';
-import { runStoreConformance } from '../src/store/conformance.ts';
+import { runStoreConformance } from '../src/store/conformance/index.ts';
 import { EncryptedStore } from '../src/store/encrypted.ts';
 import { KeyRing } from '../src/store/keys.ts';
 import { openSqliteStore, type SqliteStore } from '../src/store/sqlite.ts';

@@ -6,7 +6,7 @@ import { chmodSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
-import { runStoreConformance } from '../src/store/conformance.ts';
+import { runStoreConformance } from '../src/store/conformance/index.ts';
 import { openSqliteStore, type SqliteStoreOptions } from '../src/store/index.ts';
 import type { StoredObject, WatchEvent } from '../src/store/index.ts';
 import { YunjianError } from '../src/model/errors.ts';
