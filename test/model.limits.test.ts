@@ -56,6 +56,34 @@ const secret = (data: string): Doc => ({
   spec: { type: 'kubeconfig', data },
 });
 
+const tenant = (spec: Doc): Doc => ({
+  apiVersion: API,
+  kind: 'Tenant',
+  metadata: { name: 'team-a' },
+  spec: { namespaces: ['team-a'], ...spec },
+});
+const quota = (fields: Doc): Doc => tenant({ quota: fields });
+const agentToken = (spec: Doc): Doc => ({
+  apiVersion: API,
+  kind: 'AgentToken',
+  metadata: { name: 'join-1' },
+  spec: { purpose: 'join', tokenHash: '0'.repeat(64), ...spec },
+});
+const consumed = (fields: Doc): Doc =>
+  agentToken({
+    consumed: { cluster: 'c1', at: '2030-01-31T12:00:00Z', from: '127.0.0.1', ...fields },
+  });
+const userToken = (expires: string): Doc => ({
+  apiVersion: API,
+  kind: 'UserToken',
+  metadata: { name: 'alice-1' },
+  spec: { subject: { kind: 'User', name: 'alice' }, tokenHash: '0'.repeat(64), expires },
+});
+/** An RFC 3339 time of `length` characters: the fraction of a second takes up the rest. */
+const timeOfLength = (length: number) =>
+  `2030-01-31T12:00:00.${'1'.repeat(length - '2030-01-31T12:00:00.Z'.length)}Z`;
+const PiB = 2 ** 50;
+
 const many = <T>(n: number, item: (i: number) => T): T[] =>
   Array.from({ length: n }, (_, i) => item(i));
 const entries = (n: number, value = 'v'): Record<string, string> =>
@@ -441,6 +469,104 @@ const limits: LimitCase[] = [
     field: 'metadata.generation',
     message: /safe integer/,
   },
+  {
+    name: "a tenant's cpu quota as a number of cores",
+    at: quota({ cpu: 10_000_000 }),
+    above: quota({ cpu: 10_000_000.001 }),
+    field: 'spec.quota.cpu',
+    message: /at most 10000000 cores per tenant/,
+  },
+  {
+    name: "a tenant's cpu quota as a string",
+    at: quota({ cpu: '10000000' }),
+    above: quota({ cpu: '10000001' }),
+    field: 'spec.quota.cpu',
+    message: /at most 10000000 cores, got "10000001"/,
+  },
+  {
+    name: "a tenant's memory quota as a string",
+    at: quota({ memory: '4Pi' }),
+    above: quota({ memory: '4097Ti' }),
+    field: 'spec.quota.memory',
+    message: /at most 4Pi, got "4097Ti"/,
+  },
+  {
+    name: "a tenant's memory quota in bytes",
+    at: quota({ memory: 4 * PiB }),
+    above: quota({ memory: 4 * PiB + 1 }),
+    field: 'spec.quota.memory',
+    message: /at most 4096Ti per tenant/,
+  },
+  {
+    name: "a tenant's gpu quota",
+    at: quota({ gpu: 1_000_000 }),
+    above: quota({ gpu: 1_000_000.5 }),
+    field: 'spec.quota.gpu',
+    message: /GPU count from 0 to 1000000/,
+  },
+  {
+    name: "a tenant's applications quota",
+    at: quota({ applications: 1_000_000 }),
+    above: quota({ applications: 1_000_001 }),
+    field: 'spec.quota.applications',
+    message: /integer from 0 to 1000000, got 1000001/,
+  },
+  {
+    name: "a tenant's replicas quota",
+    at: quota({ replicas: 10_000_000 }),
+    above: quota({ replicas: 10_000_001 }),
+    field: 'spec.quota.replicas',
+    message: /integer from 0 to 10000000, got 10000001/,
+  },
+  {
+    name: "a tenant's namespaces",
+    at: tenant({ namespaces: many(256, (i) => `ns${i}`) }),
+    above: tenant({ namespaces: many(257, (i) => `ns${i}`) }),
+    field: 'spec.namespaces',
+    message: /at most 256 items, got 257/,
+  },
+  {
+    name: "a tenant's allowed clusters",
+    at: tenant({ allowed: { clusters: many(256, (i) => `c${i}`) } }),
+    above: tenant({ allowed: { clusters: many(257, (i) => `c${i}`) } }),
+    field: 'spec.allowed.clusters',
+    message: /at most 256 items, got 257/,
+  },
+  {
+    name: "a join token's description",
+    at: agentToken({ description: chars(1024) }),
+    above: agentToken({ description: chars(1025) }),
+    field: 'spec.description',
+    message: /at most 1024 characters, got 1025/,
+  },
+  {
+    name: "a join token's expiry",
+    at: agentToken({ expires: timeOfLength(64) }),
+    above: agentToken({ expires: timeOfLength(65) }),
+    field: 'spec.expires',
+    message: /at most 64 characters, got 65/,
+  },
+  {
+    name: 'when a join token was used',
+    at: consumed({ at: timeOfLength(64) }),
+    above: consumed({ at: timeOfLength(65) }),
+    field: 'spec.consumed.at',
+    message: /at most 64 characters, got 65/,
+  },
+  {
+    name: 'where a join token was used from',
+    at: consumed({ from: chars(256) }),
+    above: consumed({ from: chars(257) }),
+    field: 'spec.consumed.from',
+    message: /at most 256 characters, got 257/,
+  },
+  {
+    name: "a user token's expiry",
+    at: userToken(timeOfLength(64)),
+    above: userToken(timeOfLength(65)),
+    field: 'spec.expires',
+    message: /at most 64 characters, got 65/,
+  },
 ];
 
 describe('every limit: accepted at the limit, rejected one past it with the field path', () => {
@@ -521,6 +647,36 @@ describe("the probe's values are rejected", () => {
       field: 'metadata.labels',
       message: /at most 64 entries, got 100000/,
     },
+    {
+      name: 'a tenant cpu quota of 31 digits',
+      doc: quota({ cpu: `1${'0'.repeat(30)}` }),
+      field: 'spec.quota.cpu',
+      message: /at most 10000000 cores/,
+    },
+    {
+      name: 'a tenant memory quota of 1e308 bytes',
+      doc: quota({ memory: 1e308 }),
+      field: 'spec.quota.memory',
+      message: /memory quantity of at most 4096Ti per tenant/,
+    },
+    {
+      name: 'a join token that expires "never"',
+      doc: agentToken({ expires: 'never' }),
+      field: 'spec.expires',
+      message: /RFC 3339 date-time/,
+    },
+    {
+      name: 'a join token used at "yesterday"',
+      doc: consumed({ at: 'yesterday' }),
+      field: 'spec.consumed.at',
+      message: /RFC 3339 date-time/,
+    },
+    {
+      name: 'a user token that expires on 30 February',
+      doc: userToken('2030-02-30T00:00:00Z'),
+      field: 'spec.expires',
+      message: /RFC 3339 date-time/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -536,16 +692,45 @@ describe("the probe's values are rejected", () => {
 });
 
 describe('OpenAPI states the limits', () => {
-  it('replicas, image, labels and components carry their maxima', () => {
-    const schemas = (buildOpenApi('test') as { components: { schemas: Record<string, unknown> } })
-      .components.schemas;
-    const app = JSON.stringify(schemas['Application']);
-    for (const fragment of [
-      '"replicas":{"type":"integer","minimum":0,"maximum":10000',
-      '"image":{"type":"string","minLength":1,"maxLength":512',
-      '"maxProperties":64',
-      '"maxItems":64',
-    ])
-      assert.ok(app.includes(fragment), `no ${fragment} in the Application schema`);
-  });
+  const schemas = () =>
+    (buildOpenApi('test') as { components: { schemas: Record<string, unknown> } }).components
+      .schemas;
+  const cases: { kind: string; what: string; fragments: string[] }[] = [
+    {
+      kind: 'Application',
+      what: 'replicas, image, labels and components carry their maxima',
+      fragments: [
+        '"replicas":{"type":"integer","minimum":0,"maximum":10000',
+        '"image":{"type":"string","minLength":1,"maxLength":512',
+        '"maxProperties":64',
+        '"maxItems":64',
+      ],
+    },
+    {
+      kind: 'Tenant',
+      what: "a tenant's quota and lists carry their maxima",
+      fragments: [
+        '{"type":"number","minimum":0,"maximum":10000000}',
+        `{"type":"integer","minimum":0,"maximum":${4 * PiB}}`,
+        '"replicas":{"type":"integer","minimum":0,"maximum":10000000',
+        '"maxItems":256',
+      ],
+    },
+    {
+      kind: 'AgentToken',
+      what: "a join token's times and description are bounded",
+      fragments: [
+        '"expires":{"type":"string","format":"date-time","maxLength":64',
+        '"at":{"type":"string","format":"date-time","maxLength":64',
+        '"description":{"type":"string","maxLength":1024}',
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(c.what, () => {
+      const schema = JSON.stringify(schemas()[c.kind]);
+      for (const fragment of c.fragments)
+        assert.ok(schema.includes(fragment), `no ${fragment} in the ${c.kind} schema`);
+    });
+  }
 });

@@ -1,23 +1,22 @@
 // Schemas of the access-control kinds: who a principal is (UserToken), what it
 // may do (RoleBinding in a namespace, ClusterRoleBinding everywhere) and which
-// namespaces, quota and clusters a tenant has (Tenant). Same conventions as
-// schema.ts: closed objects, `x-expected` words for every constrained value.
-import Type, { type Static, type TSchema } from 'typebox';
-import { CPU_PATTERN, MEMORY_PATTERN } from './quantity.ts';
-import { API_VERSION, Name, ObjectMeta } from './schema.ts';
-
-const closed = { additionalProperties: false } as const;
-
-function Obj<P extends Type.TProperties>(properties: P, description?: string) {
-  return Type.Object(properties, description === undefined ? closed : { ...closed, description });
-}
-
-function Enum<const V extends string[]>(values: [...V], description?: string) {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)),
-    { 'x-expected': `one of ${values.join(', ')}`, ...(description ? { description } : {}) },
-  ) as unknown as Type.TUnion<{ [K in keyof V]: Type.TLiteral<V[K]> }>;
-}
+// namespaces, quota and clusters a tenant has (Tenant). Built on the same
+// blocks as every other kind (schema/common.ts): closed objects, bounded values,
+// `x-expected` words for every constrained value.
+import Type, { type Static } from 'typebox';
+import {
+  CpuQuantity,
+  DateTime,
+  Enum,
+  Int,
+  LIMITS,
+  List,
+  MemoryQuantity,
+  Name,
+  NoStatus,
+  Obj,
+  ResourceSchema,
+} from './schema/common.ts';
 
 /** Built-in roles, least to most powerful apart from `agent`, which only joins. */
 export const ROLES = ['viewer', 'editor', 'tenant-admin', 'cluster-admin', 'agent'] as const;
@@ -27,16 +26,27 @@ export const NAMESPACE_ROLES = ['viewer', 'editor', 'tenant-admin'] as const;
 /** Roles a ClusterRoleBinding may grant; a tenant-admin is bound in one of its tenant's namespaces. */
 export const CLUSTER_ROLES = ['viewer', 'editor', 'cluster-admin', 'agent'] as const;
 
-const NameList = Type.Array(Name, { minItems: 1, 'x-expected': 'a non-empty list of names' });
-
-const Cpu = Type.Union([Type.String({ pattern: CPU_PATTERN }), Type.Number({ minimum: 0 })], {
-  'x-expected': 'a CPU quantity such as "500m", "2" or 1.5',
+const NameList = List(Name, LIMITS.list, {
+  minItems: 1,
+  'x-expected': `a list of 1 to ${LIMITS.list} names`,
 });
-const Memory = Type.Union(
-  [Type.String({ pattern: MEMORY_PATTERN }), Type.Integer({ minimum: 0 })],
-  { 'x-expected': 'a memory quantity such as "512Mi", "4Gi" or a number of bytes' },
-);
-const Count = Type.Integer({ minimum: 0, 'x-expected': 'an integer >= 0' });
+
+/**
+ * Upper bounds of a tenant's quota. A quota totals requests x replicas over
+ * every application of the tenant, so it may be far above what one replica
+ * may request (quantity.ts): up to a whole 10M-core fleet like the scheduler
+ * benchmark's, with room to spare. Summed in millicores and bytes, every bound
+ * stays within the safe integers.
+ */
+export const MAX_TENANT_QUOTA = {
+  cpuCores: 10_000_000,
+  /** 4 PiB: the largest power of two whose byte count is a safe integer. */
+  memoryBytes: 4 * 2 ** 50,
+  gpus: 1_000_000,
+  applications: 1_000_000,
+  /** Ten times the 1M replicas the scheduler benchmark places. */
+  replicas: 10_000_000,
+} as const;
 
 export const Subject = Obj({
   kind: Enum(['User', 'ServiceAccount']),
@@ -51,11 +61,17 @@ export type Subject = Static<typeof Subject>;
 
 export const TenantQuota = Obj(
   {
-    cpu: Type.Optional(Cpu),
-    memory: Type.Optional(Memory),
-    gpu: Type.Optional(Type.Number({ minimum: 0, 'x-expected': 'a GPU count >= 0' })),
-    applications: Type.Optional(Count),
-    replicas: Type.Optional(Count),
+    cpu: Type.Optional(CpuQuantity(MAX_TENANT_QUOTA.cpuCores, 'per tenant')),
+    memory: Type.Optional(MemoryQuantity(MAX_TENANT_QUOTA.memoryBytes, 'per tenant')),
+    gpu: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: MAX_TENANT_QUOTA.gpus,
+        'x-expected': `a GPU count from 0 to ${MAX_TENANT_QUOTA.gpus}`,
+      }),
+    ),
+    applications: Type.Optional(Int(0, MAX_TENANT_QUOTA.applications)),
+    replicas: Type.Optional(Int(0, MAX_TENANT_QUOTA.replicas)),
   },
   "Totals over every Application in the tenant's namespaces (requests x replicas); absent: unlimited.",
 );
@@ -107,33 +123,22 @@ export const UserTokenSpec = Obj(
     subject: Subject,
     /** Hex SHA-256 of the whole token; never returned by the API. */
     tokenHash: Type.String({ pattern: '^[0-9a-f]{64}$', 'x-expected': 'a hex SHA-256' }),
-    /** RFC 3339; every user token expires. */
-    expires: Type.String({ minLength: 1, 'x-expected': 'an RFC 3339 time' }),
+    /** Every user token expires. */
+    expires: DateTime,
     description: Type.Optional(Type.String({ maxLength: 256 })),
   },
   'A bearer token of a user or service account, stored as a hash.',
 );
 export type UserTokenSpec = Static<typeof UserTokenSpec>;
 
-const NoStatus = Obj({});
-
-function ResourceSchema<K extends string, S extends TSchema>(kind: K, spec: S) {
-  return Obj({
-    apiVersion: Type.Literal(API_VERSION, { 'x-expected': `"${API_VERSION}"` }),
-    kind: Type.Literal(kind),
-    metadata: ObjectMeta,
-    spec,
-    status: Type.Optional(NoStatus),
-  });
-}
-
-export const TenantResource = ResourceSchema('Tenant', TenantSpec);
-export const RoleBindingResource = ResourceSchema('RoleBinding', RoleBindingSpec);
+export const TenantResource = ResourceSchema('Tenant', TenantSpec, NoStatus);
+export const RoleBindingResource = ResourceSchema('RoleBinding', RoleBindingSpec, NoStatus);
 export const ClusterRoleBindingResource = ResourceSchema(
   'ClusterRoleBinding',
   ClusterRoleBindingSpec,
+  NoStatus,
 );
-export const UserTokenResource = ResourceSchema('UserToken', UserTokenSpec);
+export const UserTokenResource = ResourceSchema('UserToken', UserTokenSpec, NoStatus);
 
 export type Tenant = Static<typeof TenantResource>;
 export type RoleBinding = Static<typeof RoleBindingResource>;

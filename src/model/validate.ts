@@ -7,6 +7,7 @@
 import { Compile } from 'typebox/compile';
 import { Settings } from 'typebox/system';
 import type { TSchema } from 'typebox';
+import { MAX_TENANT_QUOTA } from './access.ts';
 import { ValidationError, type FieldCause } from './errors.ts';
 import { KINDS, lookupKind, type KindInfo } from './kinds.ts';
 import {
@@ -188,6 +189,13 @@ const QUANTITIES: Readonly<Record<string, { at: string[]; maxCores: number; maxB
         at: ['spec', 'driver', 'sim', 'nodePools', '*'],
         maxCores: MAX_NODE_CPU_CORES,
         maxBytes: MAX_NODE_MEMORY_BYTES,
+      },
+    ],
+    Tenant: [
+      {
+        at: ['spec', 'quota'],
+        maxCores: MAX_TENANT_QUOTA.cpuCores,
+        maxBytes: MAX_TENANT_QUOTA.memoryBytes,
       },
     ],
   };

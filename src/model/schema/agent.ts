@@ -1,7 +1,7 @@
 // The AgentToken kind (join tokens and agent credentials, stored as hashes) and
 // the request body that creates a join token.
 import Type, { type Static } from 'typebox';
-import { Enum, Name, NoStatus, Obj, ResourceSchema } from './common.ts';
+import { DateTime, Enum, Name, NoStatus, Obj, ResourceSchema, Text } from './common.ts';
 
 /** The longest a join token may live: a year. */
 export const MAX_JOIN_TOKEN_TTL_SECONDS = 365 * 86_400;
@@ -41,15 +41,14 @@ export const AgentTokenSpec = Obj(
     consumed: Type.Optional(
       Obj({
         cluster: Name,
-        /** RFC 3339. */
-        at: Type.String(),
+        at: DateTime,
         /** The address the join came from. */
-        from: Type.String(),
+        from: Text(256),
       }),
     ),
-    description: Type.Optional(Type.String()),
-    /** RFC 3339; absent never expires. */
-    expires: Type.Optional(Type.String()),
+    description: Type.Optional(Text()),
+    /** Absent: never expires. */
+    expires: Type.Optional(DateTime),
   },
   'A join token or agent credential, stored as a hash.',
 );
@@ -69,7 +68,7 @@ export const JoinTokenRequest = Obj(
         'x-expected': `an integer number of seconds from 1 to ${MAX_JOIN_TOKEN_TTL_SECONDS} (365 days)`,
       }),
     ),
-    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    description: Type.Optional(Text()),
   },
   'A join token to create: bound to one cluster name or a name prefix.',
 );

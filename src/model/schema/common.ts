@@ -225,6 +225,15 @@ export const Preference = Type.Number({
 export const Weight = Int(0, LIMITS.weight, `an integer weight from 0 to ${LIMITS.weight}`);
 /** An RFC 3339 time (server-set; long enough for any fraction and offset). */
 export const Time = Text(64);
+/**
+ * An RFC 3339 time a client may send and the server compares (a token's
+ * expiry, when a join used it): its spelling is checked, not only its length.
+ */
+export const DateTime = Type.String({
+  format: 'date-time',
+  maxLength: 64,
+  'x-expected': 'an RFC 3339 date-time such as "2030-01-31T12:00:00Z"',
+});
 
 export const Arch = Enum(['amd64', 'arm64', 'riscv64'], 'CPU architecture');
 export type Arch = Static<typeof Arch>;
