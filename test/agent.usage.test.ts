@@ -17,7 +17,7 @@ import { createApiServer } from '../src/api/server.ts';
 import { testWorkload } from '../src/drivers/conformance.ts';
 import { agentApiPlugin } from '../src/api/routes/agent.ts';
 import { AgentHub } from '../src/drivers/agent/index.ts';
-import { workloadName } from '../src/drivers/agent/hub.ts';
+import { workloadName } from '../src/drivers/agent/driver.ts';
 import { createJoinToken } from '../src/drivers/agent/tokens.ts';
 import type { Workload } from '../src/model/schema.ts';
 import { openSqliteStore } from '../src/store/index.ts';

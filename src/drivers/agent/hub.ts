@@ -3,14 +3,6 @@
 // survives a control-plane crash; the hub keeps only what heartbeats bring
 // (last contact, host inventory, the agent's API token) in memory, and writes
 // reported workload statuses to the store when they change.
-import {
-  APP_LABEL,
-  CLOUD_LABEL,
-  CLUSTER_LABEL,
-  COMPONENT_LABEL,
-  NAMESPACE_LABEL,
-  SITE_LABEL,
-} from '../../model/wellknown.ts';
 import { createHash } from 'node:crypto';
 import {
   agentApiOrigin,
@@ -19,7 +11,6 @@ import {
   type HeartbeatResponse,
   type JoinRequest,
   type JoinResponse,
-  type ReplicaLogs,
 } from '../../agent/protocol.ts';
 import { applyDocuments } from '../../admission/apply.ts';
 import { EventRecorder } from '../../events/recorder.ts';
@@ -35,20 +26,19 @@ import {
 import {
   API_VERSION,
   type AgentToken,
-  type Application,
   type Cluster,
   type Site,
   type Workload,
 } from '../../model/schema.ts';
+import { CLOUD_LABEL, CLUSTER_LABEL, SITE_LABEL } from '../../model/wellknown.ts';
 import type { Store } from '../../store/types.ts';
-import type {
-  ClusterDriver,
-  ClusterInventory,
-  NodeStatus,
-  WorkloadKey,
-  WorkloadSpec,
-  WorkloadStatus,
-} from '../types.ts';
+import { AgentDriver, type AgentView, type Reachability } from './driver.ts';
+import {
+  gatherApplicationLogs,
+  type AgentApi,
+  type ApplicationLogs,
+  type LogsQuery,
+} from './logs.ts';
 import {
   consumeJoinToken,
   describeBinding,
@@ -85,10 +75,6 @@ export interface AgentHubOptions {
   now?: () => number;
 }
 
-export function workloadName(cluster: string, key: WorkloadKey): string {
-  return `${cluster}.${key.namespace}.${key.app}.${key.component}`;
-}
-
 function bearerOf(authorization: string | undefined): string {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (m?.[1] === undefined)
@@ -102,7 +88,7 @@ function checkAddress(subject: string, host: HeartbeatRequest['host']): void {
     throw new ValidationError(subject, [{ field: 'host.address', message: problem }]);
 }
 
-export class AgentHub {
+export class AgentHub implements AgentView {
   readonly #store: Store;
   readonly #now: () => number;
   readonly #contacts = new Map<string, Contact>();
@@ -153,9 +139,7 @@ export class AgentHub {
   }
 
   /** Whether the cluster's agent heartbeated within ~3 of its intervals. */
-  async reachable(
-    cluster: string,
-  ): Promise<{ reachable: boolean; message?: string; lastContactMs: number }> {
+  async reachable(cluster: string): Promise<Reachability> {
     const c = await this.#contactOf(cluster);
     if (c === undefined)
       return {
@@ -405,216 +389,20 @@ export class AgentHub {
   }
 
   /** Replica logs of an application, asked from each agent running it. */
-  async logs(query: {
-    namespace: string;
-    app: string;
-    component?: string;
-    cluster?: string;
-    tail: number;
-  }): Promise<{
-    items: (ReplicaLogs & { cluster: string; component: string })[];
-    errors: { cluster: string; message: string }[];
-  }> {
-    try {
-      (await this.#store.get({
-        kind: 'Application',
-        namespace: query.namespace,
-        name: query.app,
-      })) as Application;
-    } catch (err) {
-      if (err instanceof NotFoundError)
-        throw new NotFoundError(`application ${query.namespace}/${query.app} not found`, {
-          kind: 'Application',
-          name: query.app,
-        });
-      throw err;
-    }
-    const selector = [
-      `${APP_LABEL}=${query.app}`,
-      `${NAMESPACE_LABEL}=${query.namespace}`,
-      ...(query.component !== undefined ? [`${COMPONENT_LABEL}=${query.component}`] : []),
-      ...(query.cluster !== undefined ? [`${CLUSTER_LABEL}=${query.cluster}`] : []),
-    ].join(',');
-    const workloads = (await this.#store.list('Workload', { labelSelector: selector }))
-      .items as Workload[];
-    const byCluster = new Map<string, Workload[]>();
-    for (const w of workloads)
-      byCluster.set(w.spec.cluster, [...(byCluster.get(w.spec.cluster) ?? []), w]);
-    const items: (ReplicaLogs & { cluster: string; component: string })[] = [];
-    const errors: { cluster: string; message: string }[] = [];
-    await Promise.all(
-      [...byCluster].map(async ([cluster, list]) => {
-        const c = this.#contacts.get(cluster);
-        if (c?.apiToken === undefined) {
-          errors.push({
-            cluster,
-            message: 'no heartbeat from its agent since the control plane started',
-          });
-          return;
-        }
-        // Only the address the cluster is registered with (heartbeats must match it), on a fixed path.
-        const address = (await this.#getCluster(cluster))?.spec.driver.agent?.address;
-        if (address === undefined) {
-          errors.push({ cluster, message: 'the cluster records no agent address' });
-          return;
-        }
-        const problem = hostAddressProblem(address);
-        if (problem !== undefined) {
-          errors.push({ cluster, message: `its registered agent address is unusable: ${problem}` });
-          return;
-        }
-        const url = new URL('/logs', agentApiOrigin(address, c.host.apiPort));
-        for (const w of list) url.searchParams.append('workload', w.metadata.name);
-        url.searchParams.set('tail', String(query.tail));
-        try {
-          const res = await fetch(url, {
-            headers: { authorization: `Bearer ${c.apiToken}` },
-            redirect: 'error',
-            signal: AbortSignal.timeout(5000),
-          });
-          if (!res.ok) throw new Error(`agent answered HTTP ${res.status}`);
-          const body = (await res.json()) as { items: ReplicaLogs[] };
-          for (const item of body.items) {
-            const component =
-              list.find((w) => w.metadata.name === item.workload)?.spec.key.component ?? '';
-            items.push({ cluster, component, ...item });
-          }
-        } catch (err) {
-          errors.push({ cluster, message: err instanceof Error ? err.message : String(err) });
-        }
-      }),
-    );
-    items.sort((a, b) => (a.cluster + a.replica < b.cluster + b.replica ? -1 : 1));
-    return { items, errors };
-  }
-}
-
-function toStatus(w: Workload, reach: { reachable: boolean; message?: string }): WorkloadStatus {
-  const spec = w.spec;
-  const st = w.status;
-  const messages: string[] = [];
-  if (!reach.reachable) messages.push(`agent unreachable: ${reach.message ?? ''}`);
-  if (st === undefined || st.hash !== spec.hash)
-    messages.push(`the agent has not run revision ${spec.hash} yet`);
-  if (st?.message !== undefined) messages.push(st.message);
-  return {
-    key: { ...spec.key },
-    hash: spec.hash,
-    desired: spec.replicas,
-    scheduled: Math.min(spec.replicas, st?.scheduled ?? 0),
-    ready: Math.min(spec.replicas, st?.ready ?? 0),
-    ...(messages.length > 0 ? { message: messages.join('; ') } : {}),
-    ...(st?.endpoints !== undefined && st.endpoints.length > 0
-      ? { endpoints: st.endpoints.map((e) => ({ ...e })) }
-      : {}),
-    // A silent agent's last measurement is no longer its replicas' use.
-    ...(reach.reachable && st?.cpuUsageMillis !== undefined
-      ? { cpuUsageMillis: st.cpuUsageMillis }
-      : {}),
-  };
-}
-
-/** One agent cluster as the control plane's drivers see it. */
-export class AgentDriver implements ClusterDriver {
-  readonly type = 'agent';
-  readonly #hub: AgentHub;
-  readonly #cluster: string;
-
-  constructor(hub: AgentHub, cluster: string) {
-    this.#hub = hub;
-    this.#cluster = cluster;
+  logs(query: LogsQuery): Promise<ApplicationLogs> {
+    return gatherApplicationLogs(this.#store, query, (cluster) => this.#agentApi(cluster));
   }
 
-  async inventory(): Promise<ClusterInventory> {
-    const reach = await this.#hub.reachable(this.#cluster);
-    const host = this.#hub.contact(this.#cluster)?.host;
-    const zero = { cpu: 0, memory: 0, gpu: 0, pods: 0 };
-    const capacity = host ? { cpu: host.cpu, memory: host.memory, gpu: 0, pods: host.pods } : zero;
-    const allocated = { ...zero };
-    for (const w of await this.#hub.workloads(this.#cluster)) {
-      const n = Math.min(w.spec.replicas, w.status?.scheduled ?? 0);
-      allocated.cpu += (n * w.spec.cpuMillis) / 1000;
-      allocated.memory += n * w.spec.memoryBytes;
-      allocated.pods += n;
-    }
-    return {
-      reachable: reach.reachable,
-      ...(reach.message !== undefined ? { message: reach.message } : {}),
-      lastContactMs: reach.lastContactMs,
-      capacity,
-      allocatable: { ...capacity },
-      allocated,
-      nodeCount: host ? 1 : 0,
-      readyNodeCount: host && reach.reachable ? 1 : 0,
-      nodesByArch: {
-        amd64: host?.arch === 'amd64' ? 1 : 0,
-        arm64: host?.arch === 'arm64' ? 1 : 0,
-        riscv64: host?.arch === 'riscv64' ? 1 : 0,
-      },
-      gpuModels: {},
-    };
-  }
-
-  async nodes(): Promise<NodeStatus[]> {
-    const inv = await this.inventory();
-    const host = this.#hub.contact(this.#cluster)?.host;
-    if (host === undefined) return [];
-    return [
-      {
-        name: `${this.#cluster}-${host.hostname}`.toLowerCase().replace(/[^a-z0-9.-]/g, '-'),
-        arch: host.arch,
-        healthy: inv.reachable,
-        capacity: inv.capacity,
-        allocated: inv.allocated,
-      },
-    ];
-  }
-
-  async applyWorkload(spec: WorkloadSpec): Promise<void> {
-    const store = this.#hub.store;
-    const name = workloadName(this.#cluster, spec.key);
-    const doc: Workload = {
-      apiVersion: API_VERSION,
-      kind: 'Workload',
-      metadata: {
-        name,
-        labels: {
-          [CLUSTER_LABEL]: this.#cluster,
-          [NAMESPACE_LABEL]: spec.key.namespace,
-          [APP_LABEL]: spec.key.app,
-          [COMPONENT_LABEL]: spec.key.component,
-        },
-      },
-      spec: { cluster: this.#cluster, ...structuredClone(spec) },
-    };
-    let existing: Workload | undefined;
-    try {
-      existing = (await store.get({ kind: 'Workload', name })) as Workload;
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-    if (existing === undefined) {
-      await store.create(doc);
-      return;
-    }
-    if (existing.spec.hash === spec.hash) return; // no write when nothing changed
-    await store.update(doc, { expectedResourceVersion: null });
-  }
-
-  async deleteWorkload(key: WorkloadKey): Promise<void> {
-    try {
-      await this.#hub.store.delete({ kind: 'Workload', name: workloadName(this.#cluster, key) });
-    } catch (err) {
-      if (!(err instanceof NotFoundError)) throw err;
-    }
-  }
-
-  async listWorkloads(): Promise<WorkloadStatus[]> {
-    const reach = await this.#hub.reachable(this.#cluster);
-    return (await this.#hub.workloads(this.#cluster)).map((w) => toStatus(w, reach));
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
+  /** Only the address the cluster is registered with (heartbeats must match it) is asked. */
+  async #agentApi(cluster: string): Promise<AgentApi> {
+    const c = this.#contacts.get(cluster);
+    if (c?.apiToken === undefined)
+      return { problem: 'no heartbeat from its agent since the control plane started' };
+    const address = (await this.#getCluster(cluster))?.spec.driver.agent?.address;
+    if (address === undefined) return { problem: 'the cluster records no agent address' };
+    const problem = hostAddressProblem(address);
+    if (problem !== undefined)
+      return { problem: `its registered agent address is unusable: ${problem}` };
+    return { origin: agentApiOrigin(address, c.host.apiPort), token: c.apiToken };
   }
 }

@@ -1,3 +1,4 @@
 // The agent driver: clusters whose members are `yunjian agent` processes.
-export { AgentHub, AgentDriver, workloadName } from './hub.ts';
+export { AgentHub } from './hub.ts';
+export { AgentDriver, workloadName } from './driver.ts';
 export { createJoinToken, listJoinTokens, revokeJoinToken } from './tokens.ts';
