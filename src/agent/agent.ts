@@ -27,7 +27,8 @@ import {
   type JoinResponse,
   type ReplicaLogs,
 } from './protocol.ts';
-import { Supervisor, killRecorded, type RecordedProcess } from './supervisor.ts';
+import { killRecorded, type RecordedProcess } from './processes.ts';
+import { Supervisor } from './supervisor.ts';
 
 export interface AgentOptions {
   /** Control plane base URL. */

@@ -2,9 +2,9 @@
 // workloads. Each replica is its own process group (so stopping it stops what
 // it spawned), gets a port allocated on the agent's address (PORT, `${PORT}` in
 // args), has its output kept in a rotating log, is restarted with exponential
-// back-off when it exits, and is ready while its health check passes. Status
-// reports each running replica's cpu use (usage.ts: its process group's cpu
-// time from /proc) and their sum per workload.
+// back-off when it exits, and is ready while its health check (health.ts)
+// passes. Status reports each running replica's cpu use (usage.ts: its process
+// group's cpu time from /proc) and their sum per workload.
 //
 // Ordering invariants:
 // - A replica's ports are allocated before it is spawned and kept across its
@@ -15,10 +15,8 @@
 //   one is stopped only when the number of ready new replicas plus remaining
 //   old ones exceeds the target: the workload never drops below what was ready.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { createConnection, createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type {
   ReplicaStatus,
@@ -26,7 +24,9 @@ import type {
   WorkloadResourceStatus,
 } from '../model/schema.ts';
 import { canonical } from '../model/canonical.ts';
+import { checkHealth } from './health.ts';
 import { RotatingLog, tailLines } from './logs.ts';
+import { processStartTime, signalGroup, type RecordedProcess } from './processes.ts';
 import { CpuSampler } from './usage.ts';
 
 const revisions = new WeakMap<WorkloadResourceSpec, string>();
@@ -61,12 +61,6 @@ export interface SupervisorOptions {
   cpuWindowMs?: number;
   /** Called whenever the set of live process groups changes, to persist it. */
   onProcessesChanged?: (processes: RecordedProcess[]) => void;
-}
-
-/** A process group the agent started; `startTime` tells a reused pid from ours. */
-export interface RecordedProcess {
-  pid: number;
-  startTime?: string;
 }
 
 export interface DesiredRun {
@@ -115,32 +109,6 @@ interface Run {
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 10_000 };
-
-export function processStartTime(pid: number): string | undefined {
-  try {
-    // Field 22 of /proc/PID/stat, counted after the parenthesised command name.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Kills process groups a previous agent run left behind, unless their pid now names another process. */
-export function killRecorded(processes: readonly RecordedProcess[]): number {
-  let killed = 0;
-  for (const p of processes) {
-    const now = processStartTime(p.pid);
-    if (now === undefined || (p.startTime !== undefined && now !== p.startTime)) continue;
-    try {
-      process.kill(-p.pid, 'SIGKILL');
-      killed++;
-    } catch {
-      // already gone
-    }
-  }
-  return killed;
-}
 
 export async function allocatePort(address: string): Promise<number> {
   const server = createServer();
@@ -534,7 +502,7 @@ export class Supervisor {
     let passed = false;
     const once = async () => {
       if (r.child !== child || r.removed) return;
-      const ok = await this.#check(r, timeoutMs);
+      const ok = await checkHealth(this.#o.address, r.spec, r.ports, timeoutMs);
       if (r.child !== child || r.removed) return;
       if (ok) {
         r.healthFailures = 0;
@@ -556,59 +524,9 @@ export class Supervisor {
     };
     this.#later(r, firstDelayMs, () => void once());
   }
-
-  #check(r: Replica, timeoutMs: number): Promise<boolean> {
-    const hc = r.spec.healthCheck;
-    const portFor = (declared: number | undefined) => {
-      const i = declared === undefined ? 0 : r.spec.ports.findIndex((p) => p.port === declared);
-      return r.ports[Math.max(0, i)] ?? r.ports[0] ?? 0;
-    };
-    if (hc?.http !== undefined) {
-      const http = hc.http;
-      const request = http.scheme === 'HTTPS' ? httpsRequest : httpRequest;
-      return new Promise<boolean>((resolve) => {
-        const req = request(
-          {
-            host: this.#o.address,
-            port: portFor(http.port),
-            path: http.path,
-            timeout: timeoutMs,
-            rejectUnauthorized: false,
-          },
-          (res) => {
-            res.resume();
-            const code = res.statusCode ?? 0;
-            resolve(code >= 200 && code < 400);
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('timeout')));
-        req.on('error', () => resolve(false));
-        req.end();
-      });
-    }
-    return new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: this.#o.address, port: portFor(hc?.tcp?.port) });
-      socket.setTimeout(timeoutMs);
-      const done = (ok: boolean) => {
-        socket.destroy();
-        resolve(ok);
-      };
-      socket.once('connect', () => done(true));
-      socket.once('timeout', () => done(false));
-      socket.once('error', () => done(false));
-    });
-  }
 }
 
 /** The pid (and process group) of a replica whose process runs and is not being stopped. */
 function runningPid(r: Replica): number | undefined {
   return r.state === 'running' && !r.removed ? r.child?.pid : undefined;
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is already gone
-  }
 }
