@@ -5,6 +5,7 @@
 import { fromStatusBody } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
+import type { NodeStatus } from '../drivers/types.ts';
 import { ServerUnreachableError } from './errors.ts';
 
 export const API_PREFIX = '/api/v1alpha1';
@@ -70,6 +71,13 @@ export interface ChaosResult {
 
 export interface ChaosList {
   items: { scope: ChaosScope; name: string; since: string }[];
+}
+
+/** `GET /clusters/{name}/nodes`: every node of one member cluster as its driver reports it. */
+export interface NodeList {
+  apiVersion: string;
+  kind: 'NodeList';
+  items: NodeStatus[];
 }
 
 export interface ClientOptions {
@@ -190,6 +198,26 @@ export class YunjianClient {
 
   chaosList(): Promise<ChaosList> {
     return this.#json<ChaosList>('GET', `${API_PREFIX}/chaos`);
+  }
+
+  nodes(cluster: string): Promise<NodeList> {
+    return this.#json<NodeList>(
+      'GET',
+      `${API_PREFIX}/clusters/${encodeURIComponent(cluster)}/nodes`,
+    );
+  }
+
+  /**
+   * A request outside the resource API (join and user tokens, logs, audit,
+   * joins, key rotation): `path` from the server root, with its query; `body`
+   * is sent as JSON.
+   */
+  call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.#json<T>(
+      method,
+      path,
+      body === undefined ? {} : { body: JSON.stringify(body), contentType: 'application/json' },
+    );
   }
 
   /** The body of a successful response, as the API documents it (the server validated it). */

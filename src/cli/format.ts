@@ -2,6 +2,7 @@
 // functions of their input and `now`, so every column is unit-testable and the
 // commands only fetch and print.
 import YAML from 'yaml';
+import type { NodeStatus } from '../drivers/types.ts';
 import type { AccessResource } from '../model/access.ts';
 import { lookupKind, type KindInfo } from '../model/kinds.ts';
 import { formatBytes, formatCpu } from '../model/quantity.ts';
@@ -402,5 +403,34 @@ export function renderResources(
   return renderTable(
     tableHeader(kind, options),
     items.map((o) => tableRow(o, options, now)),
+  );
+}
+
+// ---------------------------------------------------------------- nodes
+
+/** `allocated/capacity` of one resource of a node. */
+function nodeUsage(n: NodeStatus, key: keyof NodeStatus['capacity'], fmt: (v: number) => string) {
+  return `${fmt(n.allocated[key])}/${fmt(n.capacity[key])}`;
+}
+
+const NODE_COLUMNS: readonly { header: string; wide?: boolean; cell: (n: NodeStatus) => string }[] =
+  [
+    { header: 'NAME', cell: (n) => n.name },
+    { header: 'STATUS', cell: (n) => (n.healthy ? 'Ready' : 'NotReady') },
+    { header: 'ARCH', cell: (n) => n.arch },
+    { header: 'CPU(ALLOC/CAP)', cell: (n) => nodeUsage(n, 'cpu', formatCores) },
+    { header: 'MEMORY(ALLOC/CAP)', cell: (n) => nodeUsage(n, 'memory', formatBytes) },
+    { header: 'GPU', cell: (n) => nodeUsage(n, 'gpu', String) },
+    { header: 'PODS', cell: (n) => nodeUsage(n, 'pods', String) },
+    { header: 'ZONE', wide: true, cell: (n) => n.zone ?? NONE },
+    { header: 'GPU-MODEL', wide: true, cell: (n) => n.gpuModel ?? NONE },
+  ];
+
+/** `get nodes`: one row per node of a cluster, as its driver reports it. */
+export function renderNodes(nodes: readonly NodeStatus[], wide: boolean): string {
+  const columns = visible(NODE_COLUMNS, wide);
+  return renderTable(
+    columns.map((c) => c.header),
+    nodes.map((n) => columns.map((c) => c.cell(n))),
   );
 }

@@ -3,7 +3,8 @@
 // program.ts runs against and turns the result into the exit code.
 import { homedir } from 'node:os';
 import { text } from 'node:stream/consumers';
-import { run, type CliIo } from './program.ts';
+import { run } from './program.ts';
+import type { CliIo } from './session.ts';
 
 /** Installs the SIGINT/SIGTERM handlers on first use only; a second signal gets Node's default (exit). */
 function interruptSignal(): () => AbortSignal {

@@ -2,10 +2,9 @@
 // control plane's audit trail, newest first (cluster-admins see every entry,
 // tenant-admins those of their tenant's namespaces).
 import type { Command } from 'commander';
-import type { AuditEntry } from '../api/audit.ts';
-import { adminCall } from './admin.ts';
-import { renderTable } from './format.ts';
-import type { CliIo } from './program.ts';
+import type { AuditEntry } from '../../api/audit.ts';
+import { renderTable } from '../format.ts';
+import { connect, type Session } from '../session.ts';
 
 interface AuditOpts {
   user?: string;
@@ -15,7 +14,8 @@ interface AuditOpts {
   output?: string;
 }
 
-export function registerAudit(program: Command, io: CliIo): void {
+export function registerAudit(program: Command, session: Session): void {
+  const { io } = session;
   program
     .command('audit')
     .description('show the audit trail: writes and refused requests, newest first')
@@ -30,9 +30,8 @@ export function registerAudit(program: Command, io: CliIo): void {
         const value = opts[key];
         if (value !== undefined) query.set(key, value);
       }
-      const list = await adminCall<{ items: AuditEntry[] }>(
-        io,
-        cmd,
+      const client = await connect(session, cmd);
+      const list = await client.call<{ items: AuditEntry[] }>(
         'GET',
         `/api/v1alpha1/audit${query.size > 0 ? `?${query.toString()}` : ''}`,
       );

@@ -3,9 +3,8 @@
 // RoleBinding (in N) or ClusterRoleBinding that grants R. Tokens are listed
 // with `yunjian get usertokens` and revoked with `yunjian delete usertoken NAME`.
 import type { Command } from 'commander';
-import type { CreatedUserToken } from '../api/identity.ts';
-import { adminCall } from './admin.ts';
-import type { CliIo } from './program.ts';
+import type { CreatedUserToken } from '../../api/identity.ts';
+import { connect, type Session } from '../session.ts';
 
 interface CreateOpts {
   user?: string;
@@ -16,7 +15,8 @@ interface CreateOpts {
   description?: string;
 }
 
-export function registerUsers(program: Command, io: CliIo): void {
+export function registerUser(program: Command, session: Session): void {
+  const { io } = session;
   const user = program.command('user').description('users and service accounts');
   user
     .command('token')
@@ -33,7 +33,8 @@ export function registerUsers(program: Command, io: CliIo): void {
     .option('--ttl <duration>', 'lifetime from 1m to 366d, e.g. 24h or 90d (30d)')
     .option('--description <text>', 'what the token is for')
     .action(async (opts: CreateOpts, cmd: Command) => {
-      const created = await adminCall<CreatedUserToken>(io, cmd, 'POST', '/api/v1alpha1/tokens', {
+      const client = await connect(session, cmd);
+      const created = await client.call<CreatedUserToken>('POST', '/api/v1alpha1/tokens', {
         ...(opts.user !== undefined ? { user: opts.user } : {}),
         ...(opts.serviceAccount !== undefined ? { serviceAccount: opts.serviceAccount } : {}),
         ...(opts.role !== undefined ? { role: opts.role } : {}),

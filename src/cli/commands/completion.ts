@@ -1,13 +1,14 @@
 // Shell completion. `yunjian completion bash|zsh` prints a small script that
 // asks the CLI itself for candidates (`yunjian __complete CWORD WORD...`), so
 // completion always matches the command tree of the installed version:
-// commands and options come from commander, kinds from the kind registry,
-// and resource names from the server (a short, silent request; no server
-// means no names, never an error on the user's terminal).
+// commands and options come from commander, kinds from the kind registry
+// (and `nodes` after `get`), resource names and, after --cluster, cluster
+// names from the server (a short, silent request; no server means no names,
+// never an error on the user's terminal).
 import { Argument, type Command, type Option } from 'commander';
-import { KINDS, lookupKind } from '../model/kinds.ts';
-import type { YunjianClient } from './client.ts';
-import type { CliIo } from './program.ts';
+import { KINDS, lookupKind } from '../../model/kinds.ts';
+import { connect, type Session } from '../session.ts';
+import { NODE_NAMES } from '../targets.ts';
 
 /** Commands whose first argument is a kind and second a resource name. */
 const KIND_COMMANDS = new Set(['get', 'describe', 'delete']);
@@ -90,7 +91,8 @@ async function candidates(
   ctx: CompletionContext,
   names: (kind: string) => Promise<string[]>,
 ): Promise<string[]> {
-  if (ctx.valueFor !== undefined) return ctx.valueFor.argChoices ?? [];
+  if (ctx.valueFor !== undefined)
+    return ctx.valueFor.long === '--cluster' ? names('clusters') : (ctx.valueFor.argChoices ?? []);
   if (ctx.current.startsWith('-'))
     return optionsOf(ctx.command).flatMap((o) =>
       o.hidden || o.long === undefined ? [] : [o.long],
@@ -100,7 +102,7 @@ async function candidates(
   const name = ctx.command.name();
   const [first] = ctx.positionals;
   if (KIND_COMMANDS.has(name)) {
-    if (first === undefined) return kindWords();
+    if (first === undefined) return name === 'get' ? [...kindWords(), ...NODE_NAMES] : kindWords();
     return names(first);
   }
   if (APP_COMMANDS.has(name)) {
@@ -111,11 +113,8 @@ async function candidates(
   return arg?.argChoices ?? [];
 }
 
-export function registerCompletion(
-  program: Command,
-  io: CliIo,
-  connect: (cmd: Command) => Promise<YunjianClient>,
-): void {
+export function registerCompletion(program: Command, session: Session): void {
+  const { io } = session;
   program
     .command('completion')
     .description('print a shell completion script: source <(yunjian completion bash)')
@@ -140,7 +139,7 @@ export function registerCompletion(
         if (kind === undefined) return [];
         const namespace = namespaceIn(upTo);
         try {
-          const client = await connect(cmd);
+          const client = await connect(session, cmd);
           const list = await Promise.race([
             client.list(kind, { ...(namespace !== undefined ? { namespace } : {}) }),
             new Promise<never>((_, reject) =>

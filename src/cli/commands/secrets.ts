@@ -1,12 +1,12 @@
 // `yunjian secrets rotate-key [--prune]`: the server puts a fresh key first in
 // its encryption key file and re-encrypts every Secret with it.
 import type { Command } from 'commander';
-import { ROTATE_KEY_PATH } from '../api/secrets.ts';
-import type { RotationResult } from '../store/encrypted.ts';
-import { adminCall } from './admin.ts';
-import type { CliIo } from './program.ts';
+import { ROTATE_KEY_PATH } from '../../api/secrets.ts';
+import type { RotationResult } from '../../store/encrypted.ts';
+import { connect, type Session } from '../session.ts';
 
-export function registerSecrets(program: Command, io: CliIo): void {
+export function registerSecrets(program: Command, session: Session): void {
+  const { io } = session;
   const secrets = program.command('secrets').description('Secrets encrypted at rest');
   secrets
     .command('rotate-key')
@@ -15,7 +15,8 @@ export function registerSecrets(program: Command, io: CliIo): void {
     )
     .option('--prune', 'afterwards remove every older key from the key file')
     .action(async (opts: { prune?: boolean }, cmd: Command) => {
-      const result = await adminCall<RotationResult>(io, cmd, 'POST', ROTATE_KEY_PATH, {
+      const client = await connect(session, cmd);
+      const result = await client.call<RotationResult>('POST', ROTATE_KEY_PATH, {
         prune: opts.prune === true,
       });
       const n = result.reencrypted;

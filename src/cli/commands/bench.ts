@@ -5,33 +5,12 @@
 // bench-results/). The benchmark modules are imported when a command runs, so
 // the rest of the CLI does not load them.
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
-import type { CliIo } from './program.ts';
+import type { Command } from 'commander';
+import { choiceOption, collect, integerOption, positiveNumber } from '../options.ts';
+import type { Session } from '../session.ts';
 
-function positiveInteger(raw: string): number {
-  const n = Number(raw.replace(/_/g, ''));
-  if (!/^[0-9_]+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n <= 0)
-    throw new InvalidArgumentError(`expected an integer > 0, got "${raw}".`);
-  return n;
-}
-
-function integer(raw: string): number {
-  const n = Number(raw);
-  if (!/^-?[0-9]+$/.test(raw.trim()) || !Number.isSafeInteger(n))
-    throw new InvalidArgumentError(`expected an integer, got "${raw}".`);
-  return n;
-}
-
-function positiveNumber(raw: string): number {
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0)
-    throw new InvalidArgumentError(`expected a number > 0, got "${raw}".`);
-  return n;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
+const positiveInteger = integerOption('an integer > 0', 1);
+const integer = integerOption('an integer');
 
 /** FILE.json -> FILE-name.json, for one JSON per pod list. */
 function withSuffix(path: string, name: string): string {
@@ -65,7 +44,8 @@ interface ColocationOpts {
   json?: string;
 }
 
-export function registerBench(program: Command, io: CliIo): void {
+export function registerBench(program: Command, session: Session): void {
+  const { io } = session;
   const progress = (line: string) => io.stderr(`  ${line}\n`);
   const bench = program.command('bench').description('run a benchmark and print its table');
   const scheduler = bench
@@ -76,8 +56,8 @@ export function registerBench(program: Command, io: CliIo): void {
 
   const throughput = async (o: ThroughputOpts) => {
     const [{ throughputBench }, { writeJson, RESULTS_DIR }] = await Promise.all([
-      import('../bench/scheduler.ts'),
-      import('../bench/report.ts'),
+      import('../../bench/scheduler.ts'),
+      import('../../bench/report.ts'),
     ]);
     const { result, text } = await throughputBench(
       {
@@ -96,9 +76,9 @@ export function registerBench(program: Command, io: CliIo): void {
 
   const packing = async (o: PackingOpts) => {
     const [{ packingBench }, { writeJson, RESULTS_DIR }, traces] = await Promise.all([
-      import('../bench/scheduler.ts'),
-      import('../bench/report.ts'),
-      import('../bench/traces.ts'),
+      import('../../bench/scheduler.ts'),
+      import('../../bench/report.ts'),
+      import('../../bench/traces.ts'),
     ]);
     const lists =
       o.pods === undefined || o.pods.length === 0
@@ -128,9 +108,9 @@ export function registerBench(program: Command, io: CliIo): void {
 
   const colocation = async (o: ColocationOpts) => {
     const [{ colocationBench }, { writeJson, RESULTS_DIR }, traces] = await Promise.all([
-      import('../bench/scheduler.ts'),
-      import('../bench/report.ts'),
-      import('../bench/traces.ts'),
+      import('../../bench/scheduler.ts'),
+      import('../../bench/report.ts'),
+      import('../../bench/traces.ts'),
     ]);
     const { result, text } = colocationBench(
       o.vms ?? traces.DEFAULT_BITBRAINS_VMS,
@@ -241,20 +221,12 @@ export function registerBench(program: Command, io: CliIo): void {
     .option(
       '--pass <startup>',
       'replica start-up on the twin: instant, fleet (its modelled 3-6 s), or both',
-      (raw: string) => {
-        if (raw !== 'instant' && raw !== 'fleet' && raw !== 'both')
-          throw new InvalidArgumentError(`expected instant, fleet or both, got "${raw}".`);
-        return raw;
-      },
+      choiceOption(['instant', 'fleet', 'both']),
     )
     .option(
       '--weights <weights>',
       'score weights of the apps: default, balanced or both',
-      (raw: string) => {
-        if (raw !== 'default' && raw !== 'balanced' && raw !== 'both')
-          throw new InvalidArgumentError(`expected default, balanced or both, got "${raw}".`);
-        return raw;
-      },
+      choiceOption(['default', 'balanced', 'both']),
     )
     .option('--rate <n>', 'applications applied per second (0: all at once)', integer)
     .option(
@@ -275,8 +247,8 @@ export function registerBench(program: Command, io: CliIo): void {
         json?: string;
       }) => {
         const [{ deliveryBench }, { writeJson, RESULTS_DIR }] = await Promise.all([
-          import('../bench/delivery.ts'),
-          import('../bench/report.ts'),
+          import('../../bench/delivery.ts'),
+          import('../../bench/report.ts'),
         ]);
         const { result, text } = await deliveryBench(
           {

@@ -7,9 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse, stringify } from 'yaml';
-import { ValidationError } from '../model/errors.ts';
-import { adminCall } from './admin.ts';
-import type { CliIo } from './program.ts';
+import { ValidationError } from '../../model/errors.ts';
+import { connect, type Session } from '../session.ts';
 
 const JOIN_PATH = '/api/v1alpha1/kubernetes/join';
 
@@ -71,7 +70,8 @@ interface JoinOptions {
   zone?: string;
 }
 
-export function registerCluster(program: Command, io: CliIo): void {
+export function registerCluster(program: Command, session: Session): void {
+  const { io } = session;
   const cluster = program.command('cluster').description('manage member clusters');
   cluster
     .command('join')
@@ -92,7 +92,8 @@ export function registerCluster(program: Command, io: CliIo): void {
         ...(opts.context !== undefined ? { context: opts.context } : {}),
         ...(opts.zone !== undefined ? { zone: opts.zone } : {}),
       };
-      const result = await adminCall<{
+      const client = await connect(session, cmd);
+      const result = await client.call<{
         nodes: number;
         cluster: {
           spec: {
@@ -101,7 +102,7 @@ export function registerCluster(program: Command, io: CliIo): void {
             driver: { kubernetes?: { kubeconfigSecret?: string } };
           };
         };
-      }>(io, cmd, 'POST', JOIN_PATH, body);
+      }>('POST', JOIN_PATH, body);
       const spec = result.cluster.spec;
       io.stdout(
         `cluster/${name} joined: ${result.nodes} node${result.nodes === 1 ? '' : 's'}, site ${spec.site} (cloud ${spec.cloud}); kubeconfig stored as secret/${spec.driver.kubernetes?.kubeconfigSecret ?? ''}\n`,

@@ -1,0 +1,127 @@
+// `yunjian server`: the control plane with its embedded fleet, in this process
+// until SIGINT/SIGTERM.
+import { stat } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { UDP_THREADS, type UdpThreads } from '../../traffic/dns-native.ts';
+import { defaultDataDir } from '../config.ts';
+import { UsageError } from '../errors.ts';
+import { integerOption, nonNegativeNumber, positiveNumber } from '../options.ts';
+import type { Session } from '../session.ts';
+
+/** The `server` command's flags, as commander parses them. */
+interface ServeOptions {
+  port: number;
+  host: string;
+  data: string;
+  fleet: string;
+  fleetScale: number;
+  clusterGraceSeconds: number;
+  usageSampleSeconds: number;
+  simStartupSeconds?: number;
+  dnsPort?: number;
+  dnsWorkers?: number;
+  dnsUdp?: UdpThreads;
+  encryptionKeyFile?: string;
+  auditLog?: string;
+}
+
+export function registerServer(program: Command, session: Session): void {
+  const { io } = session;
+  program
+    .command('server')
+    .description('run the control plane with the embedded simulated fleet')
+    .option(
+      '--port <port>',
+      'TCP port (0 picks a free one)',
+      integerOption('a port from 0 to 65535', 0, 65535),
+      7080,
+    )
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--dns-port <port>',
+      'UDP+TCP port of the authoritative DNS server (default 5353; 0 picks a free one)',
+      integerOption('a port from 0 to 65535', 0, 65535),
+    )
+    .option(
+      '--dns-workers <n>',
+      'UDP threads of the DNS server (default: available parallelism; 0 serves UDP on the main thread)',
+      integerOption('a worker count from 0 to 256', 0, 256),
+    )
+    .addOption(
+      new Option(
+        '--dns-udp <threads>',
+        'what serves UDP: native (batched syscalls; default when built) or workers (Node worker threads)',
+      ).choices(UDP_THREADS),
+    )
+    .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
+    .option(
+      '--encryption-key-file <path>',
+      'keys that encrypt Secrets at rest (env YUNJIAN_ENCRYPTION_KEY_FILE; default: created in the data directory)',
+    )
+    .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
+    .option('--audit-log <file>', 'also append every audit entry to this JSON-lines file')
+    .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
+    .option(
+      '--cluster-grace-seconds <s>',
+      'seconds a cluster that stops answering stays Ready before failover',
+      nonNegativeNumber,
+      5,
+    )
+    .option(
+      '--usage-sample-seconds <s>',
+      'seconds between the cpu-use samples a colocated app learns its reservation from',
+      positiveNumber,
+      10,
+    )
+    .addOption(
+      new Option(
+        '--sim-startup-seconds <s>',
+        "override every simulated cluster's replica start-up time (benchmarks)",
+      )
+        .argParser(nonNegativeNumber)
+        .hideHelp(),
+    )
+    .action(async (opts: ServeOptions) => {
+      await serve(session, opts);
+    });
+}
+
+async function serve(session: Session, opts: ServeOptions): Promise<void> {
+  const { io } = session;
+  if (opts.fleet !== 'demo' && opts.fleet !== 'none') {
+    const info = await stat(opts.fleet).catch(() => undefined);
+    if (info?.isFile() !== true)
+      throw new UsageError(
+        `--fleet: no fleet file at ${opts.fleet} (use demo, none or the path of a fleet YAML file)`,
+      );
+  }
+  // Listen for signals before starting, so a Ctrl-C during start-up still
+  // closes the store cleanly once the server is up.
+  const interrupted = io.interrupted();
+  // Loaded on demand: the server pulls in the store, API and controllers, which
+  // every other command does without.
+  const { runServer } = await import('../../cmd/server.ts');
+  const keyFile = opts.encryptionKeyFile ?? io.env.YUNJIAN_ENCRYPTION_KEY_FILE;
+  const server = await runServer({
+    port: opts.port,
+    host: opts.host,
+    dnsPort: opts.dnsPort ?? 5353,
+    dnsPortRequired: opts.dnsPort !== undefined,
+    ...(opts.dnsWorkers !== undefined ? { dnsWorkers: opts.dnsWorkers } : {}),
+    ...(opts.dnsUdp !== undefined ? { dnsUdp: opts.dnsUdp } : {}),
+    dataDir: opts.data,
+    ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
+    fleet: opts.fleet,
+    fleetScale: opts.fleetScale,
+    ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
+    clusterGraceSeconds: opts.clusterGraceSeconds,
+    usageSampleSeconds: opts.usageSampleSeconds,
+    ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
+    log: (line) => io.stdout(`${line}\n`),
+  });
+  if (!interrupted.aborted) {
+    await new Promise((resolve) => interrupted.addEventListener('abort', resolve, { once: true }));
+  }
+  io.stdout(`received ${String(interrupted.reason)}, shutting down\n`);
+  await server.close();
+}
