@@ -47,14 +47,17 @@ export const ContainerPort = Obj({
   protocol: Type.Optional(Enum(['TCP', 'UDP'])),
 });
 
+/** The path an HTTP health check requests. */
+const HttpPath = Type.String({
+  pattern: '^/',
+  maxLength: LIMITS.path,
+  'x-expected': `a path starting with / of at most ${LIMITS.path} characters`,
+});
+
 export const HealthCheck = Obj({
   http: Type.Optional(
     Obj({
-      path: Type.String({
-        pattern: '^/',
-        maxLength: LIMITS.path,
-        'x-expected': `a path starting with / of at most ${LIMITS.path} characters`,
-      }),
+      path: HttpPath,
       port: Type.Optional(Port),
       scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
     }),
@@ -283,11 +286,7 @@ export const Traffic = Obj({
     Obj({
       http: Type.Optional(
         Obj({
-          path: Type.String({
-            pattern: '^/',
-            maxLength: LIMITS.path,
-            'x-expected': `a path starting with / of at most ${LIMITS.path} characters`,
-          }),
+          path: HttpPath,
           scheme: Type.Optional(Enum(['HTTP', 'HTTPS'])),
         }),
       ),
