@@ -7,7 +7,8 @@
 #   3. kill -9 of one cloud (its agent and replicas): the replicas come back on
 #      the other clouds after the grace period;
 #   4. the cloud returns: after the stabilisation window the replicas fail back.
-# Everything runs on loopback and is stopped on exit. Run from anywhere:
+# Everything runs on loopback; on exit it stops what it started (its process
+# groups and the replicas its agents recorded) and nothing else. Run from anywhere:
 #   bash examples/agents/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,16 +17,58 @@ NODE=node_modules/.bin/node
 PORT=${PORT:-7181}
 GRACE=${GRACE:-5}
 DIR=$(mktemp -d -t yunjian-demo-XXXXXX)
-PIDS=()
+# Process groups this script started with setsid (the control plane and the
+# agents). Replicas are process groups of their own, started by the agents, who
+# record each one (pid and /proc start time) in their data directory's
+# processes.json. Cleanup signals only these groups: nothing else on the
+# machine, whoever runs it.
+STARTED=()
+start_time() { # field 22 of /proc/PID/stat, counted after the parenthesised command name
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  # shellcheck disable=SC2086 # split on purpose: one word per field
+  set -- ${stat##*) }
+  echo "${20:-}"
+}
+recorded_replicas() { # "pid startTime" per replica group the agents recorded
+  local f
+  for f in "$DIR"/agent-*/processes.json; do
+    [ -f "$f" ] || continue
+    "$NODE" -e 'for (const p of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")))
+      console.log(p.pid, p.startTime ?? "")' "$f" 2>/dev/null || true
+  done
+}
+alive() { # any of these process groups still has a member
+  local g
+  for g; do kill -0 -- "-$g" 2>/dev/null && return 0; done
+  return 1
+}
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  sleep 1
-  for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
-  # Replicas run in their own process groups; end any the agents left.
-  pkill -KILL -f "examples/apps/hello.mjs" 2>/dev/null || true
+  trap - EXIT INT TERM
+  local pid start g i
+  local replicas=() starts=()
+  # Read before the agents stop: an agent that stops cleanly empties its list.
+  while read -r pid start; do
+    [ -n "$pid" ] && [ -n "$start" ] && [ "$(start_time "$pid")" = "$start" ] || continue
+    replicas+=("$pid")
+    starts+=("$start")
+  done < <(recorded_replicas)
+  for g in "${STARTED[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+  # An agent stops its replicas on SIGTERM (SIGKILL after a 3 s grace): wait that long.
+  local deadline=$((SECONDS + 5))
+  while alive "${STARTED[@]}" "${replicas[@]}" && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  for g in "${STARTED[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+  for i in "${!replicas[@]}"; do
+    # Only while the pid is still the replica recorded, never a process that reused it.
+    if [ "$(start_time "${replicas[$i]}")" = "${starts[$i]}" ]; then
+      kill -KILL -- "-${replicas[$i]}" 2>/dev/null || true
+    fi
+  done
   rm -rf "$DIR"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 yj() { bin/yunjian "$@"; }
 # Reads the shop as JSON and prints what the expression returns.
@@ -41,7 +84,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION EXPRESSION
 step "control plane on http://127.0.0.1:$PORT (no generated fleet; cluster grace ${GRACE}s)"
 setsid bin/yunjian server --port "$PORT" --data "$DIR/server" --fleet none \
   --cluster-grace-seconds "$GRACE" >"$DIR/server.log" 2>&1 &
-PIDS+=($!)
+STARTED+=($!)
 until curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; do sleep 0.3; done
 export YUNJIAN_SERVER="http://127.0.0.1:$PORT"
 YUNJIAN_TOKEN=$(cat "$DIR/server/admin.token")
@@ -56,7 +99,7 @@ yj token list
 start_agent() { # cluster site address arch
   setsid bin/yunjian --token "${JOIN[$1]}" agent --cluster "$1" --site "$2" --address "$3" \
     --arch "$4" --cpu 4 --memory 4Gi --data "$DIR/agent-$1" >"$DIR/agent-$1.log" 2>&1 &
-  PIDS+=($!)
+  STARTED+=($!)
   eval "AGENT_$1=$!"
 }
 start_agent east alpha-1 127.0.1.1 amd64
@@ -83,7 +126,7 @@ WEST_PIDS=$(yj get workloads -o json | "$NODE" -e '
   console.log(l.items.filter(w=>w.spec.cluster==="west").flatMap(w=>(w.status?.replicas??[]).map(r=>r.pid)).filter(Boolean).join(" "))')
 T0=$SECONDS
 kill -KILL -- "-$AGENT_west"
-for p in $WEST_PIDS; do kill -KILL "$p" 2>/dev/null || true; done
+for p in $WEST_PIDS; do kill -KILL -- "-$p" 2>/dev/null || true; done
 wait_for 60 "replicas off west" 'a=>a.status?.conditions?.[0]?.status==="True"&&!a.status.placements.some(p=>p.cluster==="west"&&!p.draining)'
 echo "failed over in $((SECONDS - T0)) s (grace ${GRACE} s)"
 yj get app shop -o wide
