@@ -3,9 +3,9 @@
 // syntax checks and error advice.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KINDS } from '../src/model/kinds.ts';
 import { YunjianClient } from '../src/cli/client.ts';
@@ -26,6 +26,14 @@ import {
   resourceRef,
 } from '../src/cli/format.ts';
 import { parseJson, parseYaml, readManifests, toYamlStream } from '../src/cli/manifest.ts';
+import {
+  choiceOption,
+  collect,
+  integerOption,
+  nonNegativeNumber,
+  numberOption,
+  positiveNumber,
+} from '../src/cli/options.ts';
 import { run, type CliIo } from '../src/cli/program.ts';
 import { lookupKind, type KindInfo } from '../src/model/kinds.ts';
 import type { Application, Cloud, Cluster, Site } from '../src/model/schema.ts';
@@ -902,6 +910,118 @@ describe('watch', () => {
   });
 });
 
+// ---------------------------------------------------------------- get nodes
+
+describe('get nodes', () => {
+  const GiB = 2 ** 30;
+  const nodeList = () =>
+    json({
+      apiVersion: 'yunjian.io/v1alpha1',
+      kind: 'NodeList',
+      items: [
+        {
+          name: 'gpu-0',
+          arch: 'amd64',
+          healthy: true,
+          gpuModel: 'A100',
+          zone: 'a',
+          capacity: { cpu: 64, memory: 512 * GiB, gpu: 8, pods: 110 },
+          allocated: { cpu: 12.5, memory: 96 * GiB, gpu: 4, pods: 7 },
+        },
+        {
+          name: 'arm-1',
+          arch: 'arm64',
+          healthy: false,
+          capacity: { cpu: 16, memory: 64 * GiB, gpu: 0, pods: 110 },
+          allocated: { cpu: 0.5, memory: 0, gpu: 0, pods: 1 },
+        },
+      ],
+    });
+
+  const tables: { argv: string[]; want: string }[] = [
+    {
+      argv: ['get', 'nodes', '--cluster', 'c 1'],
+      want:
+        'NAME    STATUS     ARCH    CPU(ALLOC/CAP)   MEMORY(ALLOC/CAP)   GPU   PODS\n' +
+        'gpu-0   Ready      amd64   12.5/64          96Gi/512Gi          4/8   7/110\n' +
+        'arm-1   NotReady   arm64   500m/16          0/64Gi              0/0   1/110\n',
+    },
+    {
+      argv: ['get', 'no', '--cluster', 'c 1', '-o', 'wide'],
+      want:
+        'NAME    STATUS     ARCH    CPU(ALLOC/CAP)   MEMORY(ALLOC/CAP)   GPU   PODS    ZONE     GPU-MODEL\n' +
+        'gpu-0   Ready      amd64   12.5/64          96Gi/512Gi          4/8   7/110   a        A100\n' +
+        'arm-1   NotReady   arm64   500m/16          0/64Gi              0/0   1/110   <none>   <none>\n',
+    },
+    { argv: ['get', 'Node', '--cluster', 'c 1', '-o', 'name'], want: 'node/gpu-0\nnode/arm-1\n' },
+  ];
+  for (const c of tables) {
+    test(c.argv.join(' '), async () => {
+      const r = await cli(c.argv, nodeList);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(
+        r.requests.map((q) => `${q.method} ${q.path}`),
+        ['GET /api/v1alpha1/clusters/c%201/nodes'],
+      );
+      assert.equal(r.stdout, c.want);
+    });
+  }
+
+  test('-o json prints the NodeList document', async () => {
+    const r = await cli(['get', 'nodes', '--cluster', 'c1', '-o', 'json'], nodeList);
+    const out = JSON.parse(r.stdout) as { kind: string; items: { name: string }[] };
+    assert.equal(out.kind, 'NodeList');
+    assert.deepEqual(
+      out.items.map((n) => n.name),
+      ['gpu-0', 'arm-1'],
+    );
+  });
+
+  test('a cluster without nodes says so on stderr', async () => {
+    const r = await cli(['get', 'nodes', '--cluster', 'c1'], () =>
+      json({ apiVersion: 'yunjian.io/v1alpha1', kind: 'NodeList', items: [] }),
+    );
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, 'No nodes found in cluster c1.\n');
+  });
+
+  const usage: { argv: string[]; error: RegExp }[] = [
+    { argv: ['get', 'nodes'], error: /^error: get nodes needs --cluster NAME/ },
+    { argv: ['get', 'nodes', 'n1', '--cluster', 'c1'], error: /takes no node name/ },
+    { argv: ['get', 'nodes/n1', '--cluster', 'c1'], error: /takes no node name/ },
+    { argv: ['get', 'nodes', '--cluster', 'c1', '-w'], error: /takes no --watch/ },
+    { argv: ['get', 'nodes', '--cluster', 'c1', '-l', 'a=b'], error: /takes no --selector/ },
+    { argv: ['get', 'apps', '--cluster', 'c1'], error: /applications take no --cluster/ },
+  ];
+  for (const c of usage) {
+    test(`usage error before sending: ${c.argv.join(' ')}`, async () => {
+      const r = await cli(c.argv, nodeList);
+      assert.equal(r.code, 1);
+      assert.equal(r.requests.length, 0);
+      assert.match(r.stderr, c.error);
+    });
+  }
+
+  test("an unknown cluster is the server's NotFound", async () => {
+    const r = await cli(['get', 'nodes', '--cluster', 'gone'], () =>
+      json(
+        {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          code: 404,
+          reason: 'NotFound',
+          message: 'clusters "gone" not found',
+        },
+        404,
+      ),
+    );
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'error: clusters "gone" not found\n');
+  });
+});
+
 // ---------------------------------------------------------------- errors and advice
 
 describe('errors', () => {
@@ -1155,7 +1275,13 @@ describe('shell completion', () => {
   const names = (req: Recorded) =>
     req.path.startsWith('/api/v1alpha1/namespaces/prod/applications')
       ? json({ kind: 'ApplicationList', metadata: {}, items: [{ metadata: { name: 'shop' } }] })
-      : emptyList('Any');
+      : req.path.startsWith('/api/v1alpha1/clusters')
+        ? json({
+            kind: 'ClusterList',
+            metadata: {},
+            items: [{ metadata: { name: 'c1' } }, { metadata: { name: 'c2' } }],
+          })
+        : emptyList('Any');
   const cases: { line: string[]; want: string[] }[] = [
     { line: ['g'], want: ['gateway', 'get'] },
     { line: ['get', 'ap'], want: ['app', 'application', 'applications', 'apps'] },
@@ -1166,6 +1292,10 @@ describe('shell completion', () => {
     { line: ['explain', 'app', '-n', 'prod', 's'], want: ['shop'] },
     { line: ['describe', 'app', '--namespace', 'prod', ''], want: ['shop'] },
     { line: ['chaos', 'fail', ''], want: ['cloud', 'cluster', 'node', 'site'] },
+    { line: ['get', 'n'], want: ['no', 'node', 'nodes'] },
+    { line: ['describe', 'n'], want: [] },
+    { line: ['get', 'nodes', '--cluster', ''], want: ['c1', 'c2'] },
+    { line: ['logs', 'app', 'shop', '--cluster', 'c'], want: ['c1', 'c2'] },
   ];
   for (const c of cases) {
     test(`yunjian ${c.line.join(' ')}<TAB>`, async () => {
@@ -1203,4 +1333,80 @@ describe('shell completion', () => {
       [...new Set(kindWords.filter((w) => w.startsWith('clu')))].sort(),
     );
   });
+});
+
+// ---------------------------------------------------------------- option parsers
+
+describe('option parsers', () => {
+  const port = integerOption('a port from 0 to 65535', 0, 65535);
+  const positiveInteger = integerOption('an integer > 0', 1);
+  const seconds = numberOption('a number of seconds from 0.05', 0.05, 3600);
+  const pass = choiceOption(['instant', 'fleet', 'both']);
+  const cases: { parse: (raw: string) => unknown; raw: string; want: unknown }[] = [
+    { parse: port, raw: '7080', want: 7080 },
+    { parse: port, raw: '0', want: 0 },
+    { parse: port, raw: '65536', want: 'expected a port from 0 to 65535, got "65536".' },
+    { parse: port, raw: '80.5', want: 'expected a port from 0 to 65535, got "80.5".' },
+    { parse: port, raw: '', want: 'expected a port from 0 to 65535, got "".' },
+    { parse: positiveInteger, raw: '10_000_000', want: 10_000_000 },
+    { parse: positiveInteger, raw: '0', want: 'expected an integer > 0, got "0".' },
+    { parse: positiveInteger, raw: '_1', want: 'expected an integer > 0, got "_1".' },
+    {
+      parse: positiveInteger,
+      raw: '9007199254740993',
+      want: 'expected an integer > 0, got "9007199254740993".',
+    },
+    { parse: seconds, raw: '0.05', want: 0.05 },
+    { parse: seconds, raw: '0.01', want: 'expected a number of seconds from 0.05, got "0.01".' },
+    { parse: positiveNumber, raw: '1.5', want: 1.5 },
+    { parse: positiveNumber, raw: '0', want: 'expected a number > 0, got "0".' },
+    { parse: nonNegativeNumber, raw: '0', want: 0 },
+    { parse: nonNegativeNumber, raw: '-1', want: 'expected a number >= 0, got "-1".' },
+    { parse: nonNegativeNumber, raw: 'Infinity', want: 'expected a number >= 0, got "Infinity".' },
+    { parse: pass, raw: 'fleet', want: 'fleet' },
+    { parse: pass, raw: 'x', want: 'expected instant, fleet or both, got "x".' },
+  ];
+  for (const c of cases) {
+    test(`${JSON.stringify(c.raw)} -> ${String(c.want)}`, () => {
+      if (typeof c.want === 'string' && c.want.startsWith('expected '))
+        assert.throws(() => c.parse(c.raw), { name: 'InvalidArgumentError', message: c.want });
+      else assert.equal(c.parse(c.raw), c.want);
+    });
+  }
+
+  test('collect keeps repeated values in order', () => {
+    assert.deepEqual(collect('b', collect('a', undefined)), ['a', 'b']);
+  });
+});
+
+// ---------------------------------------------------------------- module structure
+
+test('src/cli has no import cycle; only main.ts imports program.ts', async () => {
+  const root = new URL('../src/cli/', import.meta.url).pathname;
+  const files = (await readdir(root, { recursive: true }))
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(root, f));
+  const imports = new Map<string, string[]>();
+  for (const f of files) {
+    const text = await readFile(f, 'utf8');
+    const targets = [...text.matchAll(/(?:from|import\()\s*'(\.[^']+\.ts)'/g)]
+      .map((m) => join(dirname(f), m[1] ?? ''))
+      .filter((p) => p.startsWith(root));
+    imports.set(f, targets);
+  }
+  const program = join(root, 'program.ts');
+  assert.deepEqual(
+    [...imports].filter(([, targets]) => targets.includes(program)).map(([f]) => f),
+    [join(root, 'main.ts')],
+  );
+  // Depth-first search; a module met again while still on the path closes a cycle.
+  const done = new Set<string>();
+  const visit = (f: string, path: string[]): void => {
+    if (path.includes(f)) assert.fail(`import cycle: ${[...path, f].join(' -> ')}`);
+    if (done.has(f)) return;
+    for (const g of imports.get(f) ?? []) visit(g, [...path, f]);
+    done.add(f);
+  };
+  for (const f of files) visit(f, []);
+  assert.ok(files.length > 20, `found ${files.length} modules`);
 });
