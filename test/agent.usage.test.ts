@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { allocatePort } from '../src/agent/supervisor.ts';
+import { allocatePort } from '../src/lib/net.ts';
 import { CpuSampler, millicores, parseStat, type ProcStat } from '../src/agent/usage.ts';
 import { TokenAuthenticator } from '../src/api/auth.ts';
 import { applyDocuments, parseDocuments } from '../src/admission/apply.ts';

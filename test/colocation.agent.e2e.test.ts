@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { allocatePort } from '../src/agent/supervisor.ts';
+import { allocatePort } from '../src/lib/net.ts';
 import { AgentLab, ROOT, isAlive, until } from './agents.harness.ts';
 
 const CLUSTER = 'solo';

@@ -16,13 +16,13 @@
 //   old ones exceeds the target: the workload never drops below what was ready.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type {
   ReplicaStatus,
   WorkloadResourceSpec,
   WorkloadResourceStatus,
 } from '../model/schema.ts';
+import { allocatePort } from '../lib/net.ts';
 import { canonical } from '../model/canonical.ts';
 import { checkHealth } from './health.ts';
 import { RotatingLog, tailLines } from './logs.ts';
@@ -109,18 +109,6 @@ interface Run {
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, resetAfterMs: 10_000 };
-
-export async function allocatePort(address: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: address, port: 0, exclusive: true }, resolve);
-  });
-  const addr = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (addr === null || typeof addr === 'string') throw new Error('no port allocated');
-  return addr.port;
-}
 
 function substitute(arg: string, env: Record<string, string>): string {
   return arg.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (whole, name: string) => env[name] ?? whole);

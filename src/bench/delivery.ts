@@ -12,11 +12,11 @@
 // is what a user waits for end to end.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { allocatePort } from '../lib/net.ts';
 import { fixed, int, machine, quantile, ratio, table, type Progress, type Row } from './report.ts';
 
 /** Karmada's published p99 for push-mode distribution (100 member clusters). */
@@ -76,17 +76,6 @@ export interface DeliveryResult {
 
 const REPO = resolve(import.meta.dirname, '../..');
 
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
-}
-
 /** Three components, spread over two clouds, sized like a small web service. */
 function appDoc(i: number, weights: PassSpec['weights']) {
   return {
@@ -144,7 +133,7 @@ interface WatchedApp {
 
 async function startServer(startup: 'instant' | 'fleet', progress: Progress) {
   const dataDir = mkdtempSync(join(tmpdir(), 'yunjian-bench-delivery-'));
-  const port = await freePort();
+  const port = await allocatePort();
   const args = [
     resolve(REPO, 'src/cli/main.ts'),
     'server',

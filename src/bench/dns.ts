@@ -8,12 +8,12 @@
 // SOA/NS. The query mix: 80 % A for the hosts, 10 % SOA, 10 % NXDOMAIN.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { promisify } from 'node:util';
 import { applyDocuments } from '../admission/apply.ts';
+import { allocatePort } from '../lib/net.ts';
 import { API_VERSION } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
 import { storeFeedSource } from '../traffic/feed.ts';
@@ -47,14 +47,6 @@ const progress = (line: string) => process.stderr.write(`bench:dns: ${line}\n`);
 
 function addr(host: number, member: number): string {
   return `100.64.${host}.${member + 1}`;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function startOurs(): Promise<{
@@ -169,7 +161,7 @@ async function startPowerDns(dir: string): Promise<{ port: number; stop: () => P
   for (let h = 0; h < HOSTS; h++)
     for (const m of [0, 1]) insert.run(`h${h}.${ZONE}`, 'A', addr(h, m), 60);
   sql.close();
-  const port = await freePort();
+  const port = await allocatePort();
   writeFileSync(
     join(dir, 'pdns.conf'),
     [

@@ -17,10 +17,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { createServer } from 'node:net';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { allocatePort } from '../lib/net.ts';
 import type { TrafficStatus } from '../traffic/index.ts';
 import { fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
 
@@ -43,14 +43,6 @@ const REQUEST_TIMEOUT_MS = 2_000;
 /** How long after the kill we wait for the control plane to move the replicas. */
 const CONTROL_PLANE_WAIT_MS = 30_000;
 const progress = (line: string) => process.stderr.write(`bench:failover: ${line}\n`);
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -293,7 +285,7 @@ async function main(): Promise<void> {
       const created = await cli('token', 'create', '--cluster', c.cluster, '--ttl', '1h');
       const joinToken = created.split('\n').find((l) => l.startsWith('yjt_'));
       if (joinToken === undefined) throw new Error(`no join token for ${c.cluster}`);
-      const apiPort = await freePort();
+      const apiPort = await allocatePort();
       agents.set(
         c.cluster,
         lab.spawn([
@@ -321,7 +313,7 @@ async function main(): Promise<void> {
         ]),
       );
     }
-    const appPort = await freePort();
+    const appPort = await allocatePort();
     const appFile = join(lab.dir, 'shop.yaml');
     writeFileSync(appFile, appYaml(appPort));
     await cli('apply', '-f', appFile);
