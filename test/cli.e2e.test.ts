@@ -174,6 +174,42 @@ describe('yunjian against a live server', () => {
     );
   });
 
+  test("get nodes lists a cluster's nodes from its driver, and needs --cluster", async () => {
+    const res = await fetch(`${cp.url}/api/v1alpha1/clusters?limit=1`, { headers: cp.headers });
+    const name = ((await res.json()) as { items: { metadata: { name: string } }[] }).items[0]
+      ?.metadata.name;
+    assert.ok(name !== undefined, 'the demo fleet has clusters');
+
+    const table = await yj(['get', 'nodes', '--cluster', name, '-o', 'wide']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(
+      table.stdout,
+      /^NAME\s+STATUS\s+ARCH\s+CPU\(ALLOC\/CAP\)\s+MEMORY\(ALLOC\/CAP\)\s+GPU\s+PODS\s+ZONE\s+GPU-MODEL\n/,
+    );
+    const lines = rows(table.stdout);
+    assert.ok(lines.length > 0, table.stdout);
+    for (const line of lines)
+      assert.match(
+        line,
+        /^\S+\s+(Ready|NotReady)\s+(amd64|arm64|riscv64)\s+[\d.m]+\/[\d.]+\s+\S+\/\S+\s+\d+\/\d+\s+\d+\/\d+\s/,
+      );
+
+    const asJson = await yj(['get', 'nodes', '--cluster', name, '-o', 'json']);
+    const list = JSON.parse(asJson.stdout) as { kind: string; items: { name: string }[] };
+    assert.equal(list.kind, 'NodeList');
+    assert.deepEqual(
+      list.items.map((n) => n.name),
+      lines.map((l) => l.split(/\s+/)[0]),
+    );
+
+    const bare = await yj(['get', 'nodes']);
+    assert.equal(bare.code, 1);
+    assert.match(bare.stderr, /--cluster NAME/);
+    const missing = await yj(['get', 'nodes', '--cluster', 'no-such-cluster']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no-such-cluster/);
+  });
+
   test('apply an application, then get and describe it', async () => {
     const file = join(tmp, 'shop.yaml');
     await writeFile(file, SHOP);
