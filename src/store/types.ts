@@ -1,5 +1,5 @@
 // The store contract every backend (SQLite embedded, etcd for HA) implements and
-// the conformance suite (store/conformance.ts) checks. Documents are opaque to
+// the conformance suite (store/conformance/) checks. Documents are opaque to
 // the store apart from `kind` and `metadata`; validation happens above it.
 //
 // Invariants every backend keeps:
