@@ -19,18 +19,24 @@ export const MAX_NODE_MEMORY_BYTES = 64 * 2 ** 40;
 const cpuRe = new RegExp(CPU_PATTERN);
 const memoryRe = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/;
 
-const memoryFactor: Record<string, number> = {
+/** Every suffix of a Kubernetes resource.Quantity and its factor; our patterns accept a subset. */
+export const QUANTITY_SUFFIX: Readonly<Record<string, number>> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
   '': 1,
   k: 1e3,
   M: 1e6,
   G: 1e9,
   T: 1e12,
   P: 1e15,
+  E: 1e18,
   Ki: 2 ** 10,
   Mi: 2 ** 20,
   Gi: 2 ** 30,
   Ti: 2 ** 40,
   Pi: 2 ** 50,
+  Ei: 2 ** 60,
 };
 
 /** CPU quantity ("500m", "2", 1.5) to integer millicores. */
@@ -46,7 +52,7 @@ export function parseMemoryBytes(q: string | number): number {
   if (typeof q === 'number') return Math.round(q);
   const m = memoryRe.exec(q);
   if (!m) throw new RangeError(`invalid memory quantity ${JSON.stringify(q)}`);
-  return Math.round(Number(m[1]) * (memoryFactor[m[2] ?? ''] ?? 1));
+  return Math.round(Number(m[1]) * (QUANTITY_SUFFIX[m[2] ?? ''] ?? 1));
 }
 
 /**

@@ -1,28 +1,10 @@
 // Reading the objects a member cluster reports: quantities, what pods hold on
 // their nodes, readiness, and whether an object is ours.
 import type { V1Node, V1ObjectMeta, V1Pod } from '@kubernetes/client-node';
+import { QUANTITY_SUFFIX } from '../../model/quantity.ts';
 import { ARCHES, type Arch } from '../../model/schema.ts';
 import type { ResourceTotals, WorkloadKey } from '../types.ts';
 import { ARCH_LABEL, GPU_RESOURCE, MANAGED_BY, MANAGED_BY_LABEL } from './manifests.ts';
-
-const SUFFIX: Record<string, number> = {
-  n: 1e-9,
-  u: 1e-6,
-  m: 1e-3,
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
 
 /** A Kubernetes resource.Quantity in base units (cores, bytes, devices); 0 when absent or unreadable. */
 export function quantity(q: string | undefined): number {
@@ -31,7 +13,7 @@ export function quantity(q: string | undefined): number {
   if (!m) return 0;
   const base = Number(m[1]);
   if (m[2] !== undefined) return base * 10 ** Number(m[2].slice(1));
-  return base * (SUFFIX[m[3] ?? ''] ?? 1);
+  return base * (QUANTITY_SUFFIX[m[3] ?? ''] ?? 1);
 }
 
 export function totals(list: Record<string, string> | undefined): ResourceTotals {
