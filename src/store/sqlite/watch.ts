@@ -25,7 +25,7 @@ export interface Change {
 export class Watchers {
   readonly #database: SqliteDatabase;
   readonly #bufferSize: number;
-  readonly #live = new Set<SqliteWatch>();
+  readonly #registered = new Set<SqliteWatch>();
 
   constructor(database: SqliteDatabase, bufferSize: number) {
     this.#database = database;
@@ -41,7 +41,7 @@ export class Watchers {
   open(options: WatchOptions): Watch {
     const watch = new SqliteWatch(this.#bufferSize, {
       readPage: (after, filter, limit) => this.#readEvents(after, filter, limit),
-      detach: (w) => this.#live.delete(w),
+      detach: (w) => this.#registered.delete(w),
     });
     if (this.#database.closed) {
       watch.close();
@@ -62,7 +62,7 @@ export class Watchers {
       }
       // Registered before any write can run (we are in one synchronous turn), so
       // from here on every commit is either still in the table or delivered live.
-      this.#live.add(watch);
+      this.#registered.add(watch);
       watch.start(filter, from, from >= current);
     } catch (err) {
       watch.fail(err);
@@ -72,11 +72,11 @@ export class Watchers {
 
   /** Called synchronously after each commit, in revision order. */
   deliver(change: Change): void {
-    for (const w of this.#live) w.deliver(change);
+    for (const w of this.#registered) w.deliver(change);
   }
 
   closeAll(): void {
-    for (const w of [...this.#live]) w.close();
+    for (const w of [...this.#registered]) w.close();
   }
 
   /** Events after `after` matching kind/namespace (labels are the caller's job). */
@@ -144,7 +144,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
   #filter: EventFilter = { kind: undefined, namespace: undefined, reqs: [] };
   /** The last revision examined while catching up. */
   #cursor = 0;
-  #live = false;
+  #registered = false;
   #buffer: Pending[] = [];
   #waiters: Waiter[] = [];
   /** Thrown by the next `next()`, after which the watch is over. */
@@ -159,7 +159,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
   start(filter: EventFilter, from: number, live: boolean): void {
     this.#filter = filter;
     this.#cursor = from;
-    this.#live = live;
+    this.#registered = live;
   }
 
   fail(err: unknown): void {
@@ -173,7 +173,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
 
   /** Called synchronously after each commit, in revision order. Never throws. */
   deliver(change: Change): void {
-    if (this.#ended || this.#error !== undefined || !this.#live) return;
+    if (this.#ended || this.#error !== undefined || !this.#registered) return;
     // Going live at `cursor` means only later revisions belong to this watch.
     if (change.revision <= this.#cursor || !this.#matches(change)) return;
     const waiter = this.#waiters.shift();
@@ -197,7 +197,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
         const pending = this.#buffer.shift();
         if (pending !== undefined) return resolve({ done: false, value: toEvent(pending) });
         if (this.#ended) return resolve({ done: true, value: undefined });
-        if (this.#live) return this.#waiters.push({ resolve, reject });
+        if (this.#registered) return this.#waiters.push({ resolve, reject });
         this.#catchUp();
       }
     });
@@ -231,7 +231,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
       const last = changes[changes.length - 1];
       if (changes.length < limit || last === undefined) {
         this.#cursor = current;
-        this.#live = true;
+        this.#registered = true;
       } else {
         this.#cursor = last.revision;
       }
