@@ -144,7 +144,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
   #filter: EventFilter = { kind: undefined, namespace: undefined, reqs: [] };
   /** The last revision examined while catching up. */
   #cursor = 0;
-  #registered = false;
+  #live = false;
   #buffer: Pending[] = [];
   #waiters: Waiter[] = [];
   /** Thrown by the next `next()`, after which the watch is over. */
@@ -159,7 +159,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
   start(filter: EventFilter, from: number, live: boolean): void {
     this.#filter = filter;
     this.#cursor = from;
-    this.#registered = live;
+    this.#live = live;
   }
 
   fail(err: unknown): void {
@@ -173,7 +173,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
 
   /** Called synchronously after each commit, in revision order. Never throws. */
   deliver(change: Change): void {
-    if (this.#ended || this.#error !== undefined || !this.#registered) return;
+    if (this.#ended || this.#error !== undefined || !this.#live) return;
     // Going live at `cursor` means only later revisions belong to this watch.
     if (change.revision <= this.#cursor || !this.#matches(change)) return;
     const waiter = this.#waiters.shift();
@@ -197,7 +197,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
         const pending = this.#buffer.shift();
         if (pending !== undefined) return resolve({ done: false, value: toEvent(pending) });
         if (this.#ended) return resolve({ done: true, value: undefined });
-        if (this.#registered) return this.#waiters.push({ resolve, reject });
+        if (this.#live) return this.#waiters.push({ resolve, reject });
         this.#catchUp();
       }
     });
@@ -231,7 +231,7 @@ class SqliteWatch implements Watch, AsyncIterator<WatchEvent> {
       const last = changes[changes.length - 1];
       if (changes.length < limit || last === undefined) {
         this.#cursor = current;
-        this.#registered = true;
+        this.#live = true;
       } else {
         this.#cursor = last.revision;
       }
