@@ -12,7 +12,9 @@ import type { FastifyInstance } from 'fastify';
 import { BadRequestError } from '../model/errors.ts';
 import { lookupKind } from '../model/kinds.ts';
 import { API_VERSION } from '../model/schema.ts';
-import { accessOf, clusterScope, seenNamespaces } from './authz.ts';
+import { accessOf } from './authz.ts';
+import { clusterScope, seenNamespaces } from './roles.ts';
+import type { RouteDoc } from './openapi.ts';
 import type { ApiPlugin } from './server.ts';
 
 export interface AuditEntry {
@@ -174,6 +176,23 @@ export function installAudit(app: FastifyInstance, log: AuditLog): void {
   });
 }
 
+const AUDIT_DOC: RouteDoc = {
+  tags: ['Audit'],
+  summary: 'Audit entries, newest first: who did what to which object, and the answer',
+  query: [
+    { name: 'user', type: 'string', description: 'Only this principal' },
+    {
+      name: 'since',
+      type: 'string',
+      description: 'RFC 3339 time, or a duration back (15m, 2h, 7d)',
+    },
+    { name: 'kind', type: 'string', description: 'Only this kind (or resource)' },
+    { name: 'limit', type: 'integer', description: 'At most this many, 1 to 10000 (500)' },
+  ],
+  response: { status: 200, description: 'AuditEntryList' },
+  errors: { '400': 'BadRequest: since or limit' },
+};
+
 /** `GET /api/v1alpha1/audit?user=&since=&kind=&limit=`: cluster-admins see all, tenant-admins their namespaces. */
 export function auditPlugin(log: AuditLog): ApiPlugin {
   return {
@@ -181,6 +200,7 @@ export function auditPlugin(log: AuditLog): ApiPlugin {
     register(app: FastifyInstance) {
       app.get<{ Querystring: { user?: string; since?: string; kind?: string; limit?: string } }>(
         '/api/v1alpha1/audit',
+        { config: { doc: AUDIT_DOC } },
         async (request) => {
           const q = request.query;
           const sinceMs = q.since === undefined || q.since === '' ? undefined : parseSince(q.since);

@@ -20,6 +20,7 @@ import {
 } from './auth.ts';
 import { visibleTo } from './authz.ts';
 import type { ApiContext, ApiPlugin } from './server.ts';
+import { CONSOLE_DOCS } from './routes/console-docs.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 export const SESSION_PATH = '/console/session';
@@ -125,23 +126,27 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
     publicPaths: ['/', '/index.html', SESSION_PATH],
     publicPrefixes: ['/assets/'],
     register(app: FastifyInstance, { watchStreams }: ApiContext) {
-      app.get('/', index);
-      app.get('/index.html', index);
+      app.get('/', { config: { doc: CONSOLE_DOCS.page } }, index);
+      app.get('/index.html', { config: { doc: CONSOLE_DOCS.page } }, index);
 
-      app.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) => {
-        // Vite emits flat, content-hashed names; anything else is not ours.
-        const file = request.params.file;
-        if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(file)) return reply.callNotFound();
-        try {
-          return await sendFile(reply, join(dir, 'assets', file), true);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          return reply.callNotFound();
-        }
-      });
+      app.get<{ Params: { file: string } }>(
+        '/assets/:file',
+        { config: { doc: CONSOLE_DOCS.asset } },
+        async (request, reply) => {
+          // Vite emits flat, content-hashed names; anything else is not ours.
+          const file = request.params.file;
+          if (!/^[A-Za-z0-9_-][A-Za-z0-9._-]*$/.test(file)) return reply.callNotFound();
+          try {
+            return await sendFile(reply, join(dir, 'assets', file), true);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+            return reply.callNotFound();
+          }
+        },
+      );
 
       // Who the browser is signed in as (401 when it is not).
-      app.get(SESSION_PATH, async (request) => {
+      app.get(SESSION_PATH, { config: { doc: CONSOLE_DOCS.session } }, async (request) => {
         const id = readCookie(request.headers.cookie, SESSION_COOKIE);
         const session = id === undefined ? undefined : auth.sessions.lookup(id);
         if (!session) throw new UnauthorizedError('not signed in');
@@ -150,21 +155,25 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
 
       // Token for session: the console posts the token from its sign-in link or
       // form once, then only the HttpOnly cookie authenticates it.
-      app.post<{ Body: unknown }>(SESSION_PATH, async (request, reply) => {
-        checkSameOrigin(credentials(request));
-        const body = request.body as Record<string, unknown> | null;
-        const token = body?.['token'];
-        if (typeof token !== 'string' || token === '')
-          throw new BadRequestError('token: expected the admin token as a non-empty string');
-        const principal = await auth.verifyToken(token.trim());
-        if (!principal) throw new UnauthorizedError('invalid token');
-        const session = auth.sessions.create(principal);
-        return reply
-          .code(201)
-          .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
-          .header('cache-control', 'no-store')
-          .send({ user: principal.name, expires: session.expires.toISOString() });
-      });
+      app.post<{ Body: unknown }>(
+        SESSION_PATH,
+        { config: { doc: CONSOLE_DOCS.signIn } },
+        async (request, reply) => {
+          checkSameOrigin(credentials(request));
+          const body = request.body as Record<string, unknown> | null;
+          const token = body?.['token'];
+          if (typeof token !== 'string' || token === '')
+            throw new BadRequestError('token: expected the admin token as a non-empty string');
+          const principal = await auth.verifyToken(token.trim());
+          if (!principal) throw new UnauthorizedError('invalid token');
+          const session = auth.sessions.create(principal);
+          return reply
+            .code(201)
+            .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
+            .header('cache-control', 'no-store')
+            .send({ user: principal.name, expires: session.expires.toISOString() });
+        },
+      );
 
       // Several kinds on one stream: a browser keeps six connections per host,
       // and one watch per kind per tab would use them up with two tabs open.
@@ -173,42 +182,51 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
       // one. Revisions are global, but each kind resumes from its own, so a
       // kind that lagged behind another loses nothing on reconnect.
       // Authenticated by the normal hook (session cookie or bearer token).
-      app.get<{ Querystring: Record<string, string> }>(WATCH_PATH, async (request, reply) => {
-        const wanted = Object.entries(request.query);
-        if (wanted.length === 0)
-          throw new BadRequestError(
-            `expected ?PLURAL=RESOURCEVERSION for each kind to watch, e.g. ?clusters=42`,
-          );
-        // Every kind is checked before any watch is opened, so a refusal leaves none open.
-        const kinds = wanted.map(([plural, rv]) => {
-          const kind = WATCHABLE.get(plural);
-          if (kind === undefined) {
+      app.get<{ Querystring: Record<string, string> }>(
+        WATCH_PATH,
+        { config: { doc: CONSOLE_DOCS.watch } },
+        async (request, reply) => {
+          const wanted = Object.entries(request.query);
+          if (wanted.length === 0)
             throw new BadRequestError(
-              `${plural}: expected one of ${[...WATCHABLE.keys()].join(', ')}`,
+              `expected ?PLURAL=RESOURCEVERSION for each kind to watch, e.g. ?clusters=42`,
             );
-          }
-          return { kind, fromRevision: rv === '' ? undefined : rv };
-        });
-        const visible = visibleTo(request);
-        return watchStreams.serve(request, reply, {
-          what: 'console watch',
-          sources: kinds.map(({ kind, fromRevision }) => ({
-            watch: store.watch({ kind, fromRevision }),
-            // Only what the principal may see (applications of its namespaces, their events).
-            line: (event) => (visible(event.object) ? JSON.stringify(event) : undefined),
-            errorLine: (err) => JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(err) }),
-          })),
-          idleEveryMs: (options.keepAliveSeconds ?? 15) * 1000,
-          idleLine: () => '',
-        });
-      });
+          // Every kind is checked before any watch is opened, so a refusal leaves none open.
+          const kinds = wanted.map(([plural, rv]) => {
+            const kind = WATCHABLE.get(plural);
+            if (kind === undefined) {
+              throw new BadRequestError(
+                `${plural}: expected one of ${[...WATCHABLE.keys()].join(', ')}`,
+              );
+            }
+            return { kind, fromRevision: rv === '' ? undefined : rv };
+          });
+          const visible = visibleTo(request);
+          return watchStreams.serve(request, reply, {
+            what: 'console watch',
+            sources: kinds.map(({ kind, fromRevision }) => ({
+              watch: store.watch({ kind, fromRevision }),
+              // Only what the principal may see (applications of its namespaces, their events).
+              line: (event) => (visible(event.object) ? JSON.stringify(event) : undefined),
+              errorLine: (err) =>
+                JSON.stringify({ type: 'ERROR', kind, object: toStatusBody(err) }),
+            })),
+            idleEveryMs: (options.keepAliveSeconds ?? 15) * 1000,
+            idleLine: () => '',
+          });
+        },
+      );
 
-      app.delete(SESSION_PATH, async (request, reply) => {
-        checkSameOrigin(credentials(request));
-        const id = readCookie(request.headers.cookie, SESSION_COOKIE);
-        if (id !== undefined) auth.sessions.revoke(id);
-        return reply.header('set-cookie', cookie('', 0)).send({ user: null });
-      });
+      app.delete(
+        SESSION_PATH,
+        { config: { doc: CONSOLE_DOCS.signOut } },
+        async (request, reply) => {
+          checkSameOrigin(credentials(request));
+          const id = readCookie(request.headers.cookie, SESSION_COOKIE);
+          if (id !== undefined) auth.sessions.revoke(id);
+          return reply.header('set-cookie', cookie('', 0)).send({ user: null });
+        },
+      );
     },
   };
 }

@@ -20,6 +20,7 @@ import { BadRequestError, NotFoundError, type FieldCause } from '../model/errors
 import { API_VERSION } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import type { Principal, TokenVerifier } from './auth.ts';
+import type { RouteDoc } from './openapi.ts';
 import type { ApiPlugin } from './server.ts';
 
 /** Bounds of a user token's lifetime. */
@@ -230,12 +231,34 @@ export async function createUserToken(
   };
 }
 
+// The body is checked by parseTokenRequest, which names every bad field; this
+// is what it takes.
+const TOKEN_DOC: RouteDoc = {
+  tags: ['UserToken'],
+  summary:
+    'Create a user or service-account token (shown once), with a role binding when a role is given',
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      user: { type: 'string', description: 'Exactly one of user or serviceAccount' },
+      serviceAccount: { type: 'string' },
+      role: { enum: ROLES },
+      namespace: { type: 'string', description: 'Where a namespaced role is granted' },
+      ttl: { type: 'string', description: 'A duration from 1m to 366d, e.g. 24h (default 30d)' },
+      description: { type: 'string', maxLength: 256 },
+    },
+  },
+  response: { status: 201, description: 'The token (shown only here), its name and expiry' },
+  errors: { '400': 'BadRequest: every bad field' },
+};
+
 /** `POST /api/v1alpha1/tokens`; listing and revoking use the UserToken kind's own routes. */
 export function identityPlugin(store: Store, now: () => number = Date.now): ApiPlugin {
   return {
     name: 'identity',
     register(app: FastifyInstance) {
-      app.post('/api/v1alpha1/tokens', async (request, reply) =>
+      app.post('/api/v1alpha1/tokens', { config: { doc: TOKEN_DOC } }, async (request, reply) =>
         reply.code(201).send(await createUserToken(store, parseTokenRequest(request.body), now())),
       );
     },

@@ -1,23 +1,53 @@
-// The OpenAPI document is derived from the same TypeBox schemas that validate
-// requests, so documentation and validation cannot drift apart.
+// The OpenAPI document is generated from the route table: every route the
+// server registers (its own and its plugins') is recorded by the onRoute hook
+// (api/authz.ts) with the `doc` it was registered with, and each becomes one
+// operation here. Request and response schemas are the TypeBox schemas that
+// validate them, so documentation and validation cannot drift apart, and a
+// route registered without a doc shows up without a summary, which
+// test/api.openapi.test.ts refuses.
 import { KINDS, type KindInfo } from '../model/kinds.ts';
 import { API_VERSION } from '../model/schema.ts';
+import type { RecordedRoute } from './authz.ts';
 
-const BASE = '/api/v1alpha1';
+/** What /openapi.json says about one route; given as the route's `config.doc`. */
+export interface RouteDoc {
+  summary: string;
+  /** Groups in the document: a kind's name, or what the route is about (Apply, Health). */
+  tags: readonly string[];
+  /** Query parameters; path parameters are read from the URL. */
+  query?: readonly QueryParam[];
+  /** The request body's JSON Schema: the TypeBox schema the handler validates it with. */
+  body?: unknown;
+  /** The body may be omitted (it defaults to `{}`). */
+  bodyOptional?: true;
+  /** The body may also be YAML text (one or more documents). */
+  yaml?: true;
+  /** The success answer; `schema` where the answer has one. */
+  response: { status: number; description: string; schema?: unknown; contentType?: string };
+  /** Statuses the route answers besides success and the common errors, with what they mean. */
+  errors?: Readonly<Record<string, string>>;
+}
+
+export interface QueryParam {
+  name: string;
+  type: 'string' | 'integer' | 'boolean';
+  description?: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route's entry in /openapi.json. */
+    doc?: RouteDoc;
+  }
+}
+
+/** A reference to one of the document's component schemas (a kind, its list, Status). */
+export const schemaRef = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 function plainJson(schema: unknown): unknown {
   // TypeBox marks schemas with symbol keys; JSON round-trip keeps only JSON Schema.
   return JSON.parse(JSON.stringify(schema)) as unknown;
 }
-
-const statusRef = { $ref: '#/components/schemas/Status' };
-const errorResponses = {
-  '401': {
-    description: 'Missing or invalid bearer token',
-    content: { 'application/json': { schema: statusRef } },
-  },
-  '404': { description: 'Not found', content: { 'application/json': { schema: statusRef } } },
-};
 
 function listSchema(k: KindInfo) {
   return {
@@ -29,236 +59,124 @@ function listSchema(k: KindInfo) {
         type: 'object',
         properties: { resourceVersion: { type: 'string' }, continue: { type: 'string' } },
       },
-      items: { type: 'array', items: { $ref: `#/components/schemas/${k.kind}` } },
+      items: { type: 'array', items: schemaRef(k.kind) },
     },
   };
 }
 
-const listParams = [
-  {
-    name: 'labelSelector',
-    in: 'query',
-    schema: { type: 'string' },
-    description: 'e.g. tier=prod,region in (eu,us)',
-  },
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 0 } },
-  { name: 'continue', in: 'query', schema: { type: 'string' } },
-  {
-    name: 'watch',
-    in: 'query',
-    schema: { type: 'boolean' },
-    description: 'Stream changes as newline-delimited JSON events',
-  },
-  {
-    name: 'resourceVersion',
-    in: 'query',
-    schema: { type: 'string' },
-    description: 'With watch: deliver changes after this revision',
-  },
-];
-
-function kindPaths(k: KindInfo): Record<string, unknown> {
-  const ref = { $ref: `#/components/schemas/${k.kind}` };
-  const one = { content: { 'application/json': { schema: ref } } };
-  const tag = [k.kind];
-  const nsParam = [{ name: 'namespace', in: 'path', required: true, schema: { type: 'string' } }];
-  const nameParam = [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }];
-  const collection = k.namespaced
-    ? `${BASE}/namespaces/{namespace}/${k.plural}`
-    : `${BASE}/${k.plural}`;
-  const item = `${collection}/{name}`;
-  const scopeParams = k.namespaced ? nsParam : [];
-  const paths: Record<string, unknown> = {
-    [collection]: {
-      get: {
-        tags: tag,
-        summary: `List or watch ${k.plural}`,
-        parameters: [...scopeParams, ...listParams],
-        responses: {
-          '200': {
-            description: `${k.kind}List`,
-            content: {
-              'application/json': { schema: { $ref: `#/components/schemas/${k.kind}List` } },
-            },
-          },
-          ...errorResponses,
-        },
-      },
-      post: {
-        tags: tag,
-        summary: `Create a ${k.singular}`,
-        parameters: scopeParams,
-        requestBody: { required: true, ...one },
-        responses: {
-          '201': { description: 'Created', ...one },
-          '409': { description: 'AlreadyExists' },
-          '422': { description: 'Invalid: every field error with its path' },
-          ...errorResponses,
-        },
-      },
-    },
-    [item]: {
-      get: {
-        tags: tag,
-        summary: `Read a ${k.singular}`,
-        parameters: [...scopeParams, ...nameParam],
-        responses: { '200': { description: k.kind, ...one }, ...errorResponses },
-      },
-      put: {
-        tags: tag,
-        summary: `Replace a ${k.singular} (compare-and-set on metadata.resourceVersion when given)`,
-        parameters: [...scopeParams, ...nameParam],
-        requestBody: { required: true, ...one },
-        responses: {
-          '200': { description: 'Replaced', ...one },
-          '409': { description: 'Conflict: stale resourceVersion' },
-          '422': { description: 'Invalid' },
-          ...errorResponses,
-        },
-      },
-      delete: {
-        tags: tag,
-        summary: `Delete a ${k.singular}`,
-        parameters: [...scopeParams, ...nameParam],
-        responses: { '200': { description: 'The deleted object', ...one }, ...errorResponses },
-      },
-    },
-    [`${item}/status`]: {
-      put: {
-        tags: tag,
-        summary: `Replace the status of a ${k.singular}`,
-        parameters: [...scopeParams, ...nameParam],
-        requestBody: { required: true, ...one },
-        responses: {
-          '200': { description: 'Replaced', ...one },
-          '409': { description: 'Conflict' },
-          ...errorResponses,
-        },
-      },
-    },
-  };
-  if (k.namespaced) {
-    paths[`${BASE}/${k.plural}`] = {
-      get: {
-        tags: tag,
-        summary: `List or watch ${k.plural} in every namespace`,
-        parameters: listParams,
-        responses: { '200': { description: `${k.kind}List` }, ...errorResponses },
-      },
-    };
-  }
-  return paths;
-}
-
-export function buildOpenApi(version: string): Record<string, unknown> {
-  const schemas: Record<string, unknown> = {
-    Status: {
+const STATUS_SCHEMA = {
+  type: 'object',
+  required: ['kind', 'status', 'code', 'reason', 'message'],
+  properties: {
+    kind: { const: 'Status' },
+    apiVersion: { const: 'v1' },
+    status: { const: 'Failure' },
+    code: { type: 'integer' },
+    reason: { type: 'string', description: 'Stable machine-readable error code' },
+    message: { type: 'string' },
+    details: {
       type: 'object',
-      required: ['kind', 'status', 'code', 'reason', 'message'],
       properties: {
-        kind: { const: 'Status' },
-        apiVersion: { const: 'v1' },
-        status: { const: 'Failure' },
-        code: { type: 'integer' },
-        reason: { type: 'string', description: 'Stable machine-readable error code' },
-        message: { type: 'string' },
-        details: {
-          type: 'object',
-          properties: {
-            causes: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: { field: { type: 'string' }, message: { type: 'string' } },
-              },
-            },
-            retryAfterSeconds: { type: 'number' },
+        causes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: { field: { type: 'string' }, message: { type: 'string' } },
           },
         },
+        retryAfterSeconds: { type: 'number' },
       },
     },
+  },
+};
+
+const PATH_PARAMS: Readonly<Record<string, string>> = {
+  namespace: 'The namespace (a DNS label)',
+  name: 'The object name',
+};
+
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const status = (description: string) => ({ description, content: json(schemaRef('Status')) });
+
+function operation(route: RecordedRoute, doc: RouteDoc): Record<string, unknown> {
+  const params = [...route.url.matchAll(/:([A-Za-z]+)/g)].map(([, name = '']) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+    ...(PATH_PARAMS[name] !== undefined ? { description: PATH_PARAMS[name] } : {}),
+  }));
+  for (const q of doc.query ?? [])
+    params.push({
+      name: q.name,
+      in: 'query',
+      required: false,
+      schema: { type: q.type },
+      ...(q.description !== undefined ? { description: q.description } : {}),
+    });
+  const isPublic = route.rule?.public === true;
+  const errors: Record<string, unknown> = {};
+  for (const [code, what] of Object.entries(doc.errors ?? {})) errors[code] = status(what);
+  if (!isPublic) {
+    errors['401'] = status('Missing or invalid credentials');
+    errors['403'] = status('Forbidden: the principal may not do this');
+  }
+  const { response } = doc;
+  return {
+    tags: doc.tags,
+    summary: doc.summary,
+    ...(isPublic ? { security: [] } : {}),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(doc.body !== undefined
+      ? {
+          requestBody: {
+            required: doc.bodyOptional !== true,
+            content: {
+              ...json(plainJson(doc.body)),
+              ...(doc.yaml === true ? { 'application/yaml': { schema: { type: 'string' } } } : {}),
+            },
+          },
+        }
+      : {}),
+    responses: {
+      [String(response.status)]: {
+        description: response.description,
+        ...(response.schema !== undefined
+          ? {
+              content: {
+                [response.contentType ?? 'application/json']: {
+                  schema: plainJson(response.schema),
+                },
+              },
+            }
+          : {}),
+      },
+      ...errors,
+      default: status('An error, with a stable reason and every field at fault'),
+    },
   };
-  let paths: Record<string, unknown> = {};
+}
+
+/**
+ * The document for `routes` (api/authz.ts routeTable). HEAD routes are left
+ * out: Fastify adds one for every GET, answering as the GET does.
+ */
+export function buildOpenApi(
+  version: string,
+  routes: readonly RecordedRoute[] = [],
+): Record<string, unknown> {
+  const schemas: Record<string, unknown> = { Status: STATUS_SCHEMA };
   for (const k of KINDS) {
     schemas[k.kind] = plainJson(k.schema);
     schemas[`${k.kind}List`] = listSchema(k);
-    paths = { ...paths, ...kindPaths(k) };
   }
-  paths[`${BASE}/apply`] = {
-    post: {
-      tags: ['Apply'],
-      summary:
-        'Server-side apply of one or more documents (multi-document YAML or JSON); all are validated before any is written',
-      parameters: [
-        { name: 'namespace', in: 'query', schema: { type: 'string' } },
-        { name: 'dryRun', in: 'query', schema: { type: 'boolean' } },
-      ],
-      requestBody: {
-        required: true,
-        content: {
-          'application/yaml': { schema: { type: 'string' } },
-          'application/json': { schema: {} },
-        },
-      },
-      responses: {
-        '200': { description: 'ApplyResult' },
-        '422': { description: 'Invalid: nothing was written' },
-        ...errorResponses,
-      },
-    },
-  };
-  paths[`${BASE}/chaos`] = {
-    get: {
-      tags: ['Chaos'],
-      summary: 'Active injected faults',
-      responses: { '200': { description: 'Faults' } },
-    },
-    post: {
-      tags: ['Chaos'],
-      summary: 'Fail or recover a simulated cloud, site, cluster or node',
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['action', 'scope', 'name'],
-              properties: {
-                action: { enum: ['fail', 'recover'] },
-                scope: { enum: ['cloud', 'site', 'cluster', 'node'] },
-                name: { type: 'string' },
-              },
-            },
-          },
-        },
-      },
-      responses: { '200': { description: 'What was affected' }, ...errorResponses },
-    },
-  };
-  paths[`${BASE}/namespaces/{namespace}/applications/{name}/explain`] = {
-    get: {
-      tags: ['Application'],
-      summary:
-        'Why the application is placed where it is: per component, each cloud and cluster chosen or rejected, with reasons and scores',
-      parameters: [
-        { name: 'namespace', in: 'path', required: true, schema: { type: 'string' } },
-        { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
-      ],
-      responses: { '200': { description: 'PlacementExplanation' }, ...errorResponses },
-    },
-  };
-  for (const p of ['/healthz', '/readyz'])
-    paths[p] = {
-      get: { tags: ['Health'], security: [], responses: { '200': { description: 'ok' } } },
-    };
-  paths['/metrics'] = {
-    get: {
-      tags: ['Health'],
-      summary: 'Prometheus metrics',
-      responses: { '200': { description: 'text exposition format' } },
-    },
-  };
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes) {
+    if (route.method === 'HEAD') continue;
+    const path = route.url.replace(/:([A-Za-z]+)/g, '{$1}');
+    const doc = route.doc ?? { summary: '', tags: [], response: { status: 200, description: '' } };
+    (paths[path] ??= {})[route.method.toLowerCase()] = operation(route, doc);
+  }
   return {
     openapi: '3.1.0',
     info: { title: 'Yunjian API', version },

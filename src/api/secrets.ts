@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import Type, { type Static } from 'typebox';
 import { bodyValidator } from '../model/validate.ts';
 import type { EncryptedStore } from '../store/encrypted.ts';
+import type { RouteDoc } from './openapi.ts';
 import type { ApiPlugin } from './server.ts';
 
 export const ROTATE_KEY_PATH = '/api/v1alpha1/secrets/rotate-key';
@@ -28,11 +29,23 @@ const checkRotate = bodyValidator<RotateKeyRequest>(RotateKeyRequest, 'rotate-ke
 /** No body at all is the plain rotation. */
 const validRotate = (body: unknown): RotateKeyRequest => checkRotate(body ?? {});
 
+const ROTATE_DOC: RouteDoc = {
+  tags: ['Secret'],
+  summary: 'Put a fresh encryption key first and re-encrypt every Secret with it',
+  body: RotateKeyRequest,
+  bodyOptional: true,
+  response: {
+    status: 200,
+    description: 'The new key, the Secrets re-encrypted, the keys pruned and those left',
+  },
+  errors: { '422': 'Invalid' },
+};
+
 export function secretsApiPlugin(store: EncryptedStore): ApiPlugin {
   return {
     name: 'secrets',
     register(app: FastifyInstance) {
-      app.post(ROTATE_KEY_PATH, async (request) => {
+      app.post(ROTATE_KEY_PATH, { config: { doc: ROTATE_DOC } }, async (request) => {
         const { prune } = validRotate(request.body);
         return store.rotateKey({ prune: prune === true });
       });

@@ -25,6 +25,7 @@ import {
 } from '../scheduler/index.ts';
 import { decideFailover, failoverPolicy } from './application/failover.ts';
 import type { DriverProvider } from './drivers.ts';
+import type { NodeStatus } from '../drivers/types.ts';
 
 export interface FleetInput {
   clusters: readonly Cluster[];
@@ -96,7 +97,7 @@ const LIST_NODES_TIMEOUT_MS = 2000;
  */
 export function driverNodes(
   drivers: DriverProvider,
-): (cluster: Cluster) => Promise<readonly ReportedNode[] | undefined> {
+): (cluster: Cluster) => Promise<readonly NodeStatus[] | undefined> {
   return async (cluster) => {
     const driver = drivers.driverFor(cluster);
     if (!driver?.nodes) return undefined;

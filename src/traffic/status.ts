@@ -117,7 +117,20 @@ export function trafficApiPlugin(m: TrafficManager) {
   return {
     name: 'traffic',
     register(app: FastifyInstance) {
-      app.get('/api/v1alpha1/traffic', async () => trafficStatus(m));
+      app.get(
+        '/api/v1alpha1/traffic',
+        {
+          config: {
+            doc: {
+              tags: ['Traffic'],
+              summary:
+                'The DNS server, vantage points, routes with their endpoints and health, answers and recent changes',
+              response: { status: 200, description: 'Traffic status' },
+            },
+          },
+        },
+        async () => trafficStatus(m),
+      );
     },
   };
 }
