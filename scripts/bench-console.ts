@@ -102,13 +102,24 @@ for (const scale of scales) {
     ],
   });
   try {
-    const link = logs.find((l) => l.startsWith('console: http'))?.slice('console: '.length);
-    if (!link) throw new Error(`the server printed no console link:\n${logs.join('\n')}`);
+    const printed = logs.find((l) => l.startsWith('console: http'))?.slice('console: '.length);
+    if (!printed) throw new Error(`the server printed no console link:\n${logs.join('\n')}`);
+    // A sign-in link works once: each fresh profile gets its own, as `yunjian console` prints.
+    const adminToken = readFileSync(server.adminTokenPath, 'utf8').trim();
+    const freshLink = async () => {
+      const res = await fetch(`${server.url}/api/v1alpha1/console/codes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      if (!res.ok) throw new Error(`no sign-in code: ${res.status} ${await res.text()}`);
+      const { path } = (await res.json()) as { path: string };
+      return new URL(path, printed).href;
+    };
     const visibleMs: number[] = [];
     for (let i = 0; i < runs; i++) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
       const page = await context.newPage();
-      await page.goto(link);
+      await page.goto(await freshLink());
       await page.waitForFunction(FLEET_VISIBLE, undefined, { polling: 'raf', timeout: 30_000 });
       visibleMs.push(await page.evaluate(() => performance.now()));
       progress(
@@ -120,7 +131,7 @@ for (const scale of scales) {
     progress(`scale ${scale}: ${LIVE_SECONDS} s of live updates on the fleet view…`);
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
     const page = await context.newPage();
-    await page.goto(link);
+    await page.goto(await freshLink());
     await page.waitForFunction(FLEET_VISIBLE, undefined, { polling: 'raf', timeout: 30_000 });
     const live = await page.evaluate(async (seconds) => {
       const g = globalThis as any;

@@ -103,11 +103,12 @@ describe(
       rmSync(dataDir, { recursive: true, force: true });
     });
 
-    it('signs in with the printed link, drops the token from the URL and shows the fleet', async () => {
+    it('signs in with the printed one-time link, drops the code from the URL and shows the fleet', async () => {
       const line = logs.find((l) => l.startsWith('console: http://'));
       assert.ok(line, `the server printed no sign-in link: ${logs.join('\n')}`);
       const link = line.slice('console: '.length);
-      assert.match(link, /^http:\/\/localhost:\d+\/\?token=/);
+      assert.match(link, /^http:\/\/localhost:\d+\/\?code=yjc_/);
+      assert.ok(!logs.some((l) => l.includes(token)), 'the admin token was printed');
 
       await page.goto(link);
       // Measured inside the page, from navigation start to the first frame
@@ -117,7 +118,7 @@ describe(
       const ms = await page.evaluate(() => performance.now());
       console.error(`console: fleet visible ${Math.round(ms)} ms after navigation`);
 
-      assert.doesNotMatch(page.url(), /token/, 'the token is still in the address bar');
+      assert.doesNotMatch(page.url(), /code/, 'the code is still in the address bar');
       const cookies = await page.context().cookies();
       const session = cookies.find((c) => c.name === 'yunjian_session');
       assert.ok(session, 'no session cookie');
@@ -309,6 +310,25 @@ describe(
       await kb.waitForURL(/sort=cores/);
       await shot('clusters-keyboard', kb);
       await kb.close();
+    });
+
+    it("refuses a used link, and signs in on the form with a user's own token", async () => {
+      const link = logs.find((l) => l.startsWith('console: http://'))!.slice('console: '.length);
+      const created = await api<{ token: string }>('/api/v1alpha1/tokens', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user: 'ann', role: 'viewer', namespace: 'default', ttl: '1h' }),
+      });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+      const fresh = await context.newPage();
+      await fresh.goto(link);
+      await fresh.getByText(/already used/).waitFor();
+      await fresh.getByRole('link', { name: 'sign in' }).click();
+      await fresh.getByLabel('Token or sign-in code').fill(created.token);
+      await fresh.getByRole('button', { name: 'Sign in' }).click();
+      await fresh.locator('.topbar .user').getByText('ann').waitFor();
+      await shot('signed-in-as-user', fresh);
+      await context.close();
     });
 
     it('made no request outside its own server', () => {

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SessionStore, TokenAuthenticator } from '../src/api/auth.ts';
+import { SessionStore, SignInCodes, TokenAuthenticator } from '../src/api/auth.ts';
 import { consolePlugin } from '../src/api/console.ts';
 import { createApiServer } from '../src/api/server.ts';
 import { aggregateFleet } from '../src/console/aggregate.ts';
@@ -32,6 +32,99 @@ describe('SessionStore', () => {
     assert.ok(s.lookup(a.id));
     now += 1;
     assert.equal(s.lookup(a.id), undefined);
+  });
+
+  it("ends a session with its credential: at the credential's expiry, and once it no longer holds", async () => {
+    let now = 1_000_000;
+    let valid = true;
+    const s = new SessionStore(60_000, () => now);
+    const bound = s.create(
+      { name: 'ann', kind: 'User' },
+      { expiresBy: now + 10_000, stillValid: () => Promise.resolve(valid) },
+    );
+    assert.equal(bound.expires.getTime(), now + 10_000);
+    assert.equal((await s.resume(bound.id))?.principal.name, 'ann');
+    valid = false;
+    assert.equal(await s.resume(bound.id), undefined);
+    valid = true;
+    assert.equal(await s.resume(bound.id), undefined, 'a revoked session stays ended');
+    const short = s.create({ name: 'ann', kind: 'User' }, { expiresBy: now + 10_000 });
+    now += 10_000;
+    assert.equal(s.lookup(short.id), undefined);
+  });
+});
+
+describe('SignInCodes', () => {
+  const admin = { name: 'admin', kind: 'User' as const, superuser: true };
+  const cases: {
+    name: string;
+    steps: (c: SignInCodes, tick: (ms: number) => void) => unknown[];
+    want: unknown[];
+  }[] = [
+    {
+      name: 'a code signs in once',
+      steps: (c) => {
+        const { code } = c.issue(admin);
+        return [c.redeem(code), c.redeem(code)];
+      },
+      want: [
+        { ok: true, principal: admin },
+        { ok: false, why: 'used' },
+      ],
+    },
+    {
+      name: 'a code expires at its TTL',
+      steps: (c, tick) => {
+        const { code } = c.issue(admin);
+        tick(599_999);
+        const other = c.issue(admin).code;
+        tick(1);
+        return [c.redeem(code), c.redeem(other)];
+      },
+      want: [
+        { ok: false, why: 'expired' },
+        { ok: true, principal: admin },
+      ],
+    },
+    {
+      name: 'codes never issued, and expired ones once forgotten, are unknown',
+      steps: (c, tick) => {
+        const { code } = c.issue(admin);
+        tick(600_001);
+        c.issue(admin);
+        return [c.redeem('yjc_never-issued'), c.redeem(code)];
+      },
+      want: [
+        { ok: false, why: 'unknown' },
+        { ok: false, why: 'unknown' },
+      ],
+    },
+    {
+      name: 'past the limit the oldest code goes first',
+      steps: (c) => [1, 2, 3, 4].map(() => c.issue(admin).code).map((code) => c.redeem(code).ok),
+      want: [false, true, true, true],
+    },
+  ];
+  for (const t of cases) {
+    it(t.name, () => {
+      let now = 5_000_000;
+      const codes = new SignInCodes(600_000, () => now, 3);
+      assert.deepEqual(
+        t.steps(codes, (ms) => (now += ms)),
+        t.want,
+      );
+    });
+  }
+
+  it('keeps only a digest, and says why a code failed and how to get another', () => {
+    const codes = new SignInCodes();
+    const { code } = codes.issue(admin);
+    assert.match(code, /^yjc_[\w-]{32}$/);
+    assert.match(
+      codes.refusal('expired').message,
+      /expired; codes last 10 minutes: run "yunjian console"/,
+    );
+    assert.equal(codes.refusal('used').reason, 'Unauthorized');
   });
 });
 
@@ -123,7 +216,7 @@ describe('console plugin', () => {
     });
 
   it('serves the page and hashed assets without a token, with a strict CSP', async () => {
-    const page = await fetch(`${base}/?token=whatever`);
+    const page = await fetch(`${base}/`);
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>console/);
     assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
@@ -140,13 +233,24 @@ describe('console plugin', () => {
     assert.equal((await fetch(`${base}/assets/missing.js`)).status, 404);
   });
 
-  it('turns a valid sign-in link into a session cookie and a redirect to the bare address', async () => {
-    const res = await fetch(`${base}/?token=${TOKEN}`, { redirect: 'manual' });
+  it('turns a sign-in link with a code into a session cookie and a redirect to the bare address, once', async () => {
+    const { code } = auth.codes.issue({ name: 'admin', kind: 'User', superuser: true });
+    const res = await fetch(`${base}/?code=${code}`, { redirect: 'manual' });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/');
     const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
     assert.match(cookie, /^yunjian_session=/);
     assert.equal((await fetch(`${base}/api/v1alpha1/clouds`, { headers: { cookie } })).status, 200);
+    const again = await fetch(`${base}/?code=${code}`, { redirect: 'manual' });
+    assert.equal(again.status, 401);
+    assert.equal(again.headers.get('set-cookie'), null);
+  });
+
+  it('never takes a token from a link', async () => {
+    const res = await fetch(`${base}/?token=${TOKEN}`, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('set-cookie'), null);
+    assert.match(await res.text(), /Tokens are not accepted in links/);
   });
 
   it('keeps the API closed to requests without a token or session', async () => {

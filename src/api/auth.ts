@@ -48,16 +48,30 @@ export interface Session {
   id: string;
   principal: Principal;
   expires: Date;
+  /**
+   * For a session signed in with a credential that can be revoked (a user
+   * token): whether it still holds, asked on every request.
+   */
+  stillValid?: () => Promise<boolean>;
+}
+
+export interface SessionOptions {
+  /** Epoch ms the session may not outlive (its credential's own expiry). */
+  expiresBy?: number;
+  stillValid?: () => Promise<boolean>;
 }
 
 /**
  * Server-side console sessions. Only a digest of each session id is kept, so
  * the map holds nothing a reader could replay; expired sessions are dropped on
  * lookup and whenever a new one is created. Sessions live in memory: a server
- * restart signs browsers out, which the sign-in link printed at start undoes.
+ * restart signs browsers out (`yunjian console` prints a fresh sign-in link).
  */
 export class SessionStore {
-  readonly #sessions = new Map<string, { principal: Principal; expires: number }>();
+  readonly #sessions = new Map<
+    string,
+    { principal: Principal; expires: number; stillValid?: () => Promise<boolean> }
+  >();
   readonly ttlMs: number;
   readonly #now: () => number;
 
@@ -66,13 +80,23 @@ export class SessionStore {
     this.#now = now;
   }
 
-  create(principal: Principal): Session {
+  create(principal: Principal, options: SessionOptions = {}): Session {
     const now = this.#now();
     for (const [key, s] of this.#sessions) if (s.expires <= now) this.#sessions.delete(key);
     const id = randomBytes(32).toString('base64url');
-    const expires = now + this.ttlMs;
-    this.#sessions.set(digest(id).toString('hex'), { principal, expires });
-    return { id, principal, expires: new Date(expires) };
+    const expires = Math.min(now + this.ttlMs, options.expiresBy ?? Infinity);
+    const stillValid = options.stillValid;
+    this.#sessions.set(digest(id).toString('hex'), {
+      principal,
+      expires,
+      ...(stillValid !== undefined ? { stillValid } : {}),
+    });
+    return {
+      id,
+      principal,
+      expires: new Date(expires),
+      ...(stillValid !== undefined ? { stillValid } : {}),
+    };
   }
 
   lookup(id: string): Session | undefined {
@@ -83,11 +107,88 @@ export class SessionStore {
       this.#sessions.delete(key);
       return undefined;
     }
-    return { id, principal: s.principal, expires: new Date(s.expires) };
+    return { id, ...s, expires: new Date(s.expires) };
+  }
+
+  /** A live session whose credential still holds; one whose credential was revoked ends here. */
+  async resume(id: string): Promise<Session | undefined> {
+    const session = this.lookup(id);
+    if (session?.stillValid === undefined || (await session.stillValid())) return session;
+    this.revoke(id);
+    return undefined;
   }
 
   revoke(id: string): void {
     this.#sessions.delete(digest(id).toString('hex'));
+  }
+}
+
+/** How to get a sign-in link, for every message about a code that no longer works. */
+export const NEW_CODE_HINT =
+  'run "yunjian console" (as an admin, on the server\'s machine or with --server/--token) for a new sign-in link';
+
+export type Redeemed =
+  { ok: true; principal: Principal } | { ok: false; why: 'unknown' | 'used' | 'expired' };
+
+/**
+ * One-time sign-in codes for the console's link (`/?code=...`), so no
+ * long-lived token is ever put in a URL. Only a digest of each code is kept; a
+ * code signs in once and only within its TTL. A redeemed or expired code stays
+ * until its TTL is over so the browser can be told which of the two it was;
+ * then it is forgotten and reads as unknown. At most `limit` codes are held
+ * (the oldest go first), so asking for codes in a loop cannot grow memory.
+ */
+export class SignInCodes {
+  readonly #codes = new Map<string, { principal: Principal; expires: number; used: boolean }>();
+  readonly ttlMs: number;
+  readonly #now: () => number;
+  readonly #limit: number;
+
+  constructor(ttlMs = 10 * 60 * 1000, now: () => number = Date.now, limit = 1000) {
+    this.ttlMs = ttlMs;
+    this.#now = now;
+    this.#limit = limit;
+  }
+
+  issue(principal: Principal): { code: string; expires: Date } {
+    const now = this.#now();
+    for (const [key, c] of this.#codes) if (c.expires < now) this.#codes.delete(key);
+    // Maps iterate in insertion order: the first key is the oldest code.
+    while (this.#codes.size >= this.#limit) {
+      const oldest = this.#codes.keys().next();
+      if (oldest.done === true) break;
+      this.#codes.delete(oldest.value);
+    }
+    const code = `yjc_${randomBytes(24).toString('base64url')}`;
+    const expires = now + this.ttlMs;
+    this.#codes.set(digest(code).toString('hex'), { principal, expires, used: false });
+    return { code, expires: new Date(expires) };
+  }
+
+  redeem(code: string): Redeemed {
+    const entry = this.#codes.get(digest(code).toString('hex'));
+    if (entry === undefined) return { ok: false, why: 'unknown' };
+    if (entry.used) return { ok: false, why: 'used' };
+    if (entry.expires <= this.#now()) return { ok: false, why: 'expired' };
+    entry.used = true;
+    return { ok: true, principal: entry.principal };
+  }
+
+  /** How long a code works, in words. */
+  get lifetime(): string {
+    return this.ttlMs >= 60_000
+      ? `${Math.round(this.ttlMs / 60_000)} minutes`
+      : `${Math.round(this.ttlMs / 1000)} seconds`;
+  }
+
+  /** The 401 for a code that did not sign in, saying why and how to get another. */
+  refusal(why: 'unknown' | 'used' | 'expired'): UnauthorizedError {
+    const what = {
+      unknown: 'is not one this server issued (or the server restarted since)',
+      used: 'was already used; each code signs in once',
+      expired: `expired; codes last ${this.lifetime}`,
+    }[why];
+    return new UnauthorizedError(`sign-in code ${what}: ${NEW_CODE_HINT}`);
   }
 }
 
@@ -143,24 +244,24 @@ export class TokenAuthenticator {
   // Compared as fixed-length digests so timing says nothing about the token.
   readonly #tokens = new Map<string, Principal>();
   readonly sessions: SessionStore;
-  #verifier: TokenVerifier | undefined;
+  readonly codes: SignInCodes;
+  readonly #verifiers: TokenVerifier[] = [];
 
-  constructor(sessions: SessionStore = new SessionStore()) {
-    this.sessions = sessions;
+  constructor(options: { sessions?: SessionStore; codes?: SignInCodes } = {}) {
+    this.sessions = options.sessions ?? new SessionStore();
+    this.codes = options.codes ?? new SignInCodes();
   }
 
   /** A static token (the admin token): its holder is a superuser. */
-  addToken(token: string, principal: { name: string }): void {
-    this.#tokens.set(digest(token).toString('hex'), {
-      name: principal.name,
-      kind: 'User',
-      superuser: true,
-    });
+  addToken(token: string, principal: { name: string }): Principal {
+    const holder: Principal = { name: principal.name, kind: 'User', superuser: true };
+    this.#tokens.set(digest(token).toString('hex'), holder);
+    return holder;
   }
 
-  /** Where tokens that are not static are looked up (the store's user tokens). */
+  /** Where tokens that are not static are looked up (the store's user tokens, OIDC), in order. */
   useVerifier(verifier: TokenVerifier): void {
-    this.#verifier = verifier;
+    this.#verifiers.push(verifier);
   }
 
   /** The principal a token belongs to, or undefined for an unknown, expired or revoked token. */
@@ -169,7 +270,11 @@ export class TokenAuthenticator {
     for (const [hex, principal] of this.#tokens) {
       if (timingSafeEqual(Buffer.from(hex, 'hex'), presented)) return principal;
     }
-    return this.#verifier?.(token);
+    for (const verify of this.#verifiers) {
+      const principal = await verify(token);
+      if (principal !== undefined) return principal;
+    }
+    return undefined;
   }
 
   async authenticate(authorization: string | undefined): Promise<Principal> {
@@ -194,10 +299,10 @@ export class TokenAuthenticator {
     if (c.authorization !== undefined || sessionId === undefined) {
       return this.authenticate(c.authorization);
     }
-    const session = this.sessions.lookup(sessionId);
+    const session = await this.sessions.resume(sessionId);
     if (!session) {
       throw new UnauthorizedError(
-        'console session expired or unknown: sign in again with the link the server printed',
+        `console session expired, ended or unknown: sign in again with your token, or ${NEW_CODE_HINT}`,
       );
     }
     if (!SAFE_METHODS.has(c.method.toUpperCase())) checkSameOrigin(c);

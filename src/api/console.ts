@@ -13,18 +13,23 @@ import { KINDS } from '../model/kinds.ts';
 import type { Store } from '../store/types.ts';
 import {
   CSRF_HEADER,
+  NEW_CODE_HINT,
   SESSION_COOKIE,
   checkSameOrigin,
   readCookie,
+  type Session,
   type TokenAuthenticator,
 } from './auth.ts';
-import { visibleTo } from './authz.ts';
+import { accessOf, visibleTo } from './authz.ts';
+import { userTokenSession } from './identity.ts';
 import type { ApiContext, ApiPlugin } from './server.ts';
 import { CONSOLE_DOCS } from './routes/console-docs.ts';
 
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 export const SESSION_PATH = '/console/session';
 export const WATCH_PATH = '/console/watch';
+/** Where an admin asks for a fresh sign-in code (`yunjian console`). */
+export const CODES_PATH = '/api/v1alpha1/console/codes';
 
 // Kinds the merged watch may follow: those without write-only (secret) fields,
 // so nothing needs redacting on the way out.
@@ -52,9 +57,25 @@ const TYPES: Record<string, string> = {
   '.woff2': 'font/woff2',
 };
 
-const NOT_BUILT = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Yunjian console</title>
-<body style="font-family:sans-serif;margin:2rem"><h1>The console is not built</h1>
-<p>Run <code>npm run build:console</code> (or start the server with <code>npm start</code>, which builds it), then reload.</p>`;
+/** A page of its own for what happens before the console's app runs; `body` is trusted HTML. */
+const notice = (title: string, body: string) =>
+  `<!doctype html><html lang="en"><meta charset="utf-8"><title>Yunjian console</title>
+<body style="font-family:sans-serif;margin:2rem"><h1>${title}</h1>
+${body}`;
+
+const NOT_BUILT = notice(
+  'The console is not built',
+  '<p>Run <code>npm run build:console</code> (or start the server with <code>npm start</code>, which builds it), then reload.</p>',
+);
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const TOKEN_IN_LINK = notice(
+  'Tokens are not accepted in links',
+  `<p>Sign-in links carry a one-time code (<code>/?code=…</code>), never a token: a link ends up in
+browser history, logs and screenshots. ${escapeHtml(NEW_CODE_HINT.replace(/^run/, 'Run'))}, or
+<a href="/">sign in</a> with your token on the form.</p>`,
+);
 
 export interface ConsolePluginOptions {
   auth: TokenAuthenticator;
@@ -82,23 +103,52 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
   const cookie = (value: string, maxAgeSeconds: number) =>
     `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
 
+  const sessionReply = (reply: FastifyReply, session: Session) =>
+    reply
+      .header(
+        'set-cookie',
+        cookie(
+          session.id,
+          Math.max(0, Math.floor((session.expires.getTime() - Date.now()) / 1000)),
+        ),
+      )
+      .header('cache-control', 'no-store');
+
   const index = async (
-    request: FastifyRequest<{ Querystring: { token?: string } }>,
+    request: FastifyRequest<{ Querystring: { code?: string; token?: string } }>,
     reply: FastifyReply,
   ) => {
-    // The printed sign-in link: a valid token becomes a session cookie and a
-    // redirect to the bare address, so the token leaves the address bar (and
-    // the history) before any script runs, and the page starts signed in. An
-    // invalid one falls through to the page, whose sign-in form says so.
-    const token = request.query.token;
-    const principal = token ? await auth.verifyToken(token.trim()) : undefined;
-    if (principal) {
-      const session = auth.sessions.create(principal);
+    if (request.query.token !== undefined) {
       return reply
+        .code(400)
+        .headers(SECURITY_HEADERS)
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(TOKEN_IN_LINK);
+    }
+    // The sign-in link: a good code becomes a session cookie and a redirect to
+    // the bare address, so the code leaves the address bar (and the history)
+    // before any script runs, and the page starts signed in.
+    const code = request.query.code;
+    if (code !== undefined) {
+      const redeemed = auth.codes.redeem(code.trim());
+      if (!redeemed.ok) {
+        return reply
+          .code(401)
+          .headers(SECURITY_HEADERS)
+          .header('content-type', 'text/html; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(
+            notice(
+              'This sign-in link does not work',
+              `<p>${escapeHtml(auth.codes.refusal(redeemed.why).message)}.</p>
+<p>Or <a href="/">sign in</a> with your token on the form.</p>`,
+            ),
+          );
+      }
+      return sessionReply(reply, auth.sessions.create(redeemed.principal))
         .code(303)
         .headers(SECURITY_HEADERS)
-        .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
-        .header('cache-control', 'no-store')
         .header('location', '/')
         .send();
     }
@@ -112,6 +162,34 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
         .header('content-type', 'text/html; charset=utf-8')
         .send(NOT_BUILT);
     }
+  };
+
+  /** A session for a sign-in body: exactly one of a one-time code or a token. */
+  const signIn = async (body: unknown): Promise<Session> => {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+    const { code, token } = b;
+    const given = [code, token].filter((v) => v !== undefined).length;
+    if (given !== 1)
+      throw new BadRequestError(
+        'code: expected exactly one of code (from a sign-in link) or token (yours, e.g. yju_...)',
+      );
+    if (code !== undefined) {
+      if (typeof code !== 'string' || code.trim() === '')
+        throw new BadRequestError('code: expected the sign-in code as a non-empty string');
+      const redeemed = auth.codes.redeem(code.trim());
+      if (!redeemed.ok) throw auth.codes.refusal(redeemed.why);
+      return auth.sessions.create(redeemed.principal);
+    }
+    if (typeof token !== 'string' || token.trim() === '')
+      throw new BadRequestError('token: expected your token as a non-empty string');
+    const presented = token.trim();
+    const principal = await auth.verifyToken(presented);
+    if (!principal) throw new UnauthorizedError('invalid, expired or revoked token');
+    // A user token's session ends with the token (expiry, revocation); the
+    // admin token cannot be revoked short of editing the data directory.
+    const bound =
+      principal.superuser === true ? undefined : await userTokenSession(store, presented);
+    return auth.sessions.create(principal, bound ?? {});
   };
 
   const credentials = (request: FastifyRequest) => ({
@@ -148,32 +226,36 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
       // Who the browser is signed in as (401 when it is not).
       app.get(SESSION_PATH, { config: { doc: CONSOLE_DOCS.session } }, async (request) => {
         const id = readCookie(request.headers.cookie, SESSION_COOKIE);
-        const session = id === undefined ? undefined : auth.sessions.lookup(id);
+        const session = id === undefined ? undefined : await auth.sessions.resume(id);
         if (!session) throw new UnauthorizedError('not signed in');
         return { user: session.principal.name, expires: session.expires.toISOString() };
       });
 
-      // Token for session: the console posts the token from its sign-in link or
-      // form once, then only the HttpOnly cookie authenticates it.
+      // Code or token for session: the console posts it once, then only the
+      // HttpOnly cookie authenticates it.
       app.post<{ Body: unknown }>(
         SESSION_PATH,
         { config: { doc: CONSOLE_DOCS.signIn } },
         async (request, reply) => {
           checkSameOrigin(credentials(request));
-          const body = request.body as Record<string, unknown> | null;
-          const token = body?.['token'];
-          if (typeof token !== 'string' || token === '')
-            throw new BadRequestError('token: expected the admin token as a non-empty string');
-          const principal = await auth.verifyToken(token.trim());
-          if (!principal) throw new UnauthorizedError('invalid token');
-          const session = auth.sessions.create(principal);
-          return reply
+          const session = await signIn(request.body);
+          return sessionReply(reply, session)
             .code(201)
-            .header('set-cookie', cookie(session.id, Math.floor(auth.sessions.ttlMs / 1000)))
-            .header('cache-control', 'no-store')
-            .send({ user: principal.name, expires: session.expires.toISOString() });
+            .send({ user: session.principal.name, expires: session.expires.toISOString() });
         },
       );
+
+      // A fresh sign-in link for the caller (`yunjian console`); the route is
+      // cluster-admin's (api/authz.ts). The code signs in as whoever asked.
+      app.post(CODES_PATH, { config: { doc: CONSOLE_DOCS.codes } }, async (request, reply) => {
+        const principal = accessOf(request)?.access.principal;
+        if (principal === undefined) throw new UnauthorizedError('not signed in');
+        const { code, expires } = auth.codes.issue(principal);
+        return reply
+          .code(201)
+          .header('cache-control', 'no-store')
+          .send({ code, path: `/?code=${code}`, expires: expires.toISOString() });
+      });
 
       // Several kinds on one stream: a browser keeps six connections per host,
       // and one watch per kind per tab would use them up with two tabs open.

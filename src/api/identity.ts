@@ -19,7 +19,7 @@ import {
 import { BadRequestError, NotFoundError, type FieldCause } from '../model/errors.ts';
 import { API_VERSION } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
-import type { Principal, TokenVerifier } from './auth.ts';
+import type { Principal, SessionOptions, TokenVerifier } from './auth.ts';
 import type { RouteDoc } from './openapi.ts';
 import type { ApiPlugin } from './server.ts';
 
@@ -41,24 +41,56 @@ export function parseTtl(raw: string): number | undefined {
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }
 
+/** The stored UserToken a `yju_` token names when its hash matches, expired or not. */
+async function storedToken(store: Store, token: string): Promise<UserToken | undefined> {
+  const m = TOKEN_RE.exec(token);
+  if (m?.[1] === undefined) return undefined;
+  const stored = (await store
+    .get({ kind: 'UserToken', name: `token-${m[1]}` })
+    .catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    })) as UserToken | undefined;
+  if (stored === undefined) return undefined;
+  const presented = Buffer.from(hash(token), 'hex');
+  const expected = Buffer.from(stored.spec.tokenHash, 'hex');
+  if (expected.length !== presented.length || !timingSafeEqual(expected, presented))
+    return undefined;
+  return stored;
+}
+
 /** Looks a `yju_` token up in the store: unknown, expired or revoked tokens are undefined. */
 export function userTokenVerifier(store: Store, now: () => number = Date.now): TokenVerifier {
   return async (token: string): Promise<Principal | undefined> => {
-    const m = TOKEN_RE.exec(token);
-    if (m?.[1] === undefined) return undefined;
-    const stored = (await store
-      .get({ kind: 'UserToken', name: `token-${m[1]}` })
-      .catch((err: unknown) => {
+    const stored = await storedToken(store, token);
+    if (stored === undefined || !(Date.parse(stored.spec.expires) > now())) return undefined;
+    return { name: stored.spec.subject.name, kind: stored.spec.subject.kind };
+  };
+}
+
+/**
+ * For a console session signed in with a user token: it ends when the token
+ * expires, and with the token's revocation (its object deleted or replaced),
+ * checked on each request. Only the token's object name and hash are kept,
+ * never the token. Undefined when the token is no valid user token.
+ */
+export async function userTokenSession(
+  store: Store,
+  token: string,
+): Promise<SessionOptions | undefined> {
+  const stored = await storedToken(store, token);
+  if (stored === undefined) return undefined;
+  const { name } = stored.metadata;
+  const tokenHash = stored.spec.tokenHash;
+  return {
+    expiresBy: Date.parse(stored.spec.expires),
+    stillValid: async () => {
+      const current = (await store.get({ kind: 'UserToken', name }).catch((err: unknown) => {
         if (err instanceof NotFoundError) return undefined;
         throw err;
       })) as UserToken | undefined;
-    if (stored === undefined) return undefined;
-    const presented = Buffer.from(hash(token), 'hex');
-    const expected = Buffer.from(stored.spec.tokenHash, 'hex');
-    if (expected.length !== presented.length || !timingSafeEqual(expected, presented))
-      return undefined;
-    if (!(Date.parse(stored.spec.expires) > now())) return undefined;
-    return { name: stored.spec.subject.name, kind: stored.spec.subject.kind };
+      return current?.spec.tokenHash === tokenHash;
+    },
   };
 }
 

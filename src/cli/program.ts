@@ -10,6 +10,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerChaos } from './commands/chaos.ts';
 import { registerCluster } from './commands/cluster.ts';
 import { registerCompletion } from './commands/completion.ts';
+import { registerConsole } from './commands/console.ts';
 import { registerConfig } from './commands/config.ts';
 import { registerDelete } from './commands/delete.ts';
 import { registerDescribe } from './commands/describe.ts';
@@ -49,6 +50,7 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerTraffic,
   registerAudit,
   registerUser,
+  registerConsole,
   registerCompletion,
   registerSecrets,
   registerVersion,

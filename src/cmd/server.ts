@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../admission/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
-import { TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
+import { SignInCodes, TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { AuditLog, auditPlugin } from '../api/audit.ts';
 import { routeTable, type RecordedRoute } from '../api/authz.ts';
 import { identityPlugin, userTokenVerifier } from '../api/identity.ts';
@@ -76,6 +76,10 @@ export interface ServerOptions {
   auditLog?: string;
   /** API connection timeouts in seconds (api/server.ts DEFAULT_API_TIMEOUTS); tests shorten them. */
   apiTimeouts?: Partial<ApiTimeouts>;
+  /** How long a console sign-in code works (600 s); tests shorten it. */
+  signInCodeTtlSeconds?: number;
+  /** Where the console's built bundle is (dist/console); tests point it elsewhere. */
+  consoleDir?: string;
   /** UDP threads of the DNS server (default: available parallelism). */
   dnsWorkers?: number;
   /** What serves UDP: native threads (default when built) or Node worker threads. */
@@ -190,8 +194,12 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       `secrets: encryption key file ${keys.created ? 'created' : 'loaded'}: ${keys.ring.path}${resealed > 0 ? `; ${resealed} secrets re-encrypted` : ''}`,
     );
     const token = loadOrCreateAdminToken(options.dataDir);
-    const auth = new TokenAuthenticator();
-    auth.addToken(token.token, { name: 'admin' });
+    const auth = new TokenAuthenticator(
+      options.signInCodeTtlSeconds !== undefined
+        ? { codes: new SignInCodes(options.signInCodeTtlSeconds * 1000) }
+        : {},
+    );
+    const admin = auth.addToken(token.token, { name: 'admin' });
     auth.useVerifier(userTokenVerifier(store));
     const audit = new AuditLog({
       path: join(options.dataDir, 'audit.db'),
@@ -269,7 +277,11 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       nodes: driverNodes(drivers),
       ready: () => loops.synced().then(() => loops.leading()),
       plugins: [
-        consolePlugin({ auth, store }),
+        consolePlugin({
+          auth,
+          store,
+          ...(options.consoleDir !== undefined ? { dir: options.consoleDir } : {}),
+        }),
         identityPlugin(store),
         auditPlugin(audit),
         agentApiPlugin(agentHub),
@@ -292,13 +304,16 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${addr.port}`;
     log(`Yunjian ${VERSION} API serving on ${url}`);
     log(`admin token ${token.created ? 'created' : 'loaded'}: ${token.path}`);
-    // Like Jupyter: a ready link that signs the browser in (the console swaps
-    // the token for a session cookie and drops it from the address bar).
-    log(
-      consoleBuilt()
-        ? `console: ${url.replace('//127.0.0.1:', '//localhost:')}/?token=${encodeURIComponent(token.token)}`
-        : 'console: not built; run npm run build:console (npm start builds it)',
-    );
+    // Like Jupyter, a ready link that signs the browser in, but with a
+    // one-time code rather than the admin token (`yunjian console` prints more).
+    if (consoleBuilt(options.consoleDir)) {
+      log(
+        `console: ${url.replace('//127.0.0.1:', '//localhost:')}/?code=${auth.codes.issue(admin).code}`,
+      );
+      log(
+        `console: the link signs in once, within ${auth.codes.lifetime}; yunjian console prints another`,
+      );
+    } else log('console: not built; run npm run build:console (npm start builds it)');
     if (traffic)
       log(
         `DNS (GSLB) serving on ${options.host}:${traffic.dns.port} udp+tcp; try: dig @${shownHost} -p ${traffic.dns.port} HOST`,

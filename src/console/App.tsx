@@ -1,6 +1,7 @@
 // The shell: sign-in gate, navigation, skip link and the live-connection
-// indicator. The sign-in link's token is exchanged for a session and removed
-// from the address bar before anything else renders.
+// indicator. The sign-in link's one-time code is exchanged for a session by the
+// server before the page loads (it redirects to the bare address), so the app
+// only ever sees a session or none.
 import { Suspense, lazy, useEffect, useRef, useState } from 'react';
 import { currentSession, onSignedOut, signIn, signOut, type SessionInfo } from './api.ts';
 import { startFeeds, useFeed } from './live.ts';
@@ -30,22 +31,6 @@ const NAV = [
 ];
 
 async function initialSession(): Promise<Auth> {
-  const url = new URL(location.href);
-  const token = url.searchParams.get('token');
-  if (token !== null) {
-    // The server turns a valid sign-in link into a cookie and a redirect; a
-    // token still here was refused. It must not stay in the address bar, the
-    // history or a bookmark either way.
-    url.searchParams.delete('token');
-    history.replaceState(history.state, '', `${url.pathname}${url.search}${url.hash}`);
-    try {
-      const session = await signIn(token);
-      startFeeds();
-      return { state: 'in', session };
-    } catch (err) {
-      return { state: 'out', error: `The sign-in link did not work: ${(err as Error).message}` };
-    }
-  }
   // Optimistic: the lists start with the session check instead of after it.
   // Without a session they stop at their first 401 and start again on sign-in.
   startFeeds();
@@ -79,8 +64,8 @@ export function App() {
     return (
       <SignIn
         {...(auth.error !== undefined ? { error: auth.error } : {})}
-        onSignIn={async (token) => {
-          const session = await signIn(token);
+        onSignIn={async (secret) => {
+          const session = await signIn(secret);
           startFeeds();
           setAuth({ state: 'in', session });
         }}

@@ -5,7 +5,7 @@ export function SignIn({
   onSignIn,
 }: {
   error?: string;
-  onSignIn: (token: string) => Promise<void>;
+  onSignIn: (secret: string) => Promise<void>;
 }) {
   const [token, setToken] = useState('');
   const [problem, setProblem] = useState(error);
@@ -22,12 +22,13 @@ export function SignIn({
     <main className="signin" id="main">
       <h1>Yunjian console</h1>
       <p>
-        Open the sign-in link the server printed when it started (
-        <code>http://localhost:7080/?token=…</code>), or paste the admin token. It is in the
-        server&apos;s data directory as <code>admin.token</code>.
+        Open a sign-in link (<code>http://localhost:7080/?code=…</code>): the server prints one when
+        it starts, and <code>yunjian console</code> prints a fresh one. Each works once, for 10
+        minutes. Or paste your own token (<code>yju_…</code>, from{' '}
+        <code>yunjian user token create</code>) or a sign-in code.
       </p>
       <form onSubmit={submit}>
-        <label htmlFor="token">Admin token</label>
+        <label htmlFor="token">Token or sign-in code</label>
         <input
           id="token"
           name="token"

@@ -93,11 +93,12 @@ export async function currentSession(): Promise<SessionInfo | undefined> {
   }
 }
 
-export async function signIn(token: string): Promise<SessionInfo> {
+/** Signs in with a one-time code (`yjc_`, from a sign-in link) or the user's own token. */
+export async function signIn(secret: string): Promise<SessionInfo> {
   const res = await request(SESSION, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token }),
+    body: JSON.stringify(secret.startsWith('yjc_') ? { code: secret } : { token: secret }),
   });
   return (await res.json()) as SessionInfo;
 }
