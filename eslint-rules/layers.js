@@ -19,6 +19,8 @@ export const LAYERS = {
   drivers: ['lib', 'model', 'store', 'admission', 'events', 'scheduler', 'agent'],
   controllers: ['lib', 'model', 'store', 'admission', 'events', 'scheduler', 'drivers'],
   traffic: ['lib', 'model', 'store', 'events'],
+  // Delivery metrics and cost: read the store and events, decide nothing for the controllers.
+  insights: ['lib', 'model', 'store', 'events'],
   api: [
     'lib',
     'model',
@@ -30,6 +32,7 @@ export const LAYERS = {
     'drivers',
     'controllers',
     'traffic',
+    'insights',
   ],
   bench: [
     'lib',
@@ -42,6 +45,7 @@ export const LAYERS = {
     'drivers',
     'controllers',
     'traffic',
+    'insights',
     'api',
   ],
   cmd: [
@@ -56,6 +60,7 @@ export const LAYERS = {
     'drivers',
     'controllers',
     'traffic',
+    'insights',
     'api',
   ],
   cli: [
@@ -70,6 +75,7 @@ export const LAYERS = {
     'drivers',
     'controllers',
     'traffic',
+    'insights',
     'api',
     'cmd',
     'bench',
