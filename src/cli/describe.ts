@@ -183,6 +183,7 @@ export function describe(o: AnyResource, now: number, events: readonly Event[] =
       case 'Event':
       case 'Lease':
       case 'AgentToken':
+      case 'DeliveryEvent':
         return ['Spec:', ...fields(specFields(o.spec), 2)];
       case 'Secret':
         return ['Spec:', ...fields([['Type', o.spec.type]], 2)];

@@ -310,6 +310,16 @@ const COLUMNS: ColumnsByKind = {
     { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
   ],
   Secret: [name, { header: 'TYPE', cell: (s) => s.spec.type }, age],
+  DeliveryEvent: [
+    name,
+    { header: 'TYPE', cell: (d) => d.spec.type },
+    { header: 'TEAM', cell: (d) => d.spec.team },
+    { header: 'APP', cell: (d) => d.spec.app ?? NONE },
+    { header: 'ENVIRONMENT', cell: (d) => d.spec.environment ?? NONE },
+    { header: 'OUTCOME', cell: (d) => d.spec.outcome ?? NONE },
+    { header: 'START', cell: (d) => d.spec.start },
+    { header: 'SOURCE', cell: (d) => d.spec.source, wide: true },
+  ],
   Tenant: [
     name,
     { header: 'NAMESPACES', cell: (t) => t.spec.namespaces.join(',') },
@@ -381,6 +391,8 @@ export function tableRow(
         return visible(COLUMNS.AgentToken, options.wide).map((c) => c.cell(o, now));
       case 'Secret':
         return visible(COLUMNS.Secret, options.wide).map((c) => c.cell(o, now));
+      case 'DeliveryEvent':
+        return visible(COLUMNS.DeliveryEvent, options.wide).map((c) => c.cell(o, now));
       case 'Tenant':
         return visible(COLUMNS.Tenant, options.wide).map((c) => c.cell(o, now));
       case 'RoleBinding':

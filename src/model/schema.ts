@@ -9,8 +9,10 @@
 import type { AgentToken } from './schema/agent.ts';
 import type { Application } from './schema/application.ts';
 import type { Event } from './schema/event.ts';
+import type { DeliveryEvent } from './schema/delivery.ts';
 import type { Cloud, Cluster, Site } from './schema/fleet.ts';
 import type { Lease } from './schema/lease.ts';
+import type { Migration } from './schema/migration.ts';
 import type { Secret } from './schema/secret.ts';
 import type { Workload } from './schema/workload.ts';
 
@@ -29,12 +31,24 @@ export {
 } from './schema/common.ts';
 export * from './schema/agent.ts';
 export * from './schema/application.ts';
+export * from './schema/delivery.ts';
 export * from './schema/event.ts';
 export * from './schema/fleet.ts';
 export * from './schema/lease.ts';
+export * from './schema/migration.ts';
 export * from './schema/secret.ts';
 export * from './schema/workload.ts';
 
 export type AnyResource =
-  Cloud | Site | Cluster | Application | Event | Lease | Workload | AgentToken | Secret;
+  | Cloud
+  | Site
+  | Cluster
+  | Application
+  | Event
+  | Lease
+  | Workload
+  | AgentToken
+  | Secret
+  | DeliveryEvent
+  | Migration;
 export type KindName = AnyResource['kind'];

@@ -3,13 +3,14 @@ import Type, { type Static } from 'typebox';
 import { Enum, LIMITS, NoStatus, Obj, ResourceSchema } from './common.ts';
 
 /**
- * Credentials the control plane needs to reach a member (a kubeconfig). The API
+ * Credentials the control plane needs to reach a member (a kubeconfig), or a
+ * team's DevOps webhook secret (`devops-webhook.TEAM`, insights/delivery). The API
  * accepts `data` but never returns it (KindInfo.writeOnly), so `get -o yaml`
  * and watches show only that a secret exists.
  */
 export const SecretSpec = Obj(
   {
-    type: Enum(['kubeconfig']),
+    type: Enum(['kubeconfig', 'webhook']),
     data: Type.String({
       minLength: 1,
       maxLength: LIMITS.secretData,
