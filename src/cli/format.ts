@@ -310,6 +310,23 @@ const COLUMNS: ColumnsByKind = {
     { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
   ],
   Secret: [name, { header: 'TYPE', cell: (s) => s.spec.type }, age],
+  Migration: [
+    name,
+    { header: 'APPLICATION', cell: (m) => m.spec.application },
+    {
+      header: 'TO',
+      cell: (m) =>
+        Object.entries(m.spec.to)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+    },
+    { header: 'PHASE', cell: (m) => m.status?.phase ?? 'Pending' },
+    {
+      header: 'WEIGHT',
+      cell: (m) => (m.status?.weight === undefined ? NONE : `${m.status.weight}%`),
+    },
+    age,
+  ],
   DeliveryEvent: [
     name,
     { header: 'TYPE', cell: (d) => d.spec.type },

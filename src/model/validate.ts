@@ -9,6 +9,7 @@ import { Settings } from 'typebox/system';
 import type { TSchema } from 'typebox';
 import { MAX_TENANT_QUOTA } from './access.ts';
 import { ValidationError, type FieldCause } from './errors.ts';
+import { migrationRules } from './migration.ts';
 import { KINDS, lookupKind, type KindInfo } from './kinds.ts';
 import {
   CPU_PATTERN,
@@ -243,6 +244,8 @@ function semanticCauses(resource: AnyResource): FieldCause[] {
       return applicationRules(resource);
     case 'Cluster':
       return clusterRules(resource);
+    case 'Migration':
+      return migrationRules(resource);
     default:
       return [];
   }

@@ -314,6 +314,25 @@ export const FailoverPolicy = Obj({
   ),
 });
 
+/**
+ * Written by the migration controller only, for the Migration named here:
+ * `surge` runs the app where it runs (the target excluded) plus a full copy on
+ * the target; `restore` excludes the target (a rollback); `move` runs it on the
+ * target only (finalizing). DNS and the gateway send `targetWeight` percent of
+ * the app's traffic to the target's endpoints and the rest to the others.
+ */
+export const ApplicationMigration = Obj({
+  name: Name,
+  target: Obj({
+    clouds: Type.Optional(NameList),
+    sites: Type.Optional(NameList),
+    clusters: Type.Optional(NameList),
+  }),
+  mode: Enum(['surge', 'restore', 'move']),
+  targetWeight: Int(0, 100, 'a percentage from 0 to 100'),
+});
+export type ApplicationMigration = Static<typeof ApplicationMigration>;
+
 export const ApplicationSpec = Obj({
   components: List(Component, LIMITS.components, {
     minItems: 1,
@@ -323,6 +342,7 @@ export const ApplicationSpec = Obj({
   overrides: Type.Optional(List(Override, LIMITS.terms)),
   traffic: Type.Optional(Traffic),
   failover: Type.Optional(FailoverPolicy),
+  migration: Type.Optional(ApplicationMigration),
   progressDeadlineSeconds: Type.Optional(
     Type.Number({
       minimum: 1,
