@@ -20,6 +20,7 @@ import { Agent, request } from 'node:http';
 import { Resolver } from 'node:dns/promises';
 import { tmpdir, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { allocatePort } from '../lib/net.ts';
 import type { TrafficStatus } from '../traffic/index.ts';
 import { fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
@@ -238,7 +239,28 @@ spec:
 `;
 }
 
-async function main(): Promise<void> {
+/** One run's record in failover.json; `passed` when every step completed and each failover was observed. */
+interface RunRecord {
+  run: number;
+  passed: boolean;
+  error?: string;
+  loadAverage?: string;
+  detection?: { dnsS: number; gatewayS: number };
+  controlPlane?: { replicasMovedS: number; clusterNotReadyS: number };
+  dns?: PathSummary;
+  gateway?: PathSummary;
+  events?: TrafficStatus['events'];
+}
+
+interface PathSummary {
+  requests: number;
+  failed: number;
+  untilNoneToDeadS: number;
+  rps: number;
+}
+
+/** One run with its own processes and data; throws when a step does not complete. */
+async function runOnce(run: number): Promise<RunRecord> {
   const lab = new Lab();
   let replicaPids: number[] = [];
   let api: (<T>(path: string) => Promise<T>) | undefined;
@@ -313,11 +335,28 @@ async function main(): Promise<void> {
         ]),
       );
     }
+    // The spread is placed over the clusters Ready when the app is applied, and
+    // a cluster that turns Ready later is no target for the spread until it has
+    // been Ready for the app's stabilisation window (600 s here): applied
+    // before every agent had joined, all three replicas stayed on the first
+    // cloud ("spread: 1 cloud used, at least 3 wanted"). On a busy machine
+    // the agents' start-up loses that race. So wait for all three first.
+    await until(
+      'three agent clusters Ready',
+      async () => {
+        const list = await call<{ items: ClusterView[] }>('/api/v1alpha1/clusters');
+        const ready = list.items.filter((c) =>
+          c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'),
+        );
+        return ready.length === CLOUDS.length ? true : undefined;
+      },
+      60_000,
+    );
     const appPort = await allocatePort();
     const appFile = join(lab.dir, 'shop.yaml');
     writeFileSync(appFile, appYaml(appPort));
     await cli('apply', '-f', appFile);
-    progress(`3 agents joined; shop (web x3, port ${appPort}) applied; waiting for Ready`);
+    progress(`3 agent clusters Ready; shop (web x3, port ${appPort}) applied; waiting for Ready`);
     const appPath = '/api/v1alpha1/namespaces/default/applications/shop';
     await until(
       'shop Ready on three clouds',
@@ -467,7 +506,7 @@ async function main(): Promise<void> {
         l.line.includes(VICTIM.cluster),
     );
     const gwDetectionS = gwDown ? (gwDown.at - killedAtEpoch) / 1000 : NaN;
-    const summarize = (samples: Sample[], dead: (s: Sample) => boolean) => {
+    const summarize = (samples: Sample[], dead: (s: Sample) => boolean): PathSummary => {
       const afterKill = samples.filter((s) => s.at >= killedAt);
       const lastDead = afterKill.filter(dead).reduce((mx, s) => Math.max(mx, s.at), killedAt);
       return {
@@ -490,7 +529,7 @@ async function main(): Promise<void> {
     });
     process.stdout.write(
       table(
-        `Failover: kill -9 of one of three agent clouds under ${RATE} req/s per path (loopback)`,
+        `Failover run ${run}: kill -9 of one of three agent clouds under ${RATE} req/s per path (loopback)`,
         [
           row('requests sent', int(gwPath.requests), int(dnsPath.requests)),
           row('failed requests', int(gwPath.failed), int(dnsPath.failed)),
@@ -521,21 +560,20 @@ async function main(): Promise<void> {
         `DNS path (TTL ${TTL} s)`,
       ).replace('| yunjian ', '| gateway '),
     );
-    const path = writeJson(join(RESULTS_DIR, 'failover.json'), {
-      machine: machine(),
+    const observed = [cp.replicasMovedS, cp.clusterNotReadyS, dnsDetectionS, gwDetectionS].every(
+      Number.isFinite,
+    );
+    return {
+      run,
+      passed: observed,
+      ...(observed ? {} : { error: 'a failover was not observed (a blank above)' }),
       loadAverage: loadBefore,
-      rate: RATE,
-      durationMs: DURATION_MS,
-      ttl: TTL,
-      graceSeconds: GRACE_SECONDS,
-      heartbeatSeconds: HEARTBEAT_SECONDS,
       detection: { dnsS: dnsDetectionS, gatewayS: gwDetectionS },
       controlPlane: cp,
       dns: dnsPath,
       gateway: gwPath,
       events: st.events,
-    });
-    progress(`wrote ${path}`);
+    };
   } catch (err) {
     // What each process said, to see why a step did not complete.
     for (const c of lab.children)
@@ -561,6 +599,38 @@ async function main(): Promise<void> {
     for (const pid of replicaPids) if (pid > 0) killReplica(pid);
     rmSync(lab.dir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '1' } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20)
+    throw new Error(`--runs: expected a whole number from 1 to 20, got ${values.runs}`);
+  const records: RunRecord[] = [];
+  for (let run = 1; run <= runs; run++) {
+    progress(`run ${run} of ${runs}`);
+    const record = await runOnce(run).catch((err: unknown): RunRecord => ({
+      run,
+      passed: false,
+      error: String(err),
+    }));
+    if (!record.passed) progress(`run ${run} failed: ${record.error ?? ''}`);
+    records.push(record);
+  }
+  const passed = records.filter((r) => r.passed).length;
+  process.stdout.write(`Failover runs passed: ${passed} of ${runs}\n`);
+  const path = writeJson(join(RESULTS_DIR, 'failover.json'), {
+    machine: machine(),
+    rate: RATE,
+    durationMs: DURATION_MS,
+    ttl: TTL,
+    graceSeconds: GRACE_SECONDS,
+    heartbeatSeconds: HEARTBEAT_SECONDS,
+    passed,
+    runs: records,
+  });
+  progress(`wrote ${path}`);
+  if (passed < runs) process.exitCode = 1;
 }
 
 await main();
