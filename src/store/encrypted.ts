@@ -19,6 +19,7 @@ import { isEnvelope, open, seal, type Envelope } from './envelope.ts';
 import type { KeyRing } from './keys.ts';
 import type {
   BatchOperation,
+  BatchOptions,
   ListOptions,
   ListResult,
   ObjectKey,
@@ -114,9 +115,15 @@ export class EncryptedStore implements Store {
   }
 
   /** One backend batch of the operations, each sealed as its own method above seals it. */
-  async batch(operations: readonly BatchOperation[]): Promise<StoredObject[]> {
+  async batch(
+    operations: readonly BatchOperation[],
+    options?: BatchOptions,
+  ): Promise<StoredObject[]> {
     const prepared = await Promise.all(operations.map((o) => this.#prepare(o)));
-    const written = await this.#inner.batch(prepared.map((p) => p.operation));
+    const written = await this.#inner.batch(
+      prepared.map((p) => p.operation),
+      options,
+    );
     return written.map((obj, i) => prepared[i]!.finish(obj));
   }
 

@@ -7,6 +7,7 @@
 //   sqlite/watch.ts     watchers: catching up from the events table, then live
 import type {
   BatchOperation,
+  BatchOptions,
   ListOptions,
   ListResult,
   ObjectKey,
@@ -18,16 +19,10 @@ import type {
 } from './types.ts';
 import { parseDoc, SqliteDatabase } from './sqlite/database.ts';
 import { listObjects } from './sqlite/list.ts';
-import { normalizeKey, notFound } from './sqlite/objects.ts';
+import { normalizeKey, notFound } from './objects.ts';
 import { Watchers } from './sqlite/watch.ts';
-import {
-  batchStep,
-  createStep,
-  deleteStep,
-  GroupCommit,
-  updateStatusStep,
-  updateStep,
-} from './sqlite/writes.ts';
+import { GroupCommit } from './sqlite/writes.ts';
+import { batchStep, createStep, deleteStep, updateStatusStep, updateStep } from './steps.ts';
 
 export interface SqliteStoreOptions {
   /** Database file (its directory is created 0700 if missing; the files are 0600), or `:memory:`. */
@@ -84,33 +79,39 @@ export class SqliteStore implements Store {
   }
 
   create(obj: StoredObject): Promise<StoredObject> {
-    return attempt(() => this.#commits.enqueue([createStep(this.#db.stmt, obj)])).then(only);
+    return attempt(() => this.#commits.enqueue([createStep(this.#commits.read, obj)])).then(only);
   }
 
   update(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() => this.#commits.enqueue([updateStep(this.#db.stmt, obj, options)])).then(
-      only,
-    );
+    return attempt(() =>
+      this.#commits.enqueue([updateStep(this.#commits.read, obj, options)]),
+    ).then(only);
   }
 
   updateStatus(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
     return attempt(() =>
-      this.#commits.enqueue([updateStatusStep(this.#db.stmt, obj, options)]),
+      this.#commits.enqueue([updateStatusStep(this.#commits.read, obj, options)]),
     ).then(only);
   }
 
   delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() => this.#commits.enqueue([deleteStep(this.#db.stmt, key, options)])).then(
-      only,
-    );
+    return attempt(() =>
+      this.#commits.enqueue([deleteStep(this.#commits.read, key, options)]),
+    ).then(only);
   }
 
-  /** One SAVEPOINT in the next group commit holds every step (see GroupCommit). */
-  batch(operations: readonly BatchOperation[]): Promise<StoredObject[]> {
+  /** One SAVEPOINT in the next group commit holds the fence check and every step (see GroupCommit). */
+  batch(
+    operations: readonly BatchOperation[],
+    options: BatchOptions = {},
+  ): Promise<StoredObject[]> {
     return attempt(() => {
       this.#db.assertOpen();
       if (operations.length === 0) return [];
-      return this.#commits.enqueue(operations.map((o) => batchStep(this.#db.stmt, o)));
+      return this.#commits.enqueue(
+        operations.map((o) => batchStep(this.#commits.read, o)),
+        options.fence,
+      );
     });
   }
 

@@ -95,6 +95,24 @@ export type BatchOperation =
   | { op: 'updateStatus'; object: StoredObject; options?: WriteOptions }
   | { op: 'delete'; key: ObjectKey; options?: WriteOptions };
 
+/**
+ * Fencing: a write made only while the writer still holds a lease. `key`
+ * names the lease object (e.g. the leader `Lease`) and `resourceVersion` the
+ * version the writer last wrote or read of it. The backend checks it in the
+ * same transaction as the writes, so a writer whose lease was renewed or taken
+ * by someone else since (a deposed leader, paused and resumed) stores nothing:
+ * the write rejects with ConflictError naming the lease.
+ */
+export interface Fence {
+  key: ObjectKey;
+  resourceVersion: string;
+}
+
+export interface BatchOptions {
+  /** Store the batch only if the fence still holds (see Fence). */
+  fence?: Fence | undefined;
+}
+
 export interface Store {
   /** Throws NotFoundError. */
   get(key: ObjectKey): Promise<StoredObject>;
@@ -117,8 +135,10 @@ export interface Store {
    * fails, nothing is stored, no revision is used, and the batch rejects with
    * that operation's error. Resolves with the written objects in order (for
    * delete, the deleted object); an empty batch resolves with [] and writes nothing.
+   * With `options.fence`, a fence that no longer holds fails the batch like a
+   * failing operation (ConflictError); a single fenced write is a batch of one.
    */
-  batch(operations: readonly BatchOperation[]): Promise<StoredObject[]>;
+  batch(operations: readonly BatchOperation[], options?: BatchOptions): Promise<StoredObject[]>;
   watch(options?: WatchOptions): Watch;
   /** The latest revision. */
   revision(): Promise<string>;

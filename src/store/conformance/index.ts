@@ -11,6 +11,7 @@
 import { describe } from 'node:test';
 import { batchCases } from './batch.ts';
 import { createAndGetCases, updateSemanticsCases } from './crud.ts';
+import { fenceCases } from './fence.ts';
 import { storeTest, type OpenStore } from './harness.ts';
 import { listCases } from './list.ts';
 import { compareAndSetCases, revisionCases } from './revisions.ts';
@@ -26,6 +27,7 @@ export function runStoreConformance(name: string, open: OpenStore): void {
     compareAndSetCases(test);
     updateSemanticsCases(test);
     batchCases(test);
+    fenceCases(test);
     listCases(test);
     watchCases(test);
   });

@@ -1,7 +1,7 @@
-// Object keys and revisions as the SQLite store reads them from callers, and
+// Object keys and revisions as every backend reads them from callers, and
 // the NotFound error that names a key.
-import { BadRequestError, NotFoundError } from '../../model/errors.ts';
-import type { ObjectKey, StoredObject } from '../types.ts';
+import { BadRequestError, NotFoundError } from '../model/errors.ts';
+import type { ObjectKey, StoredObject } from './types.ts';
 
 export interface NormalKey {
   kind: string;
