@@ -113,6 +113,13 @@ describe('feasibility checks', () => {
       reason: 'no A100 GPUs',
     },
     {
+      name: 'GPU: several models',
+      bad: {},
+      nodes: { gpus: 2, gpuModel: 'T4' },
+      pod: { gpuCount: 1, gpuMilli: 1000, gpuModels: ['V100M32', 'A100'] },
+      reason: 'no V100M32|A100 GPUs',
+    },
+    {
       name: 'GPU: count',
       bad: {},
       nodes: { gpus: 1, gpuModel: 'A100' },

@@ -61,19 +61,18 @@ function fleetPlacer(fleet: BenchFleet, seed: number): (app: BenchApp) => number
   };
 }
 
-/** Node-level placement of src/scheduler/placer.ts: best fit, fragmentation-aware for GPUs. */
+/**
+ * Node-level placement of src/scheduler/placer.ts: best fit, fragmentation-aware
+ * for GPUs, over the nodes of every GPU model the pod allows at once.
+ */
 function podPlacer(state: NodeState): PodPlacer {
   const placer = new NodePlacer(state);
-  return (pod, gpuModels) => {
-    const models = gpuModels.length > 0 ? gpuModels : [pod.gpuModel];
-    for (const model of models) {
-      const r = state.compile(model === undefined ? pod : { ...pod, gpuModel: model });
-      const node = placer.bestNode(0, r);
-      if (node < 0) continue;
-      const allocation = placer.allocate(node, r);
-      return { allocation, release: () => placer.release(allocation) };
-    }
-    return undefined;
+  return (pod) => {
+    const r = state.compile(pod);
+    const node = placer.bestNode(0, r);
+    if (node < 0) return undefined;
+    const allocation = placer.allocate(node, r);
+    return { allocation, release: () => placer.release(allocation) };
   };
 }
 

@@ -470,13 +470,11 @@ export class KubeBaseline {
 
   private bind(node: number, c: CompiledPod): KubeBinding {
     const pod = c.pod;
-    const allocation = this.state.allocateCompiled(node, {
-      archMask: (1 << ARCHES.length) - 1,
+    const allocation = this.state.allocate(node, {
       cpuMilli: pod.cpuMilli,
       memoryMiB: pod.memoryMiB,
       gpuCount: pod.gpus,
       gpuMilli: GPU_MILLI,
-      gpuModel: 0,
     });
     this.nonZeroCpuUsed[node]! += c.nonZeroCpu;
     this.nonZeroMemUsed[node]! += c.nonZeroMem;
@@ -500,7 +498,8 @@ export class KubeBaseline {
 /**
  * The pod the default scheduler would get for a request of the shared
  * PodRequest shape: architectures as node affinity on kubernetes.io/arch, a
- * GPU model as node affinity on the GPU product label, and a share of a GPU
+ * GPU model or a list of allowed ones as node affinity (operator In) on the
+ * GPU product label, as a user would write it, and a share of a GPU
  * rounded up to one whole GPU (the default scheduler cannot share GPUs).
  */
 export function kubePodFor(
@@ -512,6 +511,8 @@ export function kubePodFor(
     affinity.push({ key: ARCH_LABEL, operator: 'In', values: request.architectures });
   if (request.gpuModel !== undefined && request.gpuModel !== '')
     affinity.push({ key: GPU_PRODUCT_LABEL, operator: 'In', values: [request.gpuModel] });
+  if (request.gpuModels !== undefined && request.gpuModels.length > 0)
+    affinity.push({ key: GPU_PRODUCT_LABEL, operator: 'In', values: request.gpuModels });
   return {
     ...extra,
     cpuMilli: request.cpuMilli,

@@ -32,7 +32,7 @@ import {
   type NodeInput,
   type PodRequest,
 } from '../scheduler/index.ts';
-import { KubeBaseline, kubePodFor, GPU_PRODUCT_LABEL, type KubeBinding } from './kube-baseline.ts';
+import { KubeBaseline, kubePodFor, type KubeBinding } from './kube-baseline.ts';
 import type { Progress } from './report.ts';
 import { sortByCreation, type AlibabaNode, type AlibabaPod } from './traces.ts';
 
@@ -77,9 +77,9 @@ export interface PlacedPod {
 
 /**
  * Places one pod on the state it was made for (allocating it) or returns
- * undefined; `gpuModels`, when not empty, are the GPU models it may use.
+ * undefined; `pod.gpuModels`, when not empty, are the GPU models it may use.
  */
-export type PodPlacer = (pod: PodRequest, gpuModels: readonly string[]) => PlacedPod | undefined;
+export type PodPlacer = (pod: PodRequest) => PlacedPod | undefined;
 
 /**
  * trace: pods leave at their deletion time (the trace's own timing).
@@ -120,20 +120,15 @@ export function podRequestOf(p: AlibabaPod): PodRequest {
     gpuCount: p.numGpu,
     gpuMilli: p.gpuMilli,
   };
-  if (p.gpuModels.length === 1) r.gpuModel = p.gpuModels[0]!;
+  if (p.gpuModels.length > 0) r.gpuModels = p.gpuModels;
   return r;
 }
 
 /** The baseline's placer: the default scheduler's algorithm over the state. */
 export function baselinePlacer(state: NodeState, seed: number): PodPlacer {
   const kb = new KubeBaseline(state, { seed });
-  return (pod, gpuModels) => {
-    const k = kubePodFor({ ...pod, gpuModel: '' });
-    if (gpuModels.length > 0)
-      k.nodeAffinity = [
-        ...(k.nodeAffinity ?? []),
-        { key: GPU_PRODUCT_LABEL, operator: 'In', values: gpuModels },
-      ];
+  return (pod) => {
+    const k = kubePodFor(pod);
     const b: KubeBinding | undefined = kb.schedule(k);
     return b === undefined ? undefined : { allocation: b.allocation, release: () => kb.release(b) };
   };
@@ -337,7 +332,7 @@ export function replay(
     const p = pods[i]!;
     release(p.creation);
     advance(p.creation);
-    const a = place(podRequestOf(p), p.gpuModels);
+    const a = place(podRequestOf(p));
     if (a === undefined) {
       unplaced++;
       if (p.numGpu > 0) unplacedGpuPods++;

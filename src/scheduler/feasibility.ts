@@ -11,7 +11,7 @@
 // their replicas are kept, not placed again.
 import { ARCHES, type Arch } from '../model/schema.ts';
 import type { AppContext, Run, StaticVerdicts } from './context.ts';
-import { GPU_MILLI, type CompiledRequest } from './nodestate.ts';
+import { GPU_MILLI, modelKey, type CompiledRequest } from './nodestate.ts';
 import { formatCpu, formatMiB, increment, sortedReasons } from './reasons.ts';
 import type { ComponentRequest } from './types.ts';
 
@@ -25,7 +25,7 @@ export function staticVerdicts(
   comp: ComponentRequest,
   r: CompiledRequest,
 ): StaticVerdicts {
-  const key = `${ctx.placementKey}|${r.archMask}|${r.gpuCount}|${r.gpuMilli >= GPU_MILLI ? 1 : 0}|${r.gpuModel}`;
+  const key = `${ctx.placementKey}|${r.archMask}|${r.gpuCount}|${r.gpuMilli >= GPU_MILLI ? 1 : 0}|${modelKey(r)}`;
   let v = run.staticCache.get(key);
   if (v) return v;
   const archs: Arch[] = ARCHES.filter((_, i) => ((r.archMask >> i) & 1) === 1);
@@ -33,7 +33,7 @@ export function staticVerdicts(
     placement: ctx.placement,
     request: r,
     architectures: archs,
-    gpuModel: comp.pod.gpuModel,
+    gpuModel: comp.pod.gpuModel ?? comp.pod.gpuModels?.join('|'),
   };
   // One verdict array per filter, shared through the cache by every query with the same key.
   const verdicts: (readonly (string | undefined)[])[] = [];

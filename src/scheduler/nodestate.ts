@@ -64,6 +64,12 @@ export interface PodRequest {
   /** Per GPU: 1000 = a whole GPU; < 1000 = a share of ONE GPU (then gpuCount must be 1). */
   gpuMilli: number;
   gpuModel?: string;
+  /**
+   * GPU models the pod may run on, any one of them (a GPU spec such as
+   * "V100M16|V100M32"); absent or empty = no restriction beyond `gpuModel`.
+   * With both, a node's model must be `gpuModel` and in this list.
+   */
+  gpuModels?: readonly string[];
   /** Architectures the image exists for; absent = any. */
   architectures?: Arch[];
 }
@@ -89,8 +95,37 @@ export interface CompiledRequest {
   gpuCount: number;
   /** Per device, 1..1000. */
   gpuMilli: number;
-  /** 0 = any model; -1 = a model no node has (nothing fits); else the gpuModel code. */
+  /**
+   * 0 = any model; -1 = no model any node has (nothing fits); GPU_MODEL_SET =
+   * any model whose code is set in gpuModelSet; else the one gpuModel code.
+   */
   gpuModel: number;
+  /** Indexed by model code, 1 = allowed; read only when gpuModel is GPU_MODEL_SET. */
+  gpuModelSet: Uint8Array;
+}
+
+/** CompiledRequest.gpuModel for a request allowing several models (see gpuModelSet). */
+export const GPU_MODEL_SET = -2;
+
+const NO_MODEL_SET = new Uint8Array(0);
+
+/** Whether a node or class with GPU model `code` is one the request allows. */
+export function modelAllowed(r: CompiledRequest, code: number): boolean {
+  return (
+    r.gpuModel === 0 ||
+    code === r.gpuModel ||
+    (r.gpuModel === GPU_MODEL_SET && r.gpuModelSet[code] === 1)
+  );
+}
+
+/** The request's GPU model constraint as a cache key: equal keys allow the same models. */
+export function modelKey(r: CompiledRequest): string {
+  if (r.gpuModel !== GPU_MODEL_SET) return String(r.gpuModel);
+  const codes: number[] = [];
+  r.gpuModelSet.forEach((allowed, code) => {
+    if (allowed === 1) codes.push(code);
+  });
+  return codes.join('+');
 }
 
 /** Bit i set = architecture ARCHES[i] allowed; all bits when `archs` is absent. */
@@ -238,11 +273,7 @@ export class NodeState {
   /** The request resolved against this state's GPU model table. */
   compile(pod: PodRequest): CompiledRequest {
     const gpuCount = pod.gpuMilli > 0 || pod.gpuCount > 0 ? Math.max(0, pod.gpuCount) : 0;
-    let gpuModel = 0;
-    if (pod.gpuModel !== undefined && pod.gpuModel !== '') {
-      const i = this.gpuModels.indexOf(pod.gpuModel);
-      gpuModel = i > 0 ? i : -1;
-    }
+    const { gpuModel, gpuModelSet } = this.compileModels(pod);
     return {
       archMask: archMaskOf(pod.architectures),
       cpuMilli: pod.cpuMilli,
@@ -250,7 +281,26 @@ export class NodeState {
       gpuCount,
       gpuMilli: perDeviceMilli(pod.gpuMilli),
       gpuModel,
+      gpuModelSet,
     };
+  }
+
+  /**
+   * The allowed model codes of the request: one code when exactly one model
+   * of this state is allowed, so that the common case stays one comparison.
+   */
+  private compileModels(pod: PodRequest): { gpuModel: number; gpuModelSet: Uint8Array } {
+    const one = pod.gpuModel !== undefined && pod.gpuModel !== '' ? pod.gpuModel : undefined;
+    const list =
+      pod.gpuModels !== undefined && pod.gpuModels.length > 0 ? pod.gpuModels : undefined;
+    if (one === undefined && list === undefined) return { gpuModel: 0, gpuModelSet: NO_MODEL_SET };
+    const allowed = (list ?? [one!]).filter((m) => one === undefined || m === one);
+    const codes = [...new Set(allowed.map((m) => this.gpuModels.indexOf(m)).filter((i) => i > 0))];
+    if (codes.length === 0) return { gpuModel: -1, gpuModelSet: NO_MODEL_SET };
+    if (codes.length === 1) return { gpuModel: codes[0]!, gpuModelSet: NO_MODEL_SET };
+    const set = new Uint8Array(this.gpuModels.length);
+    for (const c of codes) set[c] = 1;
+    return { gpuModel: GPU_MODEL_SET, gpuModelSet: set };
   }
 
   fits(node: number, pod: PodRequest): boolean {
@@ -264,7 +314,7 @@ export class NodeState {
     if (this.podsUsed[node]! >= this.podsCap[node]!) return false;
     if (this.cpuCap[node]! - this.cpuUsed[node]! < r.cpuMilli) return false;
     if (this.memCap[node]! - this.memUsed[node]! < r.memoryMiB) return false;
-    if (r.gpuModel !== 0 && this.gpuModel[node] !== r.gpuModel) return false;
+    if (r.gpuModel !== 0 && !modelAllowed(r, this.gpuModel[node]!)) return false;
     return this.gpusFit(node, r);
   }
 

@@ -32,6 +32,7 @@
 import {
   GPU_MILLI,
   MAX_GPUS_PER_NODE,
+  modelAllowed,
   type Allocation,
   type CompiledRequest,
   type NodeState,
@@ -301,7 +302,7 @@ export class NodePlacer {
   /** Whether class k can ever hold one replica: architecture, GPU model and count, node size. */
   classCompatible(k: number, r: CompiledRequest): boolean {
     if (((r.archMask >> this.classArch[k]!) & 1) === 0) return false;
-    if (r.gpuModel !== 0 && this.classGpuModel[k] !== r.gpuModel) return false;
+    if (r.gpuModel !== 0 && !modelAllowed(r, this.classGpuModel[k]!)) return false;
     if (r.gpuCount > 0) {
       const gpus = this.classGpus[k]!;
       if (gpus === 0) return false;

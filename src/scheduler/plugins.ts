@@ -29,7 +29,7 @@
 import type { Requirement } from '../model/labels.ts';
 import { matchesLabels, requirementsFromLabelSelector } from '../model/labels.ts';
 import { ARCHES, type Arch, type Placement, type Taint } from '../model/schema.ts';
-import type { CompiledRequest } from './nodestate.ts';
+import { modelAllowed, modelKey, type CompiledRequest } from './nodestate.ts';
 import type { NodePlacer } from './placer.ts';
 import type { ClusterInfo } from './snapshot.ts';
 
@@ -51,6 +51,7 @@ export interface FilterQuery {
   request: CompiledRequest;
   /** The image's architectures (for messages). */
   architectures: readonly Arch[];
+  /** The GPU model, or the allowed models joined by "|", the component asks for (for messages). */
   gpuModel: string | undefined;
 }
 
@@ -196,7 +197,7 @@ export const architectureFilter: FilterPlugin = {
 export const gpuFilter: FilterPlugin = {
   name: 'gpu',
   key: (q) =>
-    `${q.request.archMask}|${q.request.gpuCount}|${q.request.gpuMilli >= 1000 ? 1 : 0}|${q.request.gpuModel}`,
+    `${q.request.archMask}|${q.request.gpuCount}|${q.request.gpuMilli >= 1000 ? 1 : 0}|${modelKey(q.request)}`,
   prepare(q, fleet) {
     const r = q.request;
     if (r.gpuCount === 0 && r.gpuModel === 0) return undefined;
@@ -210,7 +211,7 @@ export const gpuFilter: FilterPlugin = {
         if (((r.archMask >> p.classArch[k]!) & 1) === 0) continue;
         if (p.classGpus[k]! === 0) continue;
         anyGpu = true;
-        if (r.gpuModel !== 0 && p.classGpuModel[k] !== r.gpuModel) continue;
+        if (!modelAllowed(r, p.classGpuModel[k]!)) continue;
         anyModel = true;
         if (p.classCompatible(k, r)) return undefined;
       }
