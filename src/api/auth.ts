@@ -13,6 +13,8 @@ export interface Principal {
   kind: 'User' | 'ServiceAccount';
   /** A static token's holder (the admin token): cluster-admin without any binding. */
   superuser?: boolean;
+  /** Epoch ms the credential it presented stops working; a console session ends then too. */
+  expires?: number;
 }
 
 /** Resolves a bearer token that is not a static one (user tokens in the store). */

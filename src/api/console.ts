@@ -185,11 +185,15 @@ export function consolePlugin(options: ConsolePluginOptions): ApiPlugin {
     const presented = token.trim();
     const principal = await auth.verifyToken(presented);
     if (!principal) throw new UnauthorizedError('invalid, expired or revoked token');
-    // A user token's session ends with the token (expiry, revocation); the
-    // admin token cannot be revoked short of editing the data directory.
+    // A user token's session ends with the token (expiry, revocation), an
+    // OIDC token's at its exp; the admin token cannot be revoked short of
+    // editing the data directory.
     const bound =
       principal.superuser === true ? undefined : await userTokenSession(store, presented);
-    return auth.sessions.create(principal, bound ?? {});
+    return auth.sessions.create(
+      principal,
+      bound ?? (principal.expires !== undefined ? { expiresBy: principal.expires } : {}),
+    );
   };
 
   const credentials = (request: FastifyRequest) => ({

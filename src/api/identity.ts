@@ -64,7 +64,11 @@ export function userTokenVerifier(store: Store, now: () => number = Date.now): T
   return async (token: string): Promise<Principal | undefined> => {
     const stored = await storedToken(store, token);
     if (stored === undefined || !(Date.parse(stored.spec.expires) > now())) return undefined;
-    return { name: stored.spec.subject.name, kind: stored.spec.subject.kind };
+    return {
+      name: stored.spec.subject.name,
+      kind: stored.spec.subject.kind,
+      expires: Date.parse(stored.spec.expires),
+    };
   };
 }
 

@@ -9,6 +9,7 @@ import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../admission/apply.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { SignInCodes, TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
+import { OidcVerifier, type OidcOptions } from '../api/oidc.ts';
 import { AuditLog, auditPlugin } from '../api/audit.ts';
 import { routeTable, type RecordedRoute } from '../api/authz.ts';
 import { identityPlugin, userTokenVerifier } from '../api/identity.ts';
@@ -76,6 +77,8 @@ export interface ServerOptions {
   auditLog?: string;
   /** API connection timeouts in seconds (api/server.ts DEFAULT_API_TIMEOUTS); tests shorten them. */
   apiTimeouts?: Partial<ApiTimeouts>;
+  /** Accept OIDC ID tokens from this issuer as bearer tokens and console sign-ins. */
+  oidc?: Omit<OidcOptions, 'log'>;
   /** How long a console sign-in code works (600 s); tests shorten it. */
   signInCodeTtlSeconds?: number;
   /** Where the console's built bundle is (dist/console); tests point it elsewhere. */
@@ -201,6 +204,11 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     );
     const admin = auth.addToken(token.token, { name: 'admin' });
     auth.useVerifier(userTokenVerifier(store));
+    if (options.oidc !== undefined) {
+      const oidc = await OidcVerifier.create({ ...options.oidc, log });
+      auth.useVerifier(oidc.verifier());
+      log(`auth: OIDC tokens from ${options.oidc.issuer} (aud ${options.oidc.audience})`);
+    }
     const audit = new AuditLog({
       path: join(options.dataDir, 'audit.db'),
       ...(options.auditLog !== undefined ? { file: options.auditLog } : {}),

@@ -25,7 +25,8 @@ export function SignIn({
         Open a sign-in link (<code>http://localhost:7080/?code=…</code>): the server prints one when
         it starts, and <code>yunjian console</code> prints a fresh one. Each works once, for 10
         minutes. Or paste your own token (<code>yju_…</code>, from{' '}
-        <code>yunjian user token create</code>) or a sign-in code.
+        <code>yunjian user token create</code>), an ID token from your identity provider when the
+        server accepts OIDC, or a sign-in code.
       </p>
       <form onSubmit={submit}>
         <label htmlFor="token">Token or sign-in code</label>

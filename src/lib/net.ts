@@ -16,3 +16,9 @@ export async function allocatePort(address = '127.0.0.1'): Promise<number> {
   if (addr === null || typeof addr === 'string') throw new Error('no port allocated');
   return addr.port;
 }
+
+/** Whether an IP address or URL host name stays on this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}

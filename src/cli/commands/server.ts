@@ -23,6 +23,11 @@ interface ServeOptions {
   dnsUdp?: UdpThreads;
   encryptionKeyFile?: string;
   auditLog?: string;
+  oidcIssuer?: string;
+  oidcAudience?: string;
+  oidcJwks?: string;
+  oidcUsernameClaim: string;
+  oidcUsernamePrefix: string;
 }
 
 export function registerServer(program: Command, session: Session): void {
@@ -60,6 +65,18 @@ export function registerServer(program: Command, session: Session): void {
     )
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--audit-log <file>', 'also append every audit entry to this JSON-lines file')
+    .option('--oidc-issuer <url>', 'accept OIDC ID tokens from this issuer (exact iss)')
+    .option('--oidc-audience <client-id>', 'the aud OIDC tokens must carry (with --oidc-issuer)')
+    .option(
+      '--oidc-jwks <file-or-url>',
+      "the issuer's JSON Web Key Set: a file or an https URL (with --oidc-issuer)",
+    )
+    .option('--oidc-username-claim <claim>', 'the claim that names an OIDC user', 'sub')
+    .option(
+      '--oidc-username-prefix <prefix>',
+      'put before OIDC user names so they never equal a local user ("" for none)',
+      'oidc.',
+    )
     .option('--fleet-scale <n>', 'multiply the generated fleet size', positiveNumber, 1)
     .option(
       '--cluster-grace-seconds <s>',
@@ -95,6 +112,14 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
         `--fleet: no fleet file at ${opts.fleet} (use demo, none or the path of a fleet YAML file)`,
       );
   }
+  const oidcFlags = { issuer: opts.oidcIssuer, audience: opts.oidcAudience, jwks: opts.oidcJwks };
+  const oidcGiven = Object.entries(oidcFlags).filter(([, v]) => v !== undefined);
+  if (oidcGiven.length > 0 && oidcGiven.length < 3) {
+    const missing = Object.entries(oidcFlags).find(([, v]) => v === undefined)?.[0] ?? '';
+    throw new UsageError(
+      `--oidc-${missing}: required with ${oidcGiven.map(([k]) => `--oidc-${k}`).join(' and ')}`,
+    );
+  }
   // Listen for signals before starting, so a Ctrl-C during start-up still
   // closes the store cleanly once the server is up.
   const interrupted = io.interrupted();
@@ -114,6 +139,19 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
+    ...(opts.oidcIssuer !== undefined &&
+    opts.oidcAudience !== undefined &&
+    opts.oidcJwks !== undefined
+      ? {
+          oidc: {
+            issuer: opts.oidcIssuer,
+            audience: opts.oidcAudience,
+            jwks: opts.oidcJwks,
+            usernameClaim: opts.oidcUsernameClaim,
+            usernamePrefix: opts.oidcUsernamePrefix,
+          },
+        }
+      : {}),
     clusterGraceSeconds: opts.clusterGraceSeconds,
     usageSampleSeconds: opts.usageSampleSeconds,
     ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
