@@ -359,6 +359,24 @@ const COLUMNS: ColumnsByKind = {
     { header: 'SUBJECT', cell: (b) => `${b.spec.subject.kind}/${b.spec.subject.name}` },
     age,
   ],
+  CostSample: [
+    name,
+    { header: 'START', cell: (s) => s.spec.start },
+    { header: 'SECONDS', cell: (s) => String(s.spec.seconds) },
+    { header: 'CLUSTERS', cell: (s) => String(s.spec.clusters.length) },
+  ],
+  Budget: [
+    name,
+    { header: 'TEAM', cell: (b) => b.spec.team },
+    { header: 'MONTHLY', cell: (b) => String(b.spec.monthlyAmount) },
+    { header: 'PERIOD', cell: (b) => b.status?.period ?? NONE },
+    {
+      header: 'SPENT',
+      cell: (b) =>
+        b.status?.spentMicros === undefined ? NONE : (b.status.spentMicros / 1e6).toFixed(2),
+    },
+    age,
+  ],
   UserToken: [
     name,
     { header: 'SUBJECT', cell: (t) => `${t.spec.subject.kind}/${t.spec.subject.name}` },
@@ -418,6 +436,10 @@ export function tableRow(
         return visible(COLUMNS.ClusterRoleBinding, options.wide).map((c) => c.cell(o, now));
       case 'UserToken':
         return visible(COLUMNS.UserToken, options.wide).map((c) => c.cell(o, now));
+      case 'CostSample':
+        return visible(COLUMNS.CostSample, options.wide).map((c) => c.cell(o, now));
+      case 'Budget':
+        return visible(COLUMNS.Budget, options.wide).map((c) => c.cell(o, now));
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;

@@ -12,6 +12,8 @@ import {
   SiteResource,
   WorkloadResource,
   AgentTokenResource,
+  BudgetResource,
+  CostSampleResource,
   SecretResource,
   type KindName,
 } from './schema.ts';
@@ -156,6 +158,22 @@ export const KINDS: readonly KindInfo[] = [
     namespaced: false,
     schema: UserTokenResource,
     writeOnly: ['tokenHash'],
+  },
+  {
+    kind: 'CostSample',
+    plural: 'costsamples',
+    singular: 'costsample',
+    shortNames: [],
+    namespaced: false,
+    schema: CostSampleResource,
+  },
+  {
+    kind: 'Budget',
+    plural: 'budgets',
+    singular: 'budget',
+    shortNames: [],
+    namespaced: false,
+    schema: BudgetResource,
   },
 ];
 

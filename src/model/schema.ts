@@ -8,6 +8,7 @@
 // for use outside the schemas are exported here.
 import type { AgentToken } from './schema/agent.ts';
 import type { Application } from './schema/application.ts';
+import type { Budget, CostSample } from './schema/cost.ts';
 import type { Event } from './schema/event.ts';
 import type { DeliveryEvent } from './schema/delivery.ts';
 import type { Cloud, Cluster, Site } from './schema/fleet.ts';
@@ -31,6 +32,7 @@ export {
 } from './schema/common.ts';
 export * from './schema/agent.ts';
 export * from './schema/application.ts';
+export * from './schema/cost.ts';
 export * from './schema/delivery.ts';
 export * from './schema/event.ts';
 export * from './schema/fleet.ts';
@@ -49,6 +51,8 @@ export type AnyResource =
   | Workload
   | AgentToken
   | Secret
+  | CostSample
+  | Budget
   | DeliveryEvent
   | Migration;
 export type KindName = AnyResource['kind'];
