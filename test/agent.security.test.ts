@@ -17,7 +17,8 @@ import { applyDocuments, parseDocuments } from '../src/admission/apply.ts';
 import { testWorkload } from '../src/drivers/conformance.ts';
 import { AgentHub } from '../src/drivers/agent/index.ts';
 import { JOIN_REFUSED_REASON } from '../src/drivers/agent/hub.ts';
-import { createJoinToken, hashToken } from '../src/drivers/agent/tokens.ts';
+import { sha256Hex } from '../src/lib/hash.ts';
+import { createJoinToken } from '../src/drivers/agent/tokens.ts';
 import {
   AlreadyExistsError,
   ConflictError,
@@ -97,7 +98,7 @@ spec:
       apiVersion: 'yunjian.io/v1alpha1',
       kind: 'AgentToken',
       metadata: { name: `join-${id}`, labels: { 'yunjian.io/token-purpose': 'join' } },
-      spec: { purpose: 'join', tokenHash: hashToken(secret) },
+      spec: { purpose: 'join', tokenHash: sha256Hex(secret) },
     };
     await store.create(doc);
     return secret;

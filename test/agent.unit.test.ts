@@ -10,7 +10,8 @@ import type { HostInfo } from '../src/agent/protocol.ts';
 import { Supervisor } from '../src/agent/supervisor.ts';
 import { applyDocuments } from '../src/admission/apply.ts';
 import { AgentHub } from '../src/drivers/agent/index.ts';
-import { createJoinToken, hashToken } from '../src/drivers/agent/tokens.ts';
+import { sha256Hex } from '../src/lib/hash.ts';
+import { createJoinToken } from '../src/drivers/agent/tokens.ts';
 import { UnauthorizedError, ValidationError } from '../src/model/errors.ts';
 import type { WorkloadResourceSpec } from '../src/model/schema.ts';
 import { openSqliteStore } from '../src/store/index.ts';
@@ -63,7 +64,7 @@ describe('agent hub', () => {
       now,
     });
     const stored = await store.get({ kind: 'AgentToken', name: created.name });
-    assert.equal((stored.spec as { tokenHash: string }).tokenHash, hashToken(created.token));
+    assert.equal((stored.spec as { tokenHash: string }).tokenHash, sha256Hex(created.token));
     assert.ok(!JSON.stringify(stored).includes(created.token.split('.')[1]!), 'secret not stored');
 
     const req = { cluster: 'a1', site: 's', host, heartbeatSeconds: 1 };

@@ -55,7 +55,11 @@ describe('token expiry', () => {
       );
       let now = t0 + 1000;
       const verify = userTokenVerifier(store, () => now);
-      assert.deepEqual(await verify(created.token), { name: 'ann', kind: 'User' });
+      assert.deepEqual(await verify(created.token), {
+        name: 'ann',
+        kind: 'User',
+        expires: t0 + 3600 * 1000,
+      });
       assert.equal(await verify(`${created.token.slice(0, -1)}x`), undefined);
       now = t0 + 3600 * 1000;
       assert.equal(await verify(created.token), undefined);

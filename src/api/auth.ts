@@ -3,9 +3,10 @@
 // restart never locks out an operator or the CLI. Users and service accounts
 // authenticate with tokens stored hashed in the store (api/identity.ts); what a
 // principal may do is decided afterwards, in one place (api/authz.ts).
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sameDigest, sha256Hex } from '../lib/hash.ts';
 import { ForbiddenError, UnauthorizedError } from '../model/errors.ts';
 
 export interface Principal {
@@ -39,8 +40,6 @@ export function loadOrCreateAdminToken(dataDir: string): TokenFile {
   writeFileSync(path, `${token}\n`, { mode: 0o600 });
   return { path, token, created: true };
 }
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** The browser console's session cookie and the header its mutating requests carry. */
 export const SESSION_COOKIE = 'yunjian_session';
@@ -88,7 +87,7 @@ export class SessionStore {
     const id = randomBytes(32).toString('base64url');
     const expires = Math.min(now + this.ttlMs, options.expiresBy ?? Infinity);
     const stillValid = options.stillValid;
-    this.#sessions.set(digest(id).toString('hex'), {
+    this.#sessions.set(sha256Hex(id), {
       principal,
       expires,
       ...(stillValid !== undefined ? { stillValid } : {}),
@@ -102,7 +101,7 @@ export class SessionStore {
   }
 
   lookup(id: string): Session | undefined {
-    const key = digest(id).toString('hex');
+    const key = sha256Hex(id);
     const s = this.#sessions.get(key);
     if (!s) return undefined;
     if (s.expires <= this.#now()) {
@@ -121,7 +120,7 @@ export class SessionStore {
   }
 
   revoke(id: string): void {
-    this.#sessions.delete(digest(id).toString('hex'));
+    this.#sessions.delete(sha256Hex(id));
   }
 }
 
@@ -163,12 +162,12 @@ export class SignInCodes {
     }
     const code = `yjc_${randomBytes(24).toString('base64url')}`;
     const expires = now + this.ttlMs;
-    this.#codes.set(digest(code).toString('hex'), { principal, expires, used: false });
+    this.#codes.set(sha256Hex(code), { principal, expires, used: false });
     return { code, expires: new Date(expires) };
   }
 
   redeem(code: string): Redeemed {
-    const entry = this.#codes.get(digest(code).toString('hex'));
+    const entry = this.#codes.get(sha256Hex(code));
     if (entry === undefined) return { ok: false, why: 'unknown' };
     if (entry.used) return { ok: false, why: 'used' };
     if (entry.expires <= this.#now()) return { ok: false, why: 'expired' };
@@ -257,7 +256,7 @@ export class TokenAuthenticator {
   /** A static token (the admin token): its holder is a superuser. */
   addToken(token: string, principal: { name: string }): Principal {
     const holder: Principal = { name: principal.name, kind: 'User', superuser: true };
-    this.#tokens.set(digest(token).toString('hex'), holder);
+    this.#tokens.set(sha256Hex(token), holder);
     return holder;
   }
 
@@ -268,9 +267,9 @@ export class TokenAuthenticator {
 
   /** The principal a token belongs to, or undefined for an unknown, expired or revoked token. */
   async verifyToken(token: string): Promise<Principal | undefined> {
-    const presented = digest(token);
-    for (const [hex, principal] of this.#tokens) {
-      if (timingSafeEqual(Buffer.from(hex, 'hex'), presented)) return principal;
+    const presented = sha256Hex(token);
+    for (const [stored, principal] of this.#tokens) {
+      if (sameDigest(stored, presented)) return principal;
     }
     for (const verify of this.#verifiers) {
       const principal = await verify(token);

@@ -4,12 +4,14 @@
 // `yju_<id>.<secret>`: the id names the stored object (`token-<id>`), the whole
 // string is hashed. `POST /api/v1alpha1/tokens` creates a token and, when it
 // names a role, the binding that grants it, so one command gives a user access.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameDigest, sha256Hex } from '../lib/hash.ts';
 import type { FastifyInstance } from 'fastify';
 import {
   CLUSTER_ROLES,
   NAMESPACE_ROLES,
   ROLES,
+  SUBJECT_NAME,
   type ClusterRoleBinding,
   type RoleBinding,
   type RoleName,
@@ -29,10 +31,7 @@ export const MAX_TOKEN_TTL_SECONDS = 366 * 86_400;
 export const DEFAULT_TOKEN_TTL_SECONDS = 30 * 86_400;
 
 const TOKEN_RE = /^yju_([0-9a-f]{12})\.[A-Za-z0-9_-]{32}$/;
-const SUBJECT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-const hash = (token: string) => createHash('sha256').update(token).digest('hex');
 
 /** `30m`, `24h`, `90d` (or plain seconds) to seconds; undefined when it is not a duration. */
 export function parseTtl(raw: string): number | undefined {
@@ -52,11 +51,7 @@ async function storedToken(store: Store, token: string): Promise<UserToken | und
       throw err;
     })) as UserToken | undefined;
   if (stored === undefined) return undefined;
-  const presented = Buffer.from(hash(token), 'hex');
-  const expected = Buffer.from(stored.spec.tokenHash, 'hex');
-  if (expected.length !== presented.length || !timingSafeEqual(expected, presented))
-    return undefined;
-  return stored;
+  return sameDigest(stored.spec.tokenHash, sha256Hex(token)) ? stored : undefined;
 }
 
 /** Looks a `yju_` token up in the store: unknown, expired or revoked tokens are undefined. */
@@ -131,7 +126,7 @@ export function parseTokenRequest(body: unknown): TokenRequest {
   } else {
     const field = user !== undefined ? 'user' : 'serviceAccount';
     const name = user ?? sa;
-    if (typeof name !== 'string' || !SUBJECT_NAME_RE.test(name))
+    if (typeof name !== 'string' || !SUBJECT_NAME.test(name))
       causes.push({
         field,
         message: `expected a name of letters, digits, ".", "_", "@", "-" (at most 128), got ${JSON.stringify(name)}`,
@@ -198,7 +193,7 @@ function bindingName(subject: Subject, role: RoleName): string {
     .toLowerCase()
     .replace(/[^a-z0-9.-]/g, '-')
     .replace(/^[-.]+|[-.]+$/g, '');
-  const id = hash(`${subject.kind}/${subject.name}`).slice(0, 8);
+  const id = sha256Hex(`${subject.kind}/${subject.name}`).slice(0, 8);
   return `${subject.kind === 'User' ? 'user' : 'sa'}-${who.slice(0, 40) || 'x'}-${role}-${id}`;
 }
 
@@ -252,7 +247,7 @@ export async function createUserToken(
     metadata: { name: `token-${id}` },
     spec: {
       subject: request.subject,
-      tokenHash: hash(token),
+      tokenHash: sha256Hex(token),
       expires,
       ...(request.description !== undefined ? { description: request.description } : {}),
     },

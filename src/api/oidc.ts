@@ -16,6 +16,7 @@
 import { constants, createPublicKey, verify as verifySignature, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isLoopbackHost } from '../lib/net.ts';
+import { SUBJECT_NAME } from '../model/access.ts';
 import type { Principal, TokenVerifier } from './auth.ts';
 
 export interface OidcOptions {
@@ -53,8 +54,6 @@ const LEEWAY_S = 60;
 const REFRESH_MS = 60_000;
 /** The largest token considered: ID tokens are a few kilobytes. */
 const MAX_TOKEN_BYTES = 16 * 1024;
-/** Subject names follow model/access.ts `Subject`. */
-const SUBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
 export class OidcConfigError extends Error {}
 

@@ -48,10 +48,13 @@ export const MAX_TENANT_QUOTA = {
   replicas: 10_000_000,
 } as const;
 
+/** A user or service account name; OIDC user names (api/oidc.ts) must fit it too. */
+export const SUBJECT_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
+
 export const Subject = Obj({
   kind: Enum(['User', 'ServiceAccount']),
   name: Type.String({
-    pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$',
+    pattern: SUBJECT_NAME.source,
     'x-expected': 'a user or service account name (letters, digits, ".", "_", "@", "-")',
   }),
 });

@@ -5,7 +5,8 @@
 // `yja_<secret>`, stored as `agent-<cluster>`: it is the cluster's identity,
 // created by the first join and replaced only by a join token made with
 // `replace`.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sameDigest, sha256Hex } from '../../lib/hash.ts';
 import {
   ConflictError,
   NotFoundError,
@@ -22,14 +23,6 @@ import {
 import type { Store } from '../../store/types.ts';
 
 const PURPOSE_LABEL = 'yunjian.io/token-purpose';
-
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
-}
-
-function sameHash(a: string, b: string): boolean {
-  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
-}
 
 export interface CreatedToken {
   token: string;
@@ -79,7 +72,7 @@ export async function createJoinToken(
     metadata: { name, labels: { [PURPOSE_LABEL]: 'join' } },
     spec: {
       purpose: 'join',
-      tokenHash: hashToken(token),
+      tokenHash: sha256Hex(token),
       ...(request.cluster !== undefined ? { cluster: request.cluster } : {}),
       ...(request.clusterPrefix !== undefined ? { clusterPrefix: request.clusterPrefix } : {}),
       ...(request.reusable === true ? { reusable: true } : {}),
@@ -138,7 +131,7 @@ export async function verifyJoinToken(
 ): Promise<AgentToken> {
   const m = /^yjt_([0-9a-f]{8})\.[A-Za-z0-9_-]+$/.exec(token);
   const stored = m?.[1] !== undefined ? await load(store, `join-${m[1]}`) : undefined;
-  if (stored?.spec.purpose !== 'join' || !sameHash(stored.spec.tokenHash, hashToken(token)))
+  if (stored?.spec.purpose !== 'join' || !sameDigest(stored.spec.tokenHash, sha256Hex(token)))
     throw new UnauthorizedError('invalid join token: create one with "yunjian token create"');
   if (stored.spec.expires !== undefined && Date.parse(stored.spec.expires) <= now)
     throw new UnauthorizedError(
@@ -223,7 +216,7 @@ export async function issueCredential(
       name: credentialName(cluster),
       labels: { [PURPOSE_LABEL]: 'agent' },
     },
-    spec: { purpose: 'agent', cluster, tokenHash: hashToken(credential) },
+    spec: { purpose: 'agent', cluster, tokenHash: sha256Hex(credential) },
   };
   const stored = replacing === undefined ? await store.create(doc) : await store.update(doc);
   return { credential, stored: stored as AgentToken };
@@ -251,7 +244,7 @@ export async function verifyCredential(
   if (
     stored?.spec.purpose !== 'agent' ||
     stored.spec.cluster !== cluster ||
-    !sameHash(stored.spec.tokenHash, hashToken(credential))
+    !sameDigest(stored.spec.tokenHash, sha256Hex(credential))
   )
     throw new UnauthorizedError(
       `invalid agent credential for cluster ${cluster}: join again with a join token (--token)`,
