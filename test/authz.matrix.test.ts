@@ -6,6 +6,7 @@
 // grants more than the policy says fails.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import { KINDS } from '../src/model/kinds.ts';
 import { inProcessServer } from './server.harness.ts';
 
 const h = inProcessServer('authz-matrix', { fleet: 'none' });
@@ -23,7 +24,8 @@ const WHO: readonly Who[] = [
 ];
 const NAMESPACE: Record<Where, string> = { own: 't1-a', sibling: 't1-b', other: 't2-a' };
 const BASE = '/api/v1alpha1';
-const APP_KINDS = new Set(['applications', 'rolebindings']);
+/** Namespaced kinds: a tenant-admin lists each across its tenant's namespaces (filtered). */
+const NAMESPACED_KINDS = new Set(KINDS.filter((k) => k.namespaced).map((k) => k.plural));
 
 async function call(method: string, path: string, token: string, body?: unknown) {
   const res = await fetch(`${h.url}${path}`, {
@@ -84,7 +86,7 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
   if (!read || list === undefined) return false;
   if (who === 'tenant-admin')
     return (
-      APP_KINDS.has(list) ||
+      NAMESPACED_KINDS.has(list) ||
       ['clouds', 'sites', 'clusters', 'events', 'tenants', 'audit'].includes(list)
     );
   return list === 'applications' || list === 'events';
