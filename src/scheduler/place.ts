@@ -4,6 +4,7 @@
 // and pass the replicas that run now, so an explanation is the decision:
 // verdicts are added to the plan, never change it.
 import { COLOCATION_DEFAULTS, type Application } from '../model/schema.ts';
+import { placeMigrating } from './migration.ts';
 import { appRequest } from './request.ts';
 import { schedule } from './scheduler.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -31,6 +32,17 @@ export function placeApplication(
   app: Application,
   current: Readonly<Record<string, Readonly<Record<string, number>>>>,
   explain = false,
+): AppPlan {
+  const migration = app.spec.migration;
+  const once = (a: Application) => placeOnce(snapshot, a, current, explain);
+  return migration === undefined ? once(app) : placeMigrating(app, migration, once);
+}
+
+function placeOnce(
+  snapshot: Snapshot,
+  app: Application,
+  current: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  explain: boolean,
 ): AppPlan {
   const colocation = app.spec.placement?.colocation;
   const result = schedule(snapshot, [appRequest(app, current)], {

@@ -6,6 +6,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { isClusterReady } from '../model/cluster.ts';
 import type { Application, Cluster, Site } from '../model/schema.ts';
 import type { GeoPoint } from './geo.ts';
+import { migrationTraffic } from './migration.ts';
 
 export type TrafficSpec = NonNullable<Application['spec']['traffic']>;
 export type Strategy = TrafficSpec['strategy'];
@@ -125,13 +126,15 @@ export function buildRouteTable(
       });
     }
     endpoints.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const migration = app.spec.migration;
+    const routed = migration === undefined ? spec : migrationTraffic(spec, migration, endpoints);
     routes.set(spec.host, {
       namespace: app.metadata.namespace ?? 'default',
       app: app.metadata.name,
       host: spec.host,
-      strategy: spec.strategy,
+      strategy: routed.strategy,
       ttl: spec.ttl ?? DEFAULT_TTL_SECONDS,
-      spec,
+      spec: routed,
       endpoints,
     });
   }
