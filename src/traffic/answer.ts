@@ -13,7 +13,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet, PacketOpt } from 'dns-packet';
 import type { GeoLocator } from './geo.ts';
 import type { RouteTable, TrafficEndpoint, TrafficRoute } from './routes.ts';
-import { select, type Selection, StrategyState } from './strategies.ts';
+import { type RotationState, select, type Selection, StrategyState } from './strategies.ts';
 
 export const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
 /** Largest UDP answer we send, whatever the client advertises (DNS flag day 2020). */
@@ -35,6 +35,14 @@ export interface AnswerResult {
   strategy?: string;
   selection?: Selection;
   route?: TrafficRoute;
+  /**
+   * Set when the answer's one unstable part is one rotation (an A or AAAA
+   * query of a roundRobin or weighted host): the answer is a function of the
+   * host's rotation position modulo `period`, so answering at positions
+   * 0..period-1 (`rotationAt`) gives every answer the query can get until the
+   * table or health changes.
+   */
+  rotation?: { host: string; period: number };
 }
 
 export interface AuthorityOptions {
@@ -67,7 +75,8 @@ export class Authority {
     return this.#o.nameServers;
   }
 
-  answer(query: DecodedPacket, ctx: QueryContext): AnswerResult {
+  /** `state`: where rotations stand; the shared counters unless given. */
+  answer(query: DecodedPacket, ctx: QueryContext, state: RotationState = this.state): AnswerResult {
     const opt = query.additionals?.find((a) => a.type === 'OPT');
     const ecs =
       opt?.type === 'OPT'
@@ -142,6 +151,7 @@ export class Authority {
     const answers: Answer[] = [];
     let stable = true;
     let selection: Selection | undefined;
+    const periods: number[] = [];
     const client = {
       address: ctx.address,
       ...(ecs !== undefined && 'ip' in ecs && ecs.ip !== undefined ? { subnet: ecs.ip } : {}),
@@ -154,9 +164,10 @@ export class Authority {
         endpoints: route.endpoints.filter((e) => e.family === family),
       };
       if (familyRoute.endpoints.length === 0) continue;
-      const s = select(familyRoute, this.healthy, client, this.state, this.#o.geo);
+      const s = select(familyRoute, this.healthy, client, state, this.#o.geo);
       selection ??= s;
       stable &&= s.stable;
+      if (s.period !== undefined) periods.push(s.period);
       const seen = new Set<string>();
       for (const e of s.endpoints) {
         if (seen.has(e.address)) continue;
@@ -165,7 +176,7 @@ export class Authority {
       }
     }
     if (wants('TXT') && unitKey !== undefined)
-      selection ??= select(route, this.healthy, client, this.state, this.#o.geo);
+      selection ??= select(route, this.healthy, client, state, this.#o.geo);
     if (wants('TXT')) answers.push(txt(name, route, unitKey, selection?.detail));
     const scope =
       route.strategy === 'geo' && ecs !== undefined && 'sourcePrefixLength' in ecs
@@ -177,6 +188,11 @@ export class Authority {
       strategy: route.strategy,
       route,
       ...(selection !== undefined ? { selection } : {}),
+      // ANY over both families advances the rotation twice per answer: not a
+      // single rotation, so such answers stay uncached.
+      ...(!stable && periods.length === 1 && periods[0] !== undefined
+        ? { rotation: { host: route.host, period: periods[0] } }
+        : {}),
     };
   }
 

@@ -2,13 +2,16 @@
 // built by scripts/build-native.ts into dist/native): native threads answer
 // packet-cache hits with batched syscalls; every miss comes here, on the main
 // thread, where the same `DnsEngine` that serves TCP answers it, and a stable
-// answer is installed in the cache of the thread that missed.
+// answer is installed in the cache of the thread that missed; so is a rotating
+// one, as its whole period, driven by the authority's shared rotation counter
+// for the host (native hits and JavaScript misses advance the same counter).
 //
 // Counting: the engine counts the misses it answers (by transport, strategy
 // and rcode); the native side counts hits per count key id, assigned here.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { DnsCounts, DnsEngine } from './dns.ts';
+import type { DnsCounts, DnsEngine, EncodedRotation } from './dns.ts';
+import { counterSlot } from './strategies.ts';
 
 /** What serves a DNS server's UDP besides the main thread. */
 export const UDP_THREADS = ['native', 'workers'] as const;
@@ -28,10 +31,21 @@ interface Addon {
     port: number,
     threads: number,
     onMiss: (query: Buffer, thread: number, address: string, sender: Buffer) => void,
+    counters?: Int32Array,
   ): Handle;
   port(h: Handle): number;
   reply(h: Handle, thread: number, response: Buffer, sender: Buffer): void;
   install(h: Handle, thread: number, query: Buffer, response: Buffer, counter: number): void;
+  installRotation(
+    h: Handle,
+    thread: number,
+    query: Buffer,
+    responses: Buffer,
+    offsets: Uint32Array,
+    sequence: Uint16Array,
+    slot: number,
+    counter: number,
+  ): void;
   clear(h: Handle): void;
   stats(h: Handle): { received: number; runts: number; dropped: number; hits: Float64Array };
   close(h: Handle): void;
@@ -74,6 +88,8 @@ export class NativeUdp {
   readonly #handle: Handle;
   readonly #engine: DnsEngine;
   readonly #log: ((line: string) => void) | undefined;
+  /** The authority's shared rotation counters; without them rotations are answered uncached. */
+  readonly #counters: Int32Array | undefined;
   readonly #counterIds = new Map<string, number>();
   readonly #counterKeys: string[] = [];
   /** Set by close(): the totals at that moment. */
@@ -92,8 +108,13 @@ export class NativeUdp {
     this.#addon = l.addon;
     this.#engine = engine;
     this.#log = log;
-    this.#handle = l.addon.open(host, port, threads, (query, thread, address, sender) =>
-      this.#miss(query, thread, address, sender),
+    this.#counters = engine.authority.counters;
+    this.#handle = l.addon.open(
+      host,
+      port,
+      threads,
+      (query, thread, address, sender) => this.#miss(query, thread, address, sender),
+      this.#counters,
     );
   }
 
@@ -108,13 +129,37 @@ export class NativeUdp {
       if (res === undefined) return;
       this.#addon.reply(this.#handle, thread, res.bytes, sender);
       // The engine marks only queries the native key fits (MAX_KEY + 2 bytes) cacheable.
-      if (!res.cacheable) return;
+      const rotation = this.#counters !== undefined ? res.rotation : undefined;
+      if (!res.cacheable && rotation === undefined) return;
       const counter = this.#counterId(res.countKey);
-      if (counter !== undefined)
-        this.#addon.install(this.#handle, thread, query, res.bytes, counter);
+      if (counter === undefined) return;
+      if (res.cacheable) this.#addon.install(this.#handle, thread, query, res.bytes, counter);
+      else if (rotation !== undefined && this.#counters !== undefined)
+        this.#installRotation(thread, query, rotation, this.#counters, counter);
     } catch (err) {
       this.#log?.(`dns: native UDP miss failed: ${String(err)}`);
     }
+  }
+
+  #installRotation(
+    thread: number,
+    query: Buffer,
+    rotation: EncodedRotation,
+    counters: Int32Array,
+    counter: number,
+  ): void {
+    const offsets = new Uint32Array(rotation.responses.length + 1);
+    rotation.responses.forEach((r, i) => (offsets[i + 1] = (offsets[i] ?? 0) + r.length));
+    this.#addon.installRotation(
+      this.#handle,
+      thread,
+      query,
+      Buffer.concat(rotation.responses),
+      offsets,
+      rotation.sequence,
+      counterSlot(rotation.host, counters),
+      counter,
+    );
   }
 
   #counterId(key: string): number | undefined {

@@ -28,23 +28,31 @@
 //
 // Packet cache: a query's bytes after the ID (flags, question, EDNS options
 // including the client subnet) fully determine a stable answer, so those bytes
-// key a cache of encoded UDP responses; a hit only patches the ID. Answers that
-// rotate (roundRobin, weighted) or depend on the sender's address (geo without
-// ECS) are never cached. The cache is emptied whenever routes or health
-// change, so a cached answer is never staler than the table.
+// key a cache of encoded UDP responses; a hit only patches the ID. An answer
+// that rotates (roundRobin, weighted) is a function of the host's rotation
+// counter modulo the rotation's period, so its entry holds the whole period:
+// the distinct encoded answers and which one each position gives; a hit
+// advances the same shared counter a miss would and sends the answer at its
+// position, so cached and uncached answers continue one sequence per host
+// across every thread. Answers that depend on the sender's address (geo
+// without ECS) are never cached. The cache is emptied whenever routes or
+// health change, so a cached answer is never staler than the table.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket, Packet } from 'dns-packet';
-import { type Authority, MAX_UDP_PAYLOAD, RCODE } from './answer.ts';
+import { type AnswerResult, type Authority, MAX_UDP_PAYLOAD, RCODE } from './answer.ts';
 import { NativeUdp, nativeUdpUnavailable, type UdpThreads } from './dns-native.ts';
 import type { TrafficRoute } from './routes.ts';
+import { rotationAt } from './strategies.ts';
 
 const HEADER = 12;
 /** Queries up to this size have their answers cached (the native cache's key limit too). */
 const CACHEABLE_QUERY = 512;
 const CACHE_LIMIT = 10_000;
+/** Bytes of distinct answers a cached rotation may hold; a bigger rotation is answered uncached. */
+const ROTATION_BYTES = 256 * 1024;
 const TCP_IDLE_MS = 10_000;
 const TCP_MAX_CONNECTIONS = 256;
 const WORKER_START_MS = 10_000;
@@ -74,10 +82,23 @@ export interface EncodedAnswer {
   /** UDP only: every sender of the same bytes after the ID gets these bytes (with its ID). */
   cacheable: boolean;
   countKey: string;
+  /** UDP only: every answer these query bytes get, by rotation position (`bytes` is one). */
+  rotation?: EncodedRotation;
+}
+
+/** A rotation's whole period, encoded: position n answers `responses[sequence[n % sequence.length]]`. */
+export interface EncodedRotation {
+  /** Whose rotation counter drives it. */
+  host: string;
+  /** The distinct answers, in the order positions first give them. */
+  responses: Buffer[];
+  sequence: Uint16Array;
 }
 
 interface CacheEntry {
-  response: Buffer;
+  /** A stable answer; absent for a rotation. */
+  response?: Buffer;
+  rotation?: EncodedRotation;
   countKey: string;
   /** Answers sent from this entry since it was cached (folded into counts when dropped). */
   hits: number;
@@ -144,8 +165,16 @@ export class DnsEngine {
     const key = msg.toString('latin1', 2);
     const hit = this.#cache.get(key);
     if (hit !== undefined) {
-      const out = Buffer.allocUnsafe(hit.response.length);
-      hit.response.copy(out, 2, 2);
+      const rot = hit.rotation;
+      const response =
+        hit.response ??
+        (rot &&
+          rot.responses[
+            rot.sequence[this.authority.state.next(rot.host) % rot.sequence.length] ?? 0
+          ]);
+      if (response === undefined) return undefined;
+      const out = Buffer.allocUnsafe(response.length);
+      response.copy(out, 2, 2);
       out[0] = msg[0] ?? 0;
       out[1] = msg[1] ?? 0;
       hit.hits++;
@@ -153,9 +182,14 @@ export class DnsEngine {
     }
     const res = this.answerUdp(msg, address);
     if (res === undefined) return undefined;
-    if (res.cacheable) {
+    if (res.cacheable || res.rotation !== undefined) {
       if (this.#cache.size >= CACHE_LIMIT) this.invalidate();
-      this.#cache.set(key, { response: res.bytes, countKey: res.countKey, hits: 0 });
+      this.#cache.set(
+        key,
+        res.rotation !== undefined
+          ? { rotation: res.rotation, countKey: res.countKey, hits: 0 }
+          : { response: res.bytes, countKey: res.countKey, hits: 0 },
+      );
     }
     return res.bytes;
   }
@@ -163,10 +197,10 @@ export class DnsEngine {
   /**
    * The answer to a UDP query of at least a header's length, counted but
    * neither cached nor counted as received (the caller's cache does both).
-   * `cacheable` only for queries small enough to key a cache entry.
+   * `cacheable` and `rotation` only for queries small enough to key a cache entry.
    */
   answerUdp(msg: Buffer, address: string): EncodedAnswer | undefined {
-    const res = this.#respond(msg, address, 'udp');
+    const res = this.#respond(msg, address, 'udp', msg.length <= CACHEABLE_QUERY);
     if (res === undefined) return undefined;
     this.#count(res.countKey);
     return msg.length <= CACHEABLE_QUERY ? res : { ...res, cacheable: false };
@@ -179,14 +213,22 @@ export class DnsEngine {
       this.malformed++;
       return null;
     }
-    const res = this.#respond(msg, address, 'tcp');
+    const res = this.#respond(msg, address, 'tcp', false);
     if (res === undefined) return undefined;
     this.#count(res.countKey);
     return res.bytes;
   }
 
-  /** Never throws: a query that breaks the codec is answered FORMERR (or dropped). */
-  #respond(msg: Buffer, address: string, transport: 'udp' | 'tcp'): EncodedAnswer | undefined {
+  /**
+   * Never throws: a query that breaks the codec is answered FORMERR (or dropped).
+   * `withRotation`: encode a rotating answer's whole period too.
+   */
+  #respond(
+    msg: Buffer,
+    address: string,
+    transport: 'udp' | 'tcp',
+    withRotation: boolean,
+  ): EncodedAnswer | undefined {
     let query: DecodedPacket;
     try {
       // Cheap header checks first: the codec trusts section counts (it sizes
@@ -210,25 +252,59 @@ export class DnsEngine {
       return { bytes, cacheable: false, countKey: `${transport}|-|FORMERR` };
     }
     try {
-      const result = this.authority.answer(query, { address, transport });
-      let bytes = dnsPacket.encode(result.packet);
-      if (transport === 'udp') {
-        const opt = query.additionals?.find((a) => a.type === 'OPT');
-        const limit =
-          opt?.type === 'OPT'
-            ? Math.max(512, Math.min(opt.udpPayloadSize || 512, MAX_UDP_PAYLOAD))
-            : 512;
-        if (bytes.length > limit) bytes = dnsPacket.encode(truncated(result.packet));
-      }
+      const ctx = { address, transport };
+      const result = this.authority.answer(query, ctx);
+      const bytes = encodeFor(query, result, transport);
       const rcode = (result.packet.flags ?? 0) & 0xf;
       const countKey = `${transport}|${result.strategy ?? '-'}|${RCODE_NAME[rcode] ?? rcode}`;
-      return { bytes, cacheable: transport === 'udp' && result.stable, countKey };
+      const rotation =
+        withRotation && result.rotation !== undefined
+          ? this.#rotation(query, ctx, result.rotation)
+          : undefined;
+      return {
+        bytes,
+        cacheable: transport === 'udp' && result.stable,
+        countKey,
+        ...(rotation !== undefined ? { rotation } : {}),
+      };
     } catch {
       const bytes = Buffer.alloc(HEADER);
       msg.copy(bytes, 0, 0, 4);
       bytes.writeUInt16BE(0x8000 | (msg.readUInt16BE(2) & 0x7900) | RCODE.SERVFAIL, 2);
       return { bytes, cacheable: false, countKey: `${transport}|-|SERVFAIL` };
     }
+  }
+
+  /**
+   * The query's answers at every position of its rotation (the live answer's
+   * counter already moved; these use fixed positions and move nothing), or
+   * undefined when the distinct answers would exceed ROTATION_BYTES.
+   */
+  #rotation(
+    query: DecodedPacket,
+    ctx: { address: string; transport: 'udp' | 'tcp' },
+    rotation: { host: string; period: number },
+  ): EncodedRotation | undefined {
+    const responses: Buffer[] = [];
+    const sequence = new Uint16Array(rotation.period);
+    // Positions that select the same endpoints give the same bytes: encode each once.
+    const byEndpoints = new Map<string, number>();
+    let bytes = 0;
+    for (let n = 0; n < rotation.period; n++) {
+      const result = this.authority.answer(query, ctx, rotationAt(n));
+      const chosen = (result.selection?.endpoints ?? []).map((e) => e.address).join(',');
+      let index = byEndpoints.get(chosen);
+      if (index === undefined) {
+        const response = encodeFor(query, result, 'udp');
+        bytes += response.length;
+        if (bytes > ROTATION_BYTES || responses.length > 0xffff) return undefined;
+        index = responses.length;
+        responses.push(response);
+        byEndpoints.set(chosen, index);
+      }
+      sequence[n] = index;
+    }
+    return { host: rotation.host, responses, sequence };
   }
 }
 
@@ -532,6 +608,16 @@ export class DnsServer {
       }
     });
   }
+}
+
+/** The encoded answer; over UDP truncated (TC) when bigger than the client accepts. */
+function encodeFor(query: DecodedPacket, result: AnswerResult, transport: 'udp' | 'tcp'): Buffer {
+  const bytes = dnsPacket.encode(result.packet);
+  if (transport === 'tcp') return bytes;
+  const opt = query.additionals?.find((a) => a.type === 'OPT');
+  const limit =
+    opt?.type === 'OPT' ? Math.max(512, Math.min(opt.udpPayloadSize || 512, MAX_UDP_PAYLOAD)) : 512;
+  return bytes.length > limit ? dnsPacket.encode(truncated(result.packet)) : bytes;
 }
 
 /** The answer with TC set and only the question and OPT: the client retries over TCP. */

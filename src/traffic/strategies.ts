@@ -30,12 +30,23 @@ export interface Selection {
   stable: boolean;
   /** geo: the region the client was placed in; unit: the cell. */
   detail?: string;
+  /**
+   * roundRobin and weighted: the answer is a function of the host's rotation
+   * counter modulo `period` (the number of distinct positions), so the answers
+   * for positions 0..period-1 are the whole rotation.
+   */
+  period?: number;
+}
+
+/** Where a host's rotation stands: its position, advanced by each call. */
+export interface RotationState {
+  next(host: string): number;
 }
 
 /** Counter slots of a shared StrategyState; hosts hashing to one slot share a sequence. */
 export const SHARED_COUNTER_SLOTS = 65_536;
 
-export class StrategyState {
+export class StrategyState implements RotationState {
   readonly #local = new Map<string, number>();
   readonly #shared: Int32Array | undefined;
 
@@ -47,11 +58,21 @@ export class StrategyState {
   /** The host's position in its rotation, then advances it. */
   next(host: string): number {
     if (this.#shared !== undefined)
-      return Atomics.add(this.#shared, hash32(host) % this.#shared.length, 1) >>> 0;
+      return Atomics.add(this.#shared, counterSlot(host, this.#shared), 1) >>> 0;
     const n = this.#local.get(host) ?? 0;
     this.#local.set(host, n + 1);
     return n;
   }
+}
+
+/** A rotation fixed at one position: the answer a counter at `position` gives. */
+export function rotationAt(position: number): RotationState {
+  return { next: () => position };
+}
+
+/** The slot of `counters` that holds the host's rotation counter (the native fast path's too). */
+export function counterSlot(host: string, counters: Int32Array): number {
+  return hash32(host) % counters.length;
 }
 
 export function sharedCounters(): Int32Array {
@@ -70,7 +91,7 @@ export function select(
   route: TrafficRoute,
   healthy: (e: TrafficEndpoint) => boolean,
   client: ClientInfo,
-  state: StrategyState,
+  state: RotationState,
   geo: GeoLocator,
 ): Selection {
   const live = route.endpoints.filter((e) => healthy(e));
@@ -89,7 +110,7 @@ function apply(
   route: TrafficRoute,
   candidates: TrafficEndpoint[],
   client: ClientInfo,
-  state: StrategyState,
+  state: RotationState,
   geo: GeoLocator,
 ): Omit<Selection, 'allDown'> {
   const spec = route.spec;
@@ -105,12 +126,19 @@ function apply(
     }
     case 'roundRobin': {
       if (candidates.length === 0) return { endpoints: [], stable: true };
-      const k = state.next(route.host) % candidates.length;
-      return { endpoints: [...candidates.slice(k), ...candidates.slice(0, k)], stable: false };
+      const period = candidates.length;
+      const k = state.next(route.host) % period;
+      return {
+        endpoints: [...candidates.slice(k), ...candidates.slice(0, k)],
+        stable: false,
+        period,
+      };
     }
     case 'weighted': {
-      const chosen = weightedPick(route, candidates, state);
-      return { endpoints: chosen ? [chosen] : [], stable: false };
+      if (candidates.length === 0) return { endpoints: [], stable: true };
+      const seq = swrrPeriod(route, candidates);
+      const chosen = candidates[seq[state.next(route.host) % seq.length] ?? 0];
+      return { endpoints: chosen ? [chosen] : [], stable: false, period: seq.length };
     }
     case 'geo': {
       const from = client.subnet ?? client.address;
@@ -142,6 +170,10 @@ function nearest(candidates: TrafficEndpoint[], where: GeoPoint): TrafficEndpoin
   return candidates.filter((_, i) => (dist[i] ?? Infinity) <= best + 1);
 }
 
+/** Longest period kept; bigger weight sums are scaled down to it (rounding). */
+const MAX_PERIOD = 10_000;
+const periods = new Map<string, Uint16Array>();
+
 /**
  * Smooth weighted round robin (the nginx algorithm): deterministic, and every
  * window of `total` picks follows the weights exactly. A weights entry's weight
@@ -150,24 +182,10 @@ function nearest(candidates: TrafficEndpoint[], where: GeoPoint): TrafficEndpoin
  * candidate weighs 0. All-zero weights fall back to equal weights.
  *
  * With integer weights the algorithm's state returns to zero after `total`
- * picks, so the n-th pick is element n mod total of one precomputed period:
+ * picks, so the n-th pick is element n mod total of one precomputed period (returned here):
  * a single shared counter then drives it from any thread. When the candidates
  * change the sequence continues at the counter's position in the new period.
  */
-function weightedPick(
-  route: TrafficRoute,
-  candidates: TrafficEndpoint[],
-  state: StrategyState,
-): TrafficEndpoint | undefined {
-  if (candidates.length === 0) return undefined;
-  const seq = swrrPeriod(route, candidates);
-  return candidates[seq[state.next(route.host) % seq.length] ?? 0];
-}
-
-/** Longest period kept; bigger weight sums are scaled down to it (rounding). */
-const MAX_PERIOD = 10_000;
-const periods = new Map<string, Uint16Array>();
-
 function swrrPeriod(route: TrafficRoute, candidates: TrafficEndpoint[]): Uint16Array {
   const entries = route.spec.weights;
   const entryOf = (e: TrafficEndpoint) => {

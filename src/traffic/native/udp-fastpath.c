@@ -5,6 +5,14 @@
 // which decides the answer, sends it with `reply` and, when the answer is
 // stable, `install`s it for the thread that missed.
 //
+// Rotating answers (round robin, weighted) are a function of the host's
+// rotation counter modulo the rotation's period. JavaScript keeps those
+// counters in a SharedArrayBuffer (`open`'s last argument); `install_rotation`
+// gives a thread the period's distinct answers and which one each position
+// gives, and a hit adds one to the host's counter atomically, exactly as a miss
+// answered in JavaScript does, so every thread and JavaScript continue one
+// sequence per host.
+//
 // Why native: Node's dgram makes one syscall, one callback and two
 // allocations per datagram; on loopback under dnsperf that path, not the
 // DNS logic, bounded the server (docs/benchmarks.md). The cache semantics are
@@ -30,6 +38,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +55,25 @@
 #define MAX_KEY 510         // queries up to 512 bytes are cacheable, as in JS
 #define COUNTERS 1024       // distinct count keys (transport|strategy|rcode)
 #define MISS_QUEUE 4096
+#define ROTATION_BYTES (1u << 20)  // a rotation's responses, all together
 #define HEADER 12
 
 typedef struct {
   uint64_t hash;
-  uint8_t *key;  // key bytes then response bytes, one allocation
+  // One allocation: for a rotation its offsets (variants + 1) and sequence
+  // (period) first, then the key bytes, then the response bytes.
+  uint8_t *mem;
+  const uint8_t *key;
+  const uint8_t *resp;
   uint32_t key_len;
-  uint32_t resp_len;
+  uint32_t resp_len;  // all responses' bytes for a rotation
   uint32_t counter;
+  // Rotations only (period 0 for a stable answer): position n answers
+  // response seq[n % period], bytes offsets[i] .. offsets[i + 1] of resp.
+  uint32_t period;
+  int32_t *position;  // the host's rotation counter (shared memory)
+  const uint32_t *offsets;
+  const uint16_t *seq;
 } entry_t;
 
 typedef struct server server_t;
@@ -74,6 +94,11 @@ typedef struct {
 
 struct server {
   uint32_t threads;
+  // The rotation counters (a SharedArrayBuffer JavaScript keeps alive while
+  // `counters_ref` holds it), or NULL: then no rotation is installed.
+  int32_t *counters;
+  size_t counter_slots;
+  napi_ref counters_ref;
   int stop_fd;  // eventfd: readable once close() asked the threads to stop
   int family;
   napi_threadsafe_function on_miss;
@@ -103,43 +128,69 @@ static entry_t *cache_find(worker_t *w, const uint8_t *key, uint32_t len, uint64
   uint32_t mask = CACHE_SLOTS - 1;
   for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
     entry_t *e = &w->slots[i];
-    if (e->key == NULL) return NULL;
+    if (e->mem == NULL) return NULL;
     if (e->hash == h && e->key_len == len && memcmp(e->key, key, len) == 0) return e;
   }
 }
 
 static void cache_clear(worker_t *w) {
   for (uint32_t i = 0; i < CACHE_SLOTS; i++) {
-    free(w->slots[i].key);
-    w->slots[i].key = NULL;
+    free(w->slots[i].mem);
+    w->slots[i].mem = NULL;
   }
   w->size = 0;
 }
 
+// A rotation to install: `variants` responses concatenated in `resp`
+// (boundaries in `offsets`), and the response of each of `period` positions.
+typedef struct {
+  uint32_t variants;
+  const uint32_t *offsets;
+  uint32_t period;
+  const uint16_t *seq;
+  int32_t *position;
+} rotation_t;
+
+// Stores key -> response (rot NULL) or key -> rotation; resp_len is all responses' bytes.
 static void cache_put(worker_t *w, const uint8_t *key, uint32_t key_len, const uint8_t *resp,
-                      uint32_t resp_len, uint32_t counter) {
+                      uint32_t resp_len, uint32_t counter, const rotation_t *rot) {
   uint64_t h = hash_bytes(key, key_len);
   entry_t *old = cache_find(w, key, key_len, h);
   if (old == NULL && w->size >= CACHE_LIMIT) cache_clear(w);
-  uint8_t *mem = malloc((size_t)key_len + resp_len);
+  size_t head = rot == NULL ? 0
+                            : (size_t)(rot->variants + 1) * sizeof(uint32_t) +
+                                  (size_t)rot->period * sizeof(uint16_t);
+  uint8_t *mem = malloc(head + key_len + resp_len);
   if (mem == NULL) return;
-  memcpy(mem, key, key_len);
-  memcpy(mem + key_len, resp, resp_len);
+  if (rot != NULL) {
+    memcpy(mem, rot->offsets, (size_t)(rot->variants + 1) * sizeof(uint32_t));
+    memcpy(mem + (size_t)(rot->variants + 1) * sizeof(uint32_t), rot->seq,
+           (size_t)rot->period * sizeof(uint16_t));
+  }
+  memcpy(mem + head, key, key_len);
+  memcpy(mem + head + key_len, resp, resp_len);
   entry_t *e = old;
   if (e == NULL) {
     uint32_t mask = CACHE_SLOTS - 1;
     uint32_t i = (uint32_t)h & mask;
-    while (w->slots[i].key != NULL) i = (i + 1) & mask;
+    while (w->slots[i].mem != NULL) i = (i + 1) & mask;
     e = &w->slots[i];
     w->size++;
   } else {
-    free(e->key);
+    free(e->mem);
   }
   e->hash = h;
-  e->key = mem;
+  e->mem = mem;
+  e->key = mem + head;
+  e->resp = mem + head + key_len;
   e->key_len = key_len;
   e->resp_len = resp_len;
   e->counter = counter;
+  e->period = rot == NULL ? 0 : rot->period;
+  e->position = rot == NULL ? NULL : rot->position;
+  e->offsets = rot == NULL ? NULL : (const uint32_t *)mem;
+  e->seq = rot == NULL ? NULL
+                       : (const uint16_t *)(mem + (size_t)(rot->variants + 1) * sizeof(uint32_t));
 }
 
 static void queue_miss(worker_t *w, const uint8_t *bytes, uint32_t len,
@@ -205,12 +256,21 @@ static void *serve(void *arg) {
           missed[misses++] = (uint32_t)i;
           continue;
         }
+        const uint8_t *resp = e->resp;
+        uint32_t resp_len = e->resp_len;
+        if (e->period != 0) {
+          // Relaxed: the counter orders nothing else, as Atomics.add in JavaScript.
+          uint32_t n = (uint32_t)__atomic_fetch_add(e->position, 1, __ATOMIC_RELAXED);
+          uint16_t v = e->seq[n % e->period];
+          resp = e->resp + e->offsets[v];
+          resp_len = e->offsets[v + 1] - e->offsets[v];
+        }
         uint8_t *r = sbuf + (size_t)out * SEND_SLOT;
-        memcpy(r + 2, e->key + e->key_len + 2, e->resp_len - 2);
+        memcpy(r + 2, resp + 2, resp_len - 2);
         r[0] = q[0];
         r[1] = q[1];
         w->hits[e->counter]++;
-        siov[out].iov_len = e->resp_len;
+        siov[out].iov_len = resp_len;
         memset(&smsg[out], 0, sizeof(smsg[out]));
         smsg[out].msg_hdr.msg_iov = &siov[out];
         smsg[out].msg_hdr.msg_iovlen = 1;
@@ -321,10 +381,10 @@ static void stop_threads(server_t *s) {
 }
 
 static void finalize_server(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)hint;
   server_t *s = data;
   stop_threads(s);
+  if (s->counters_ref != NULL) napi_delete_reference(env, s->counters_ref);
   free(s->workers);
   free(s);
 }
@@ -346,11 +406,25 @@ static int parse_address(int family, const char *host, uint32_t port, struct soc
   return inet_pton(AF_INET, host, &a->sin_addr) == 1;
 }
 
-// open(host, port, threads, onMiss(query, thread, address, sender)) -> handle
+// open(host, port, threads, onMiss(query, thread, address, sender), counters?: Int32Array) -> handle
 static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t *counters = NULL;
+  size_t counter_slots = 0;
+  bool have_counters = false;
+  if (argc >= 5) CHECK(env, napi_is_typedarray(env, argv[4], &have_counters));
+  if (have_counters) {
+    napi_typedarray_type type;
+    void *data;
+    CHECK(env, napi_get_typedarray_info(env, argv[4], &type, &counter_slots, &data, NULL, NULL));
+    if (type != napi_int32_array || counter_slots == 0) {
+      napi_throw_type_error(env, "EUDPFAST", "udp-fastpath: counters must be a non-empty Int32Array");
+      return NULL;
+    }
+    counters = data;
+  }
   char host[INET6_ADDRSTRLEN];
   uint32_t port, threads;
   CHECK(env, napi_get_value_string_utf8(env, argv[0], host, sizeof(host), NULL));
@@ -377,6 +451,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->threads = threads;
   s->family = family;
   s->workers = ws;
+  s->counters = counters;
+  s->counter_slots = counter_slots;
   s->stop_fd = eventfd(0, EFD_CLOEXEC);
   for (uint32_t i = 0; i < threads; i++) ws[i].fd = -1;
   napi_value name;
@@ -432,6 +508,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   // Misses alone do not keep the process alive; the JavaScript server object does.
   napi_unref_threadsafe_function(env, s->on_miss);
+  if (counters != NULL) CHECK(env, napi_create_reference(env, argv[4], 1, &s->counters_ref));
   napi_value handle;
   CHECK(env, napi_create_external(env, s, finalize_server, NULL, &handle));
   return handle;
@@ -495,7 +572,54 @@ static napi_value js_install(napi_env env, napi_callback_info info) {
   }
   worker_t *w = &s->workers[thread];
   pthread_mutex_lock(&w->lock);
-  cache_put(w, (uint8_t *)query + 2, (uint32_t)query_len - 2, resp, (uint32_t)resp_len, counter);
+  cache_put(w, (uint8_t *)query + 2, (uint32_t)query_len - 2, resp, (uint32_t)resp_len, counter, NULL);
+  pthread_mutex_unlock(&w->lock);
+  return NULL;
+}
+
+// install_rotation(handle, thread, query, responses: Buffer (concatenated),
+//   offsets: Uint32Array (variants + 1), sequence: Uint16Array, slot, counter):
+// the thread answers these query bytes from the rotation, advancing counters[slot].
+static napi_value js_install_rotation(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  server_t *s = unwrap(env, argv[0]);
+  if (s == NULL) return NULL;
+  uint32_t thread, slot, counter;
+  void *query, *resp, *offsets_data, *seq_data;
+  size_t query_len, resp_len, variants_plus_one, period;
+  napi_typedarray_type offsets_type, seq_type;
+  CHECK(env, napi_get_value_uint32(env, argv[1], &thread));
+  CHECK(env, napi_get_buffer_info(env, argv[2], &query, &query_len));
+  CHECK(env, napi_get_buffer_info(env, argv[3], &resp, &resp_len));
+  CHECK(env, napi_get_typedarray_info(env, argv[4], &offsets_type, &variants_plus_one, &offsets_data, NULL, NULL));
+  CHECK(env, napi_get_typedarray_info(env, argv[5], &seq_type, &period, &seq_data, NULL, NULL));
+  CHECK(env, napi_get_value_uint32(env, argv[6], &slot));
+  CHECK(env, napi_get_value_uint32(env, argv[7], &counter));
+  if (s->counters == NULL || thread >= s->threads || counter >= COUNTERS || slot >= s->counter_slots ||
+      query_len < HEADER || query_len - 2 > MAX_KEY || offsets_type != napi_uint32_array ||
+      seq_type != napi_uint16_array || variants_plus_one < 2 || variants_plus_one > 65537 ||
+      period == 0 || resp_len > ROTATION_BYTES) {
+    napi_throw_range_error(env, "EUDPFAST", "udp-fastpath: install_rotation out of range");
+    return NULL;
+  }
+  // Every response within the send slot, every position naming one: a hit never checks.
+  const uint32_t *offsets = offsets_data;
+  const uint16_t *seq = seq_data;
+  uint32_t variants = (uint32_t)variants_plus_one - 1;
+  int ok = offsets[0] == 0 && offsets[variants] == resp_len;
+  for (uint32_t v = 0; ok && v < variants; v++)
+    ok = offsets[v + 1] >= offsets[v] + HEADER && offsets[v + 1] - offsets[v] <= SEND_SLOT;
+  for (size_t n = 0; ok && n < period; n++) ok = seq[n] < variants;
+  if (!ok) {
+    napi_throw_range_error(env, "EUDPFAST", "udp-fastpath: install_rotation: inconsistent rotation");
+    return NULL;
+  }
+  rotation_t rot = {variants, offsets, (uint32_t)period, seq, &s->counters[slot]};
+  worker_t *w = &s->workers[thread];
+  pthread_mutex_lock(&w->lock);
+  cache_put(w, (uint8_t *)query + 2, (uint32_t)query_len - 2, resp, (uint32_t)resp_len, counter, &rot);
   pthread_mutex_unlock(&w->lock);
   return NULL;
 }
@@ -563,6 +687,7 @@ NAPI_MODULE_INIT(/* napi_env env, napi_value exports */) {
       {"port", NULL, js_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"reply", NULL, js_reply, NULL, NULL, NULL, napi_enumerable, NULL},
       {"install", NULL, js_install, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"installRotation", NULL, js_install_rotation, NULL, NULL, NULL, napi_enumerable, NULL},
       {"clear", NULL, js_clear, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
