@@ -2,3 +2,5 @@
 // re-exported here because it pulls in node:test; tests import it directly.
 export type * from './types.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
+export { openEtcdStore, EtcdStore, type EtcdStoreOptions } from './etcd/store.ts';
+export { parseEtcdUrl } from './etcd/connection.ts';

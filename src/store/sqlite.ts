@@ -79,25 +79,19 @@ export class SqliteStore implements Store {
   }
 
   create(obj: StoredObject): Promise<StoredObject> {
-    return attempt(() => this.#commits.enqueue([createStep(this.#commits.read, obj)])).then(only);
+    return attempt(() => this.#commits.enqueue([createStep(obj)])).then(only);
   }
 
   update(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() =>
-      this.#commits.enqueue([updateStep(this.#commits.read, obj, options)]),
-    ).then(only);
+    return attempt(() => this.#commits.enqueue([updateStep(obj, options)])).then(only);
   }
 
   updateStatus(obj: StoredObject, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() =>
-      this.#commits.enqueue([updateStatusStep(this.#commits.read, obj, options)]),
-    ).then(only);
+    return attempt(() => this.#commits.enqueue([updateStatusStep(obj, options)])).then(only);
   }
 
   delete(key: ObjectKey, options?: WriteOptions): Promise<StoredObject> {
-    return attempt(() =>
-      this.#commits.enqueue([deleteStep(this.#commits.read, key, options)]),
-    ).then(only);
+    return attempt(() => this.#commits.enqueue([deleteStep(key, options)])).then(only);
   }
 
   /** One SAVEPOINT in the next group commit holds the fence check and every step (see GroupCommit). */
@@ -109,7 +103,7 @@ export class SqliteStore implements Store {
       this.#db.assertOpen();
       if (operations.length === 0) return [];
       return this.#commits.enqueue(
-        operations.map((o) => batchStep(this.#commits.read, o)),
+        operations.map((o) => batchStep(o)),
         options.fence,
       );
     });

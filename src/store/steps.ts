@@ -1,9 +1,9 @@
 // What each write does to one object, for every backend: the preconditions
 // (exists / does not exist, compare-and-set, fence) and the new document.
-// A backend supplies `read`, the object's state as of the write: inside its
-// transaction, after the earlier writes of the same transaction. It assigns
-// the revision, stores the document (or removes it for DELETED) and records
-// the event.
+// A backend calls `mutate` with the revision and `read`, the objects' state
+// as of the write: inside its transaction, after the earlier writes of the
+// same transaction. It stores the document (or removes it for DELETED) and
+// records the event.
 import { randomUUID } from 'node:crypto';
 import { canonical } from '../model/canonical.ts';
 import { AlreadyExistsError, ConflictError } from '../model/errors.ts';
@@ -30,14 +30,14 @@ export type ObjectReader = (k: NormalKey) => StoredObject | undefined;
 /** One object's write: its key and how to build its new state at a revision. */
 export interface WriteStep {
   k: NormalKey;
-  mutate: (revision: number) => { type: WatchEventType; doc: StoredObject };
+  mutate: (revision: number, read: ObjectReader) => { type: WatchEventType; doc: StoredObject };
 }
 
-export function createStep(read: ObjectReader, obj: StoredObject): WriteStep {
+export function createStep(obj: StoredObject): WriteStep {
   const k = keyOf(obj);
   return {
     k,
-    mutate: (revision) => {
+    mutate: (revision, read) => {
       if (read(k) !== undefined) {
         throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
           kind: k.kind,
@@ -57,13 +57,9 @@ export function createStep(read: ObjectReader, obj: StoredObject): WriteStep {
   };
 }
 
-export function updateStep(
-  read: ObjectReader,
-  obj: StoredObject,
-  options: WriteOptions | undefined,
-): WriteStep {
+export function updateStep(obj: StoredObject, options: WriteOptions | undefined): WriteStep {
   const k = keyOf(obj);
-  return existingStep(read, k, expectedVersion(obj, options), (stored, revision) => {
+  return existingStep(k, expectedVersion(obj, options), (stored, revision) => {
     const specChanged = canonical(obj.spec) !== canonical(stored.spec);
     const generation = (stored.metadata.generation ?? 1) + (specChanged ? 1 : 0);
     // Caller's metadata replaces the stored one except for server-owned fields.
@@ -82,40 +78,32 @@ export function updateStep(
   });
 }
 
-export function updateStatusStep(
-  read: ObjectReader,
-  obj: StoredObject,
-  options: WriteOptions | undefined,
-): WriteStep {
+export function updateStatusStep(obj: StoredObject, options: WriteOptions | undefined): WriteStep {
   const k = keyOf(obj);
-  return existingStep(read, k, expectedVersion(obj, options), (stored, revision) => ({
+  return existingStep(k, expectedVersion(obj, options), (stored, revision) => ({
     type: 'MODIFIED',
     doc: withStatus(atRevision(stored, revision), obj.status),
   }));
 }
 
-export function deleteStep(
-  read: ObjectReader,
-  key: ObjectKey,
-  options: WriteOptions | undefined,
-): WriteStep {
+export function deleteStep(key: ObjectKey, options: WriteOptions | undefined): WriteStep {
   const k = normalizeKey(key);
-  return existingStep(read, k, expectedVersion(undefined, options), (stored, revision) => ({
+  return existingStep(k, expectedVersion(undefined, options), (stored, revision) => ({
     type: 'DELETED',
     doc: atRevision(stored, revision),
   }));
 }
 
-export function batchStep(read: ObjectReader, o: BatchOperation): WriteStep {
+export function batchStep(o: BatchOperation): WriteStep {
   switch (o.op) {
     case 'create':
-      return createStep(read, o.object);
+      return createStep(o.object);
     case 'update':
-      return updateStep(read, o.object, o.options);
+      return updateStep(o.object, o.options);
     case 'updateStatus':
-      return updateStatusStep(read, o.object, o.options);
+      return updateStatusStep(o.object, o.options);
     case 'delete':
-      return deleteStep(read, o.key, o.options);
+      return deleteStep(o.key, o.options);
   }
 }
 
@@ -141,12 +129,11 @@ export function checkFence(read: ObjectReader, fence: Fence): void {
  * passed the compare-and-set check against `expected`.
  */
 function existingStep(
-  read: ObjectReader,
   k: NormalKey,
   expected: string | undefined,
   build: (stored: StoredObject, revision: number) => { type: WatchEventType; doc: StoredObject },
 ): WriteStep {
-  return { k, mutate: (revision) => build(current(read, k, expected), revision) };
+  return { k, mutate: (revision, read) => build(current(read, k, expected), revision) };
 }
 
 /** The stored object, after the compare-and-set check against `expected`. */

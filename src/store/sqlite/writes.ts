@@ -82,7 +82,7 @@ export class GroupCommit {
       outcomes = this.#database.transaction(() =>
         batch.map((w) =>
           this.#database.savepoint(() => {
-            if (w.fence !== undefined) checkFence(this.read, w.fence);
+            if (w.fence !== undefined) checkFence(this.#read, w.fence);
             return w.steps.map((step) => this.#apply(step));
           }),
         ),
@@ -104,7 +104,7 @@ export class GroupCommit {
   }
 
   /** The committed state inside the current transaction: what each step reads. */
-  readonly read: ObjectReader = (k: NormalKey) => {
+  readonly #read: ObjectReader = (k: NormalKey) => {
     const row = this.#database.stmt.getObject.get(k.kind, k.namespace, k.name);
     return row === undefined ? undefined : parseDoc(row);
   };
@@ -112,7 +112,7 @@ export class GroupCommit {
   #apply({ k, mutate }: WriteStep): Change {
     const { stmt } = this.#database;
     const revision = this.#database.meta('revision') + 1;
-    const { type, doc } = mutate(revision);
+    const { type, doc } = mutate(revision, this.#read);
     const json = JSON.stringify(doc);
     if (type === 'DELETED') stmt.deleteObject.run(k.kind, k.namespace, k.name);
     else stmt.putObject.run(k.kind, k.namespace, k.name, revision, json);
