@@ -7,10 +7,11 @@
 // reports not ready, and keeps campaigning: when it holds the lease again a
 // new term starts, after the last term's workers have stopped, with the
 // controllers' memory of the last term dropped and every object enqueued.
-import type { Application, Cloud, Cluster, Site } from '../model/schema.ts';
+import type { Application, Cloud, Cluster, Migration, Site } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application/index.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
+import { createMigrationController, type MigrationMetricsSource } from './migration/index.ts';
 import type { DriverProvider } from './drivers.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { LeaderElector } from './leader.ts';
@@ -43,6 +44,8 @@ export interface ControlLoopOptions {
   /** Seconds between the cpu-use samples of a colocated app. */
   usageSampleSeconds?: number;
   leaseSeconds?: number;
+  /** The migration gate's traffic metrics (without it the gate sees the target's readiness only). */
+  migrationMetrics?: MigrationMetricsSource;
 }
 
 export function startControlLoops(o: ControlLoopOptions): ControlLoops {
@@ -52,7 +55,17 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const sites = new Informer<Site>(o.store, 'Site', onError);
   const apps = new Informer<Application>(o.store, 'Application', onError);
   const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
+  const migrations = new Informer<Migration>(o.store, 'Migration', onError);
   const events = new EventRecorder({ store: o.store, source: 'yunjian-controllers' });
+  const migration = createMigrationController({
+    store: o.store,
+    migrations,
+    apps,
+    clusters,
+    log: o.log,
+    events,
+    ...(o.migrationMetrics !== undefined ? { metrics: o.migrationMetrics } : {}),
+  });
   const clusterStatus = createClusterStatusController({
     store: o.store,
     clusters,
@@ -73,7 +86,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     events,
     ...(o.usageSampleSeconds !== undefined ? { usageSampleSeconds: o.usageSampleSeconds } : {}),
   });
-  const informers = [clusters, sites, apps, clouds];
+  const informers = [clusters, sites, apps, clouds, migrations];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
 
@@ -83,7 +96,9 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   let gc: NodeJS.Timeout | undefined;
   const stopWorkers = () => {
     clearInterval(gc);
-    return Promise.all([clusterStatus.stop(), application.stop()]).then(() => undefined);
+    return Promise.all([clusterStatus.stop(), application.stop(), migration.stop()]).then(
+      () => undefined,
+    );
   };
   let workersStopped: Promise<void> | undefined;
   const elector = new LeaderElector({
@@ -102,11 +117,13 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
         if (leaderState !== 'leading' || term !== terms) return;
         clusterStatus.start();
         application.start();
+        migration.start();
         // Level-based: a new term looks at everything again (the first term's
         // keys came from the informers' initial lists; later terms start empty).
         if (term > 1) {
           for (const c of clusters.list()) clusterStatus.enqueue(c.metadata.name);
           for (const a of apps.list()) application.enqueue(objectKey(a));
+          for (const m of migrations.list()) migration.enqueue(objectKey(m));
         }
         gc = setInterval(
           () => {
@@ -126,7 +143,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   });
   elector.start();
   return {
-    controllers: [clusterStatus, application],
+    controllers: [clusterStatus, application, migration],
     events,
     synced: () => synced,
     leading() {
