@@ -28,7 +28,17 @@ import { API_VERSION, LIMITS, type AnyResource, type Application, type Cluster }
 Settings.Set({ maxErrors: 1000 });
 
 type Validator = ReturnType<typeof Compile<TSchema>>;
-const validators = new Map<string, Validator>(KINDS.map((k) => [k.kind, Compile(k.schema)]));
+// Compiled on a kind's first validation, not at import: a CLI call that validates
+// one kind (or none) does not pay for compiling every kind's schema at start.
+const validators = new Map<string, Validator>();
+function validatorFor(info: KindInfo): Validator {
+  let validator = validators.get(info.kind);
+  if (validator === undefined) {
+    validator = Compile(info.schema);
+    validators.set(info.kind, validator);
+  }
+  return validator;
+}
 
 interface SchemaError {
   keyword: string;
@@ -422,8 +432,7 @@ export function validateResource(doc: unknown, subject = 'document'): AnyResourc
     });
     throw new ValidationError(subject, head);
   }
-  const validator = validators.get(info.kind);
-  if (!validator) throw new Error(`no validator for ${info.kind}`);
+  const validator = validatorFor(info);
   const errors = [...(validator.Errors(doc) as Iterable<SchemaError>)];
   const causes = [
     ...head.filter((c) => c.field !== 'apiVersion' || errors.length === 0),
