@@ -22,6 +22,7 @@ import { installAudit, type AuditLog } from './audit.ts';
 import { installAccessControl } from './authz.ts';
 import { reportError, routeNotFound, sendError, type ApiLog } from './errors.ts';
 import { applyRoutes } from './routes/apply.ts';
+import { catalogRoutes } from './routes/catalog.ts';
 import { chaosRoutes, type ChaosTarget } from './routes/chaos.ts';
 import { explainRoutes } from './routes/explain.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -234,6 +235,7 @@ export function createApiServer(options: ApiServerOptions): FastifyInstance {
     rebalanceRoutes(store),
     explainRoutes(store, options.nodes),
     nodeRoutes(store, options.nodes),
+    catalogRoutes(store),
     ...(options.plugins ?? []),
   ];
   const publicPrefixes = plugins.flatMap((p) => p.publicPrefixes ?? []);

@@ -310,6 +310,42 @@ const COLUMNS: ColumnsByKind = {
     { header: 'DESCRIPTION', wide: true, cell: (t) => t.spec.description ?? '' },
   ],
   Secret: [name, { header: 'TYPE', cell: (s) => s.spec.type }, age],
+  CatalogItem: [
+    name,
+    { header: 'CATEGORY', cell: (c) => c.spec.category },
+    { header: 'VERSIONS', cell: (c) => c.spec.versions.map((v) => v.version).join(',') },
+    { header: 'PLANS', cell: (c) => c.spec.plans.map((p) => p.name).join(',') },
+    age,
+    { header: 'DISPLAY-NAME', wide: true, cell: (c) => c.spec.displayName },
+  ],
+  Instance: [
+    name,
+    { header: 'ITEM', cell: (i) => i.spec.item },
+    { header: 'VERSION', cell: (i) => i.status?.version ?? NONE },
+    { header: 'PREVIOUS', cell: (i) => i.status?.previousVersion ?? NONE },
+    { header: 'PLAN', cell: (i) => i.spec.plan },
+    {
+      header: 'READY',
+      cell: (i) => findCondition(i.status?.conditions, 'Ready')?.status ?? 'Unknown',
+    },
+    age,
+    {
+      header: 'REASON',
+      wide: true,
+      cell: (i) => findCondition(i.status?.conditions, 'Ready')?.reason ?? NONE,
+    },
+  ],
+  Binding: [
+    name,
+    { header: 'INSTANCE', cell: (b) => b.spec.instance },
+    { header: 'APPLICATION', cell: (b) => b.spec.application },
+    {
+      header: 'READY',
+      cell: (b) => findCondition(b.status?.conditions, 'Ready')?.status ?? 'Unknown',
+    },
+    age,
+    { header: 'ENV', wide: true, cell: (b) => listOrNone(b.status?.env ?? []) },
+  ],
   Migration: [
     name,
     { header: 'APPLICATION', cell: (m) => m.spec.application },

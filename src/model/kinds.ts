@@ -15,6 +15,9 @@ import {
   BudgetResource,
   CostSampleResource,
   SecretResource,
+  CatalogItemResource,
+  InstanceResource,
+  BindingResource,
   type KindName,
 } from './schema.ts';
 import {
@@ -174,6 +177,30 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: [],
     namespaced: false,
     schema: BudgetResource,
+  },
+  {
+    kind: 'CatalogItem',
+    plural: 'catalogitems',
+    singular: 'catalogitem',
+    shortNames: ['ci'],
+    namespaced: false,
+    schema: CatalogItemResource,
+  },
+  {
+    kind: 'Instance',
+    plural: 'instances',
+    singular: 'instance',
+    shortNames: ['inst'],
+    namespaced: true,
+    schema: InstanceResource,
+  },
+  {
+    kind: 'Binding',
+    plural: 'bindings',
+    singular: 'binding',
+    shortNames: [],
+    namespaced: true,
+    schema: BindingResource,
   },
 ];
 

@@ -8,6 +8,7 @@
 // for use outside the schemas are exported here.
 import type { AgentToken } from './schema/agent.ts';
 import type { Application } from './schema/application.ts';
+import type { Binding, CatalogItem, Instance } from './schema/catalog.ts';
 import type { Budget, CostSample } from './schema/cost.ts';
 import type { Event } from './schema/event.ts';
 import type { DeliveryEvent } from './schema/delivery.ts';
@@ -32,6 +33,7 @@ export {
 } from './schema/common.ts';
 export * from './schema/agent.ts';
 export * from './schema/application.ts';
+export * from './schema/catalog.ts';
 export * from './schema/cost.ts';
 export * from './schema/delivery.ts';
 export * from './schema/event.ts';
@@ -51,6 +53,9 @@ export type AnyResource =
   | Workload
   | AgentToken
   | Secret
+  | CatalogItem
+  | Instance
+  | Binding
   | CostSample
   | Budget
   | DeliveryEvent

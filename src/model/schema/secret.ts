@@ -10,7 +10,7 @@ import { Enum, LIMITS, NoStatus, Obj, ResourceSchema } from './common.ts';
  */
 export const SecretSpec = Obj(
   {
-    type: Enum(['kubeconfig', 'webhook']),
+    type: Enum(['kubeconfig', 'webhook', 'connection']),
     data: Type.String({
       minLength: 1,
       maxLength: LIMITS.secretData,
