@@ -87,6 +87,9 @@ const SPECIAL_ROUTES: Readonly<Record<string, RouteRule>> = {
   [`POST ${BASE}/kubernetes/join`]: { verb: 'create', resource: 'clusters', namespaced: false },
   [`POST ${BASE}/tokens`]: { verb: 'create', resource: 'usertokens', namespaced: false },
   [`GET ${BASE}/audit`]: { verb: 'list', resource: 'audit', namespaced: false },
+  [`GET ${BASE}/cost`]: { verb: 'get', resource: 'cost', namespaced: false },
+  [`GET ${BASE}/cost/export`]: { verb: 'get', resource: 'cost', namespaced: false },
+  [`GET ${BASE}/cost/savings`]: { verb: 'get', resource: 'cost', namespaced: false },
   // A one-time console sign-in code for the caller (`yunjian console`): cluster-admin only.
   [`POST ${BASE}/console/codes`]: { verb: 'create', resource: 'consolecodes', namespaced: false },
   'GET /console/watch': {

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerCost } from './commands/cost.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerChaos } from './commands/chaos.ts';
 import { registerCluster } from './commands/cluster.ts';
@@ -49,6 +50,7 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerGateway,
   registerTraffic,
   registerAudit,
+  registerCost,
   registerUser,
   registerConsole,
   registerCompletion,

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../admission/apply.ts';
-import { BUILTIN_CATALOG } from '../model/catalog/builtin.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { SignInCodes, TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { OidcVerifier, type OidcOptions } from '../api/oidc.ts';
@@ -19,6 +18,8 @@ import { persistTwin, SimFleet } from '../drivers/sim/index.ts';
 import { AgentHub } from '../drivers/agent/index.ts';
 import { agentApiPlugin } from '../api/routes/agent.ts';
 import { kubernetesJoinPlugin } from '../api/routes/kubernetes.ts';
+import { costRoutes, registerCostMetrics } from '../api/routes/cost.ts';
+import { CostSampler } from '../insights/cost/sampler.ts';
 import { KubernetesDriverProvider } from '../drivers/kubernetes/index.ts';
 import {
   fleetSummary,
@@ -253,12 +254,6 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       for (const note of fleet.notes ?? []) log(`fleet: ${note}`);
     }
 
-    // Built-in items are reset to what this version ships at every start.
-    const catalog = await applyDocuments(store, [...BUILTIN_CATALOG], {});
-    log(
-      `catalog: ${BUILTIN_CATALOG.length} built-in items, ${catalog.filter((r) => r.action !== 'unchanged').length} created or updated`,
-    );
-
     const loops = startControlLoops({
       store,
       drivers,
@@ -278,6 +273,16 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     undo.push(() => loops.stop());
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
+    registerCostMetrics(registry, store);
+    const costs = new CostSampler({
+      store,
+      events: loops.events,
+      log,
+      leading: () => loops.leading(),
+      usage: async (cluster) => (await drivers.driverFor(cluster)?.listWorkloads()) ?? [],
+    });
+    costs.start();
+    undo.push(() => costs.stop());
     const traffic = await startTraffic(options, store, registry);
     if (traffic) undo.push(() => traffic.stop());
     const api = createApiServer({
@@ -302,6 +307,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         agentApiPlugin(agentHub),
         kubernetesJoinPlugin(store),
         secretsApiPlugin(store),
+        costRoutes(store),
         ...(traffic ? [trafficApiPlugin(traffic)] : []),
       ],
     });
