@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createApiServer, type ApiTimeouts } from '../api/server.ts';
 import { applyDocuments } from '../admission/apply.ts';
+import { BUILTIN_CATALOG } from '../model/catalog/builtin.ts';
 import { consoleBuilt, consolePlugin } from '../api/console.ts';
 import { SignInCodes, TokenAuthenticator, loadOrCreateAdminToken } from '../api/auth.ts';
 import { OidcVerifier, type OidcOptions } from '../api/oidc.ts';
@@ -253,6 +254,12 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       );
       for (const note of fleet.notes ?? []) log(`fleet: ${note}`);
     }
+
+    // Built-in items are reset to what this version ships at every start.
+    const catalog = await applyDocuments(store, [...BUILTIN_CATALOG], {});
+    log(
+      `catalog: ${BUILTIN_CATALOG.length} built-in items, ${catalog.filter((r) => r.action !== 'unchanged').length} created or updated`,
+    );
 
     const loops = startControlLoops({
       store,
