@@ -1,17 +1,22 @@
-// `npm run bench:dns`: our authoritative DNS server against PowerDNS
-// (pdns_server, gsqlite3 backend, Debian defaults apart from where it listens)
-// holding the equivalent records, both measured with dnsperf on loopback in
-// the same run, one after the other, with the same query file and load shape.
+// `npm run bench:dns [-- --runs N]`: our authoritative DNS server against
+// PowerDNS (pdns_server, gsqlite3 backend, Debian defaults apart from where it
+// listens) holding the equivalent records, both measured with dnsperf on
+// loopback in the same run, one after the other, with the same query file and
+// load shape. Each run measures PowerDNS once, then our server once per
+// strategy (a fresh server each); the result per strategy is the median over
+// the runs of our rate divided by PowerDNS's in the same run.
 //
 // The zone: 20 hosts under bench.example.com, each an application with two sim
-// members (so every answer holds two A records and no health probe runs), plus
-// SOA/NS. The query mix: 80 % A for the hosts, 10 % SOA, 10 % NXDOMAIN.
+// members on two sites (so no health probe runs), plus SOA/NS. Failover and
+// round robin answer both A records (round robin rotating their order),
+// weighted one of them, 3:1 by site. The query mix: 80 % A for the hosts, 10 %
+// SOA, 10 % NXDOMAIN.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { applyDocuments } from '../admission/apply.ts';
 import { allocatePort } from '../lib/net.ts';
 import { API_VERSION } from '../model/schema.ts';
@@ -36,12 +41,24 @@ const UDP = process.env.BENCH_DNS_UDP;
 if (UDP !== undefined && !(UDP_THREADS as readonly string[]).includes(UDP))
   throw new Error(`BENCH_DNS_UDP must be one of ${UDP_THREADS.join(', ')}, not ${UDP}`);
 /**
- * The hosts' strategy: failover answers are stable (served from the packet
- * cache); roundRobin answers rotate, so every query is answered by JavaScript.
+ * The hosts' strategies, each measured in every run: failover answers are
+ * stable; roundRobin and weighted answers rotate (served from the packet caches
+ * as whole periods).
  */
-const STRATEGY = process.env.BENCH_DNS_STRATEGY ?? 'failover';
-if (STRATEGY !== 'failover' && STRATEGY !== 'roundRobin')
-  throw new Error(`BENCH_DNS_STRATEGY must be failover or roundRobin, not ${STRATEGY}`);
+const BENCH_STRATEGIES = ['failover', 'roundRobin', 'weighted'] as const;
+type BenchStrategy = (typeof BENCH_STRATEGIES)[number];
+const STRATEGIES = (process.env.BENCH_DNS_STRATEGY ?? BENCH_STRATEGIES.join(','))
+  .split(',')
+  .map((x) => {
+    const s = BENCH_STRATEGIES.find((b) => b === x.trim());
+    if (s === undefined)
+      throw new Error(
+        `BENCH_DNS_STRATEGY: expected a comma-separated list of ${BENCH_STRATEGIES.join(', ')}, got ${x}`,
+      );
+    return s;
+  });
+/** Sites of the two members of every host; weighted gives the first 3, the second 1. */
+const SITES = ['sim-1', 'sim-2'] as const;
 const SCHEMA = '/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql';
 const progress = (line: string) => process.stderr.write(`bench:dns: ${line}\n`);
 
@@ -49,10 +66,30 @@ function addr(host: number, member: number): string {
   return `100.64.${host}.${member + 1}`;
 }
 
-async function startOurs(): Promise<{
+function trafficOf(strategy: BenchStrategy): Record<string, unknown> {
+  switch (strategy) {
+    case 'failover':
+      return { failover: { order: [{ cloud: 'sim' }] } };
+    case 'roundRobin':
+      return {};
+    case 'weighted':
+      return {
+        weights: [
+          { site: SITES[0], weight: 3 },
+          { site: SITES[1], weight: 1 },
+        ],
+      };
+  }
+}
+
+const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+
+async function startOurs(strategy: BenchStrategy): Promise<{
   port: number;
   workers: number;
   udp: string;
+  /** Queries answered so far, and how many of them JavaScript answered (cache misses). */
+  answered: () => { total: number; byJavaScript: number };
   stop: () => Promise<void>;
 }> {
   const store = openSqliteStore({ path: ':memory:' });
@@ -63,17 +100,17 @@ async function startOurs(): Promise<{
       metadata: { name: 'sim' },
       spec: { vendor: 'other', type: 'private' },
     },
-    {
+    ...SITES.map((site) => ({
       apiVersion: API_VERSION,
       kind: 'Site',
-      metadata: { name: 'sim-1' },
+      metadata: { name: site },
       spec: { cloud: 'sim', kind: 'region', country: 'US', city: 'x', latitude: 0, longitude: 0 },
-    },
-    ...[0, 1].map((m) => ({
+    })),
+    ...SITES.map((site, m) => ({
       apiVersion: API_VERSION,
       kind: 'Cluster',
       metadata: { name: `sim-${m}` },
-      spec: { cloud: 'sim', site: 'sim-1', driver: { type: 'sim', sim: { nodePools: [] } } },
+      spec: { cloud: 'sim', site, driver: { type: 'sim', sim: { nodePools: [] } } },
     })),
   ];
   for (let h = 0; h < HOSTS; h++)
@@ -85,9 +122,9 @@ async function startOurs(): Promise<{
         components: [{ name: 'web', image: 'x', replicas: 2, ports: [{ port: 80 }] }],
         traffic: {
           host: `h${h}.${ZONE}`,
-          strategy: STRATEGY,
+          strategy,
           ttl: 60,
-          ...(STRATEGY === 'failover' ? { failover: { order: [{ cloud: 'sim' }] } } : {}),
+          ...trafficOf(strategy),
         },
       },
     });
@@ -140,6 +177,10 @@ async function startOurs(): Promise<{
     port: manager.dns.port,
     workers: manager.dns.workers,
     udp: manager.dns.udpThreads,
+    answered: () => ({
+      total: sum(manager.dns.counts),
+      byJavaScript: sum(manager.dns.engine.counts()),
+    }),
     stop: async () => {
       await manager.stop();
       await store.close();
@@ -255,7 +296,34 @@ async function dnsperf(port: number, queries: string): Promise<PerfResult> {
   };
 }
 
+interface StrategyRun {
+  yunjian: PerfResult & { byJavaScript: number };
+  ratio: number;
+}
+
+interface Run {
+  run: number;
+  loadAverage: string;
+  powerdns: PerfResult;
+  strategies: Partial<Record<BenchStrategy, StrategyRun>>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20)
+    throw new Error(`--runs: expected a whole number from 1 to 20, got ${values.runs}`);
   for (const tool of [
     ['dnsperf', '-h'],
     ['pdns_server', '--version'],
@@ -279,34 +347,82 @@ async function main(): Promise<void> {
     const queries = join(dir, 'queries.txt');
     writeFileSync(queries, `${lines.join('\n')}\n`);
 
-    const loadBefore = loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ');
-    progress(`PowerDNS: starting pdns_server (gsqlite3) in ${dir}`);
-    const pdns = await startPowerDns(dir);
-    progress(`PowerDNS: dnsperf for ${SECONDS} s on port ${pdns.port}`);
-    const theirs = await dnsperf(pdns.port, queries).finally(() => pdns.stop());
+    const results: Run[] = [];
+    let threads = '';
+    for (let r = 1; r <= runs; r++) {
+      const loadAverage = load();
+      progress(`run ${r} of ${runs}: PowerDNS (pdns_server, gsqlite3), dnsperf for ${SECONDS} s`);
+      const pdns = await startPowerDns(dir);
+      const powerdns = await dnsperf(pdns.port, queries).finally(() => pdns.stop());
+      const strategies: Run['strategies'] = {};
+      for (const strategy of STRATEGIES) {
+        const ours = await startOurs(strategy);
+        threads = `${ours.workers} ${ours.udp}`;
+        progress(
+          `run ${r} of ${runs}: yunjian ${strategy} (UDP: ${threads} threads), dnsperf for ${SECONDS} s`,
+        );
+        let mine: PerfResult;
+        let byJavaScript: number;
+        try {
+          mine = await dnsperf(ours.port, queries);
+          byJavaScript = ours.answered().byJavaScript;
+        } finally {
+          await ours.stop();
+        }
+        strategies[strategy] = {
+          yunjian: { ...mine, byJavaScript },
+          ratio: mine.qps / powerdns.qps,
+        };
+        progress(
+          `run ${r}: ${strategy} ${int(mine.qps)} q/s vs PowerDNS ${int(powerdns.qps)} q/s: ${fixed(mine.qps / powerdns.qps, 2)}x`,
+        );
+      }
+      results.push({ run: r, loadAverage, powerdns, strategies });
+    }
 
-    progress('yunjian: starting the traffic manager');
-    const ours = await startOurs();
-    progress(
-      `yunjian: dnsperf for ${SECONDS} s on port ${ours.port} (UDP: ${ours.workers} ${ours.udp} threads)`,
-    );
-    const mine = await dnsperf(ours.port, queries).finally(() => ours.stop());
-
-    const rows = [
-      compareRow('queries/s (higher is better)', mine.qps, theirs.qps, int),
-      compareRow('avg latency ms', mine.avgLatencyMs, theirs.avgLatencyMs, (x) => fixed(x, 3)),
-      compareRow('queries lost', mine.lost, theirs.lost, int, false),
-    ];
+    const rows = STRATEGIES.flatMap((strategy) => {
+      const of = results.flatMap((x) => {
+        const s = x.strategies[strategy];
+        return s !== undefined ? [{ ...s, powerdns: x.powerdns }] : [];
+      });
+      const ratios = of.map((x) => x.ratio);
+      return [
+        {
+          metric: `${strategy}: queries/s, median`,
+          candidate: int(median(of.map((x) => x.yunjian.qps))),
+          baseline: int(median(of.map((x) => x.powerdns.qps))),
+          ratio: `${fixed(median(ratios), 2)}x`,
+        },
+        {
+          metric: `${strategy}: ratio per run (min-max)`,
+          candidate: '',
+          baseline: '',
+          ratio: `${fixed(Math.min(...ratios), 2)}-${fixed(Math.max(...ratios), 2)}x`,
+        },
+        {
+          metric: `${strategy}: answered by JavaScript (cache misses)`,
+          candidate: int(median(of.map((x) => x.yunjian.byJavaScript))),
+          baseline: '',
+          ratio: '',
+        },
+        compareRow(
+          `${strategy}: queries lost, median`,
+          median(of.map((x) => x.yunjian.lost)),
+          median(of.map((x) => x.powerdns.lost)),
+          int,
+          false,
+        ),
+      ];
+    });
     process.stdout.write(
       table(
-        `DNS throughput: dnsperf, ${SECONDS} s, ${CLIENTS} clients, ${OUTSTANDING} outstanding, loopback`,
+        `DNS throughput: dnsperf, ${SECONDS} s, ${CLIENTS} clients, ${OUTSTANDING} outstanding, loopback, ${runs} runs`,
         rows,
         [
-          `${HOSTS} hosts x 2 A records (${STRATEGY}); 80 % A, 10 % SOA, 10 % NXDOMAIN`,
-          `yunjian: UDP on ${ours.workers} ${ours.udp} threads; load average before: ${loadBefore}`,
-          'target: yunjian >= 1.0x PowerDNS queries/s',
+          `${HOSTS} hosts x 2 A records; 80 % A, 10 % SOA, 10 % NXDOMAIN; weighted 3:1 answers one record`,
+          `ratio: median over the runs of yunjian / PowerDNS measured in the same run`,
+          `yunjian: UDP on ${threads} threads; load average before each run: ${results.map((x) => x.loadAverage.split(' ')[0]).join(', ')}`,
+          'target: yunjian >= 1.0x PowerDNS queries/s for every strategy',
         ],
         'PowerDNS',
       ),
@@ -315,12 +431,13 @@ async function main(): Promise<void> {
       machine: machine(),
       seconds: SECONDS,
       clients: CLIENTS,
-      strategy: STRATEGY,
       outstanding: OUTSTANDING,
-      yunjian: { ...mine, workers: ours.workers, udp: ours.udp },
-      loadAverage: loadBefore,
-      powerdns: theirs,
-      ratio: mine.qps / theirs.qps,
+      udp: threads,
+      strategies: STRATEGIES,
+      medianRatio: Object.fromEntries(
+        STRATEGIES.map((st) => [st, median(results.flatMap((x) => x.strategies[st]?.ratio ?? []))]),
+      ),
+      runs: results,
     });
     progress(`wrote ${path}`);
   } finally {
