@@ -125,6 +125,13 @@ const CASES: Case[] = [
     fleetMicros: 120000 + 2684000,
   },
   {
+    name: 'one cloud only: its clusters, idle included',
+    samples: [{ start: '2026-11-01T01:00:00Z', seconds: 1800, clusters: [c1, c2] }],
+    options: { by: 'team', idle: 'none', cloud: 'gcp' },
+    rows: [[IDLE_KEY, 2684000, 2684000]],
+    fleetMicros: 120000 + 2684000,
+  },
+  {
     name: 'one team only: its lines, idle only as its share',
     samples: [hour('2026-11-01T00:00:00Z', c1)],
     options: { by: 'team', idle: 'proportional', team: 'beta' },
@@ -222,7 +229,8 @@ describe('cost allocation, worked by hand', () => {
       );
       assert.equal(report.totals.fleetMicros, c.fleetMicros);
       for (const r of report.rows) assert.equal(r.totalMicros, r.workloadMicros + r.idleMicros);
-      if (c.options.team === undefined) assert.equal(report.totals.totalMicros, c.fleetMicros);
+      if (c.options.team === undefined && c.options.cloud === undefined)
+        assert.equal(report.totals.totalMicros, c.fleetMicros);
     });
 });
 

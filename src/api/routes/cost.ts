@@ -39,6 +39,7 @@ const QUERY: readonly QueryParam[] = [
       "none (idle is its own row) | uniform | proportional: each cluster's idle shared over its workloads",
   },
   { name: 'team', type: 'string', description: "Only this team's rows" },
+  { name: 'cloud', type: 'string', description: "Only rows of this cloud's clusters" },
 ];
 
 const amounts = {
@@ -122,6 +123,7 @@ interface SavingsParams {
   by?: string;
   idle?: string;
   team?: string;
+  cloud?: string;
   beforeSince?: string;
   beforeUntil?: string;
   afterSince?: string;
@@ -151,7 +153,14 @@ export function costRoutes(store: Store): ApiPlugin {
           return reply
             .type('text/csv; charset=utf-8')
             .header('content-disposition', 'attachment; filename="yunjian-cost-focus.csv"')
-            .send(focusCsv(focusRows(samples, q.idle, q.team)));
+            .send(
+              focusCsv(
+                focusRows(samples, q.idle, {
+                  ...(q.team !== undefined ? { team: q.team } : {}),
+                  ...(q.cloud !== undefined ? { cloud: q.cloud } : {}),
+                }),
+              ),
+            );
         },
       );
       app.get<{ Querystring: SavingsParams }>(
@@ -169,7 +178,7 @@ export function costRoutes(store: Store): ApiPlugin {
             until: 'afterUntil',
           });
           // The view's own parameters, checked once over a window that is always valid.
-          const q = parseCostQuery({ by: p.by, idle: p.idle, team: p.team }, now);
+          const q = parseCostQuery({ by: p.by, idle: p.idle, team: p.team, cloud: p.cloud }, now);
           const causes = [...before.causes, ...after.causes];
           if (p.beforeSince === undefined)
             causes.unshift({
@@ -182,6 +191,7 @@ export function costRoutes(store: Store): ApiPlugin {
             by: q.by,
             idle: q.idle,
             ...(q.team !== undefined ? { team: q.team } : {}),
+            ...(q.cloud !== undefined ? { cloud: q.cloud } : {}),
           };
           const [b, a] = await Promise.all([
             samplesIn(store, before.window),

@@ -58,7 +58,7 @@ export interface CostTotals {
   workloadMicros: number;
   idleMicros: number;
   totalMicros: number;
-  /** Every sampled cluster's capacity at its prices; equals totalMicros when nothing is filtered out. */
+  /** Every sampled cluster's capacity at its prices; equals totalMicros when no team or cloud filters. */
   fleetMicros: number;
 }
 
@@ -74,6 +74,8 @@ export interface AllocateOptions {
   idle: IdleSharing;
   /** Only this team's lines (idle lines are nobody's: they show only when shared). */
   team?: string;
+  /** Only lines of clusters in this cloud. */
+  cloud?: string;
 }
 
 const GIB = 2n ** 30n;
@@ -216,6 +218,7 @@ export function allocate(samples: readonly CostSampleSpec[], o: AllocateOptions)
     totals.fleetMicros += fleetMicros;
     for (const line of lines) {
       if (o.team !== undefined && line.workload?.team !== o.team) continue;
+      if (o.cloud !== undefined && line.cloud !== o.cloud) continue;
       const key = lineKey(line, o.by);
       let row = rows.get(key);
       if (row === undefined) {

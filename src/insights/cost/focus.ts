@@ -62,13 +62,14 @@ function monthEnd(day: string): string {
 export function focusRows(
   samples: readonly CostSampleSpec[],
   idle: IdleSharing,
-  team?: string,
+  only: { team?: string; cloud?: string } = {},
 ): Record<(typeof FOCUS_COLUMNS)[number], string>[] {
   const groups = new Map<string, Accumulated>();
   for (const sample of samples)
     for (const line of sampleLines(sample, idle).lines) {
       const w = line.workload;
-      if (team !== undefined && w?.team !== team) continue;
+      if (only.team !== undefined && w?.team !== only.team) continue;
+      if (only.cloud !== undefined && line.cloud !== only.cloud) continue;
       const key = `${line.day}|${line.cluster}|${w ? `${w.namespace}/${w.app}/${w.component}` : ''}`;
       let g = groups.get(key);
       if (g === undefined) {

@@ -15,6 +15,7 @@ export interface CostQuery {
   idle: IdleSharing;
   window: CostWindow;
   team?: string;
+  cloud?: string;
 }
 
 const IDLE_MODES: readonly IdleSharing[] = ['none', 'uniform', 'proportional'];
@@ -38,19 +39,20 @@ const INSTANT = 'a duration back from now such as 30d, 12h or 90m, or an RFC 333
 export function parseWindow(
   params: { since?: string | undefined; until?: string | undefined },
   nowMs: number,
-  prefix = '',
+  /** The parameters' names, for the causes. */
+  names = { since: 'since', until: 'until' },
 ): { window?: CostWindow; causes: FieldCause[] } {
   const causes: FieldCause[] = [];
   const since = parseInstant(params.since ?? DEFAULT_SINCE, nowMs);
   const until = params.until === undefined ? nowMs : parseInstant(params.until, nowMs);
   if (since === undefined)
-    causes.push({ field: `${prefix}since`, message: `expected ${INSTANT}, got "${params.since}"` });
+    causes.push({ field: names.since, message: `expected ${INSTANT}, got "${params.since}"` });
   if (until === undefined)
-    causes.push({ field: `${prefix}until`, message: `expected ${INSTANT}, got "${params.until}"` });
+    causes.push({ field: names.until, message: `expected ${INSTANT}, got "${params.until}"` });
   if (since !== undefined && until !== undefined && since >= until)
     causes.push({
-      field: `${prefix}until`,
-      message: `expected a time after since (${new Date(since).toISOString()}), got ${new Date(until).toISOString()}`,
+      field: names.until,
+      message: `expected a time after ${names.since} (${new Date(since).toISOString()}), got ${new Date(until).toISOString()}`,
     });
   return since !== undefined && until !== undefined && causes.length === 0
     ? { window: { sinceMs: since, untilMs: until }, causes }
@@ -63,6 +65,7 @@ export interface CostQueryParams {
   since?: string | undefined;
   until?: string | undefined;
   team?: string | undefined;
+  cloud?: string | undefined;
 }
 
 /** Validates a cost query's parameters (by defaults to app, idle to none, since to 30d). */
@@ -80,12 +83,19 @@ export function parseCostQuery(params: CostQueryParams, nowMs: number): CostQuer
       field: 'idle',
       message: `expected one of ${IDLE_MODES.join(', ')}, got "${params.idle}"`,
     });
-  if (params.team === '')
-    causes.push({ field: 'team', message: 'expected a team name, got an empty string' });
+  for (const field of ['team', 'cloud'] as const)
+    if (params[field] === '')
+      causes.push({ field, message: `expected a ${field} name, got an empty string` });
   const { window, causes: windowCauses } = parseWindow(params, nowMs);
   causes.push(...windowCauses);
   if (window === undefined || causes.length > 0) throw new ValidationError('cost query', causes);
-  return { by, idle, window, ...(params.team !== undefined ? { team: params.team } : {}) };
+  return {
+    by,
+    idle,
+    window,
+    ...(params.team !== undefined ? { team: params.team } : {}),
+    ...(params.cloud !== undefined ? { cloud: params.cloud } : {}),
+  };
 }
 
 /** Samples whose interval starts inside the window, oldest first. */
@@ -119,6 +129,7 @@ export async function costReport(store: Store, q: CostQuery): Promise<CostResult
       by: q.by,
       idle: q.idle,
       ...(q.team !== undefined ? { team: q.team } : {}),
+      ...(q.cloud !== undefined ? { cloud: q.cloud } : {}),
     }),
   };
 }
