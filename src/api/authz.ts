@@ -87,6 +87,8 @@ const SPECIAL_ROUTES: Readonly<Record<string, RouteRule>> = {
   [`POST ${BASE}/kubernetes/join`]: { verb: 'create', resource: 'clusters', namespaced: false },
   [`POST ${BASE}/tokens`]: { verb: 'create', resource: 'usertokens', namespaced: false },
   [`GET ${BASE}/audit`]: { verb: 'list', resource: 'audit', namespaced: false },
+  // Delivery metrics: computed over the records of the namespaces whose applications the principal may list.
+  [`GET ${BASE}/metrics/delivery`]: { verb: 'list', resource: 'applications', namespaced: false },
   [`GET ${BASE}/cost`]: { verb: 'get', resource: 'cost', namespaced: false },
   [`GET ${BASE}/cost/export`]: { verb: 'get', resource: 'cost', namespaced: false },
   [`GET ${BASE}/cost/savings`]: { verb: 'get', resource: 'cost', namespaced: false },

@@ -29,7 +29,7 @@ import {
   loadFleetFile,
   type FleetDocs,
 } from '../fleet/index.ts';
-import type { Cluster } from '../model/schema.ts';
+import type { Cluster, DeliveryEvent } from '../model/schema.ts';
 import { openSqliteStore } from '../store/index.ts';
 import { EncryptedStore } from '../store/encrypted.ts';
 import { KeyRing } from '../store/keys.ts';
@@ -37,6 +37,10 @@ import { secretsApiPlugin } from '../api/secrets.ts';
 import type { Store } from '../store/types.ts';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { EventRecorder } from '../events/recorder.ts';
+import { registerDeliveryMetrics } from '../insights/delivery/prometheus.ts';
+import { DeliveryRecorder } from '../insights/delivery/recorder.ts';
+import { deliveryMetricsRoutes } from '../api/routes/delivery-metrics.ts';
+import { devopsRoutes } from '../api/routes/devops.ts';
 import { driverNodes } from '../controllers/snapshot.ts';
 import {
   registerTrafficMetrics,
@@ -292,6 +296,17 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     undo.push(() => costs.stop());
     const traffic = await startTraffic(options, store, registry);
     if (traffic) undo.push(() => traffic.stop());
+    const deliveryTelemetry = registerDeliveryMetrics(
+      registry,
+      async () => (await store.list('DeliveryEvent')).items as unknown as DeliveryEvent[],
+    );
+    const delivery = new DeliveryRecorder({
+      store,
+      log,
+      onDeployment: (r) => deliveryTelemetry.deployment(r),
+    });
+    delivery.start();
+    undo.push(() => delivery.stop());
     const api = createApiServer({
       log,
       ...(options.apiTimeouts !== undefined ? { timeouts: options.apiTimeouts } : {}),
@@ -314,6 +329,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         agentApiPlugin(agentHub),
         kubernetesJoinPlugin(store),
         secretsApiPlugin(store),
+        devopsRoutes(store, deliveryTelemetry),
+        deliveryMetricsRoutes(store),
         costRoutes(store),
         ...(traffic ? [trafficApiPlugin(traffic)] : []),
       ],
