@@ -80,7 +80,7 @@ async function setUp(metrics: MigrationMetricsSource) {
   await store.updateStatus({
     ...created,
     status: { observedGeneration: 1, placements: [onA], replicas: { desired: 2, ready: 2 } },
-  } as Application);
+  });
   const apps = new Informer<Application>(store, 'Application');
   const clusters = new Informer<Cluster>(store, 'Cluster');
   const migrations = new Informer<Migration>(store, 'Migration');

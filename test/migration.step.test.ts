@@ -419,6 +419,17 @@ const cases: Case[] = [
     phase: 'RollingBack',
   },
   {
+    name: 'RollingBack does not trust a status older than the app spec',
+    input: {
+      migration: migration(at('RollingBack')),
+      app: {
+        ...app([placement('a1', 2)], surge(0, 'restore')),
+        metadata: { name: 'shop', namespace: 'default', generation: 4 },
+      },
+    },
+    phase: 'RollingBack',
+  },
+  {
     name: 'RollingBack done: the captured spec is written back exactly',
     input: {
       migration: migration(at('RollingBack')),

@@ -167,6 +167,13 @@ export function stepMigration(input: StepInput): StepResult {
     return result();
   }
 
+  /**
+   * The app's status describes its current spec and no write of ours is
+   * pending: only then do its placements say whether a phase is done.
+   */
+  const settled = () =>
+    app.status?.observedGeneration === app.metadata.generation &&
+    !actions.some((a) => a.type === 'writeApp');
   const steps = migrationSteps(m);
   const stepIndex = prev.step ?? 0;
   const targets = new Set(status.target ?? []);
@@ -211,7 +218,7 @@ export function stepMigration(input: StepInput): StepResult {
     case 'PreScaling': {
       if (captured === undefined) return lost(status, enter, result);
       ensureApp(withMigration(captured.spec, appMigration(m, 'surge', 0)));
-      if (!fullyReady(app, captured.placements, (c) => targets.has(c))) {
+      if (!settled() || !fullyReady(app, captured.placements, (c) => targets.has(c))) {
         status.message = `waiting for ${describeTarget(m)} to be ready at full replicas`;
         return result(POLL_MS);
       }
@@ -309,7 +316,11 @@ export function stepMigration(input: StepInput): StepResult {
       if (captured === undefined) return lost(status, enter, result);
       ensureApp(withMigration(captured.spec, appMigration(m, 'move', 100)));
       const onlyTarget = (app.status?.placements ?? []).every((p) => targets.has(p.cluster));
-      if (!onlyTarget || !fullyReady(app, captured.placements, (c) => targets.has(c))) {
+      if (
+        !settled() ||
+        !onlyTarget ||
+        !fullyReady(app, captured.placements, (c) => targets.has(c))
+      ) {
         status.message = 'waiting for the source to drain';
         return result(POLL_MS);
       }
@@ -325,7 +336,7 @@ export function stepMigration(input: StepInput): StepResult {
       const offTarget = (app.status?.placements ?? []).every(
         (p) => !targets.has(p.cluster) || source.has(p.cluster),
       );
-      if (!offTarget || !fullyReady(app, captured.placements, (c) => source.has(c))) {
+      if (!settled() || !offTarget || !fullyReady(app, captured.placements, (c) => source.has(c))) {
         status.message = 'waiting for the target to be removed and the source to be ready';
         return result(POLL_MS);
       }
