@@ -6,12 +6,13 @@
 //   sqlite/list.ts      list and its continue tokens
 //   sqlite/watch.ts     watchers: catching up from the events table, then live
 import type {
+  BackendStore,
   BatchOperation,
   BatchOptions,
   ListOptions,
   ListResult,
   ObjectKey,
-  Store,
+  Snapshot,
   StoredObject,
   Watch,
   WatchOptions,
@@ -22,7 +23,14 @@ import { listObjects } from './sqlite/list.ts';
 import { normalizeKey, notFound } from './objects.ts';
 import { Watchers } from './sqlite/watch.ts';
 import { GroupCommit } from './sqlite/writes.ts';
-import { batchStep, createStep, deleteStep, updateStatusStep, updateStep } from './steps.ts';
+import {
+  batchStep,
+  createStep,
+  deleteStep,
+  restoreStep,
+  updateStatusStep,
+  updateStep,
+} from './steps.ts';
 
 export interface SqliteStoreOptions {
   /** Database file (its directory is created 0700 if missing; the files are 0600), or `:memory:`. */
@@ -44,7 +52,7 @@ export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
   return new SqliteStore(options);
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore implements BackendStore {
   readonly path: string;
   readonly #db: SqliteDatabase;
   readonly #watchers: Watchers;
@@ -106,6 +114,30 @@ export class SqliteStore implements Store {
         operations.map((o) => batchStep(o)),
         options.fence,
       );
+    });
+  }
+
+  /** One read transaction: the revision and every object, as of the same commit. */
+  snapshot(): Promise<Snapshot> {
+    return attempt(() => {
+      this.#db.assertOpen();
+      const all = this.#db.query('SELECT doc FROM objects ORDER BY kind, namespace, name');
+      return this.#db.transaction(
+        () => ({
+          revision: String(this.#db.meta('revision')),
+          objects: all.all().map((row) => parseDoc(row)),
+        }),
+        'BEGIN',
+      );
+    });
+  }
+
+  /** One group commit, like `batch`. */
+  restore(objects: readonly StoredObject[]): Promise<StoredObject[]> {
+    return attempt(() => {
+      this.#db.assertOpen();
+      if (objects.length === 0) return [];
+      return this.#commits.enqueue(objects.map(restoreStep));
     });
   }
 

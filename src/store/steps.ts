@@ -57,6 +57,26 @@ export function createStep(obj: StoredObject): WriteStep {
   };
 }
 
+/**
+ * A restore: the object exactly as backed up (uid, generation,
+ * creationTimestamp, status kept) at a new revision. AlreadyExists when present.
+ */
+export function restoreStep(obj: StoredObject): WriteStep {
+  const k = keyOf(obj);
+  return {
+    k,
+    mutate: (revision, read) => {
+      if (read(k) !== undefined) {
+        throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
+          kind: k.kind,
+          name: k.name,
+        });
+      }
+      return { type: 'ADDED', doc: atRevision(obj, revision) };
+    },
+  };
+}
+
 export function updateStep(obj: StoredObject, options: WriteOptions | undefined): WriteStep {
   const k = keyOf(obj);
   return existingStep(k, expectedVersion(obj, options), (stored, revision) => {

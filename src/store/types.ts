@@ -144,3 +144,26 @@ export interface Store {
   revision(): Promise<string>;
   close(): Promise<void>;
 }
+
+/** Every object of a store as of one revision. */
+export interface Snapshot {
+  revision: string;
+  /** In (kind, namespace, name) order. */
+  objects: StoredObject[];
+}
+
+/**
+ * What backup, restore and migration need of a backend (SQLite, etcd) beyond
+ * Store. They work below EncryptedStore, so Secrets stay sealed in a backup.
+ */
+export interface BackendStore extends Store {
+  /** Every object at one revision (one read transaction). */
+  snapshot(): Promise<Snapshot>;
+  /**
+   * Writes each object as it is (uid, generation, creationTimestamp, status
+   * kept) at the next revisions, all or nothing; AlreadyExists if one is present.
+   */
+  restore(objects: readonly StoredObject[]): Promise<StoredObject[]>;
+  /** Drops the change history, so no earlier version of any object is left (see EncryptedStore). */
+  purgeHistory(): Promise<void>;
+}

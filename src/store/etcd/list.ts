@@ -1,7 +1,7 @@
 // List on the etcd store: one kind, optionally one namespace and a label
 // selector, in (namespace, name) order (see layout.ts), paginated by the same
 // opaque continue token as SQLite's (the last key returned).
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { BadRequestError } from '../../model/errors.ts';
 import { matchesLabels, parseLabelSelector } from '../../model/labels.ts';
 import type { ListOptions, ListResult, StoredObject } from '../types.ts';
@@ -72,6 +72,29 @@ export async function listObjects(
   if (more && last !== undefined)
     result.continue = encodeContinue([last.metadata.namespace ?? '', last.metadata.name]);
   return result;
+}
+
+/** Every key in [start, end) at etcd revision `at`, in key order, read in chunks. */
+export async function rangeAll(
+  client: Etcd3,
+  range: { start: Buffer; end: Buffer; at: string },
+): Promise<IKeyValue[]> {
+  const all: IKeyValue[] = [];
+  let start = range.start;
+  for (;;) {
+    const page = await client.kv.range({
+      key: start,
+      range_end: range.end,
+      revision: range.at,
+      limit: RANGE_CHUNK,
+      sort_order: 'Ascend',
+      sort_target: 'Key',
+    });
+    all.push(...page.kvs);
+    const last = page.kvs[page.kvs.length - 1];
+    if (!page.more || last === undefined) return all;
+    start = after(last.key);
+  }
 }
 
 function encodeContinue(key: [string, string]): string {

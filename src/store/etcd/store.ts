@@ -20,25 +20,27 @@ import {
   batchStep,
   createStep,
   deleteStep,
+  restoreStep,
   updateStatusStep,
   updateStep,
   type WriteStep,
 } from '../steps.ts';
 import type {
+  BackendStore,
   BatchOperation,
   BatchOptions,
   ListOptions,
   ListResult,
   ObjectKey,
-  Store,
+  Snapshot,
   StoredObject,
   Watch,
   WatchOptions,
   WriteOptions,
 } from '../types.ts';
 import { connect, storeError, type EtcdConnectionOptions } from './connection.ts';
-import { Layout } from './layout.ts';
-import { listObjects } from './list.ts';
+import { Layout, prefixEnd } from './layout.ts';
+import { listObjects, rangeAll } from './list.ts';
 import { EtcdWatch } from './watch.ts';
 import { EtcdWrites } from './writes.ts';
 
@@ -62,7 +64,7 @@ export function openEtcdStore(options: EtcdStoreOptions): EtcdStore {
   return new EtcdStore(options);
 }
 
-export class EtcdStore implements Store {
+export class EtcdStore implements BackendStore {
   readonly endpoints: readonly string[];
   readonly prefix: string;
   readonly #client: Etcd3;
@@ -142,6 +144,73 @@ export class EtcdStore implements Store {
   ): Promise<StoredObject[]> {
     if (operations.length === 0 && !this.#closed) return Promise.resolve([]);
     return this.#write(() => operations.map(batchStep), options);
+  }
+
+  /** The counter and every object, read at one etcd revision. */
+  snapshot(): Promise<Snapshot> {
+    return this.#call(async () => {
+      const head = await this.#client.kv.range({ key: this.#layout.revision });
+      const all = Buffer.from(`${this.prefix}objects/`);
+      const objects = await rangeAll(this.#client, {
+        start: all,
+        end: prefixEnd(all),
+        at: head.header.revision,
+      });
+      return {
+        revision: head.kvs[0]?.value.toString() ?? '0',
+        objects: objects.map((kv) => JSON.parse(kv.value.toString()) as StoredObject),
+      };
+    });
+  }
+
+  /** One write transaction, like `batch`. */
+  restore(objects: readonly StoredObject[]): Promise<StoredObject[]> {
+    if (objects.length === 0 && !this.#closed) return Promise.resolve([]);
+    return this.#write(() => objects.map(restoreStep));
+  }
+
+  /**
+   * Empties the change log (watches from before now get Expired and re-list)
+   * and compacts etcd's history physically up to now, so no earlier version
+   * of any object is kept: what re-encryption needs. etcd's database file
+   * keeps the freed pages until `etcdctl defrag`.
+   */
+  purgeHistory(): Promise<void> {
+    return this.#call(async () => {
+      await this.#writes.flush();
+      const layout = this.#layout;
+      for (;;) {
+        const head = await this.#client.kv.range({ key: layout.revision });
+        const counter = head.kvs[0];
+        const res = await this.#client.kv.txn({
+          compare: [
+            {
+              key: layout.revision,
+              target: 'Mod',
+              result: 'Equal',
+              mod_revision: counter?.mod_revision ?? '0',
+            },
+          ],
+          success: [
+            {
+              request_delete_range: {
+                key: Buffer.from(layout.logPrefix),
+                range_end: prefixEnd(Buffer.from(layout.logPrefix)),
+              },
+            },
+            {
+              request_put: {
+                key: layout.compacted,
+                value: Buffer.from(counter?.value.toString() ?? '0'),
+              },
+            },
+          ],
+        });
+        if (!res.succeeded) continue;
+        await this.#client.kv.compact({ revision: res.header.revision, physical: true });
+        return;
+      }
+    });
   }
 
   /** See EtcdWatch for when errors surface. */
