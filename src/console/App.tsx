@@ -18,6 +18,9 @@ const AppsView = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.A
 const AppDetail = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.AppDetail })));
 const EventsView = lazy(() => import('./EventsView.tsx').then((m) => ({ default: m.EventsView })));
 const ApplyView = lazy(() => import('./ApplyView.tsx').then((m) => ({ default: m.ApplyView })));
+const InsightsView = lazy(() =>
+  import('./InsightsView.tsx').then((m) => ({ default: m.InsightsView })),
+);
 
 type Auth =
   { state: 'checking' } | { state: 'out'; error?: string } | { state: 'in'; session: SessionInfo };
@@ -27,6 +30,7 @@ const NAV = [
   { key: 'clusters', label: 'Clusters' },
   { key: 'apps', label: 'Applications' },
   { key: 'events', label: 'Events' },
+  { key: 'insights', label: 'Insights' },
   { key: 'apply', label: 'Apply YAML' },
 ];
 
@@ -170,6 +174,8 @@ function View({ path, query }: { path: string[]; query: URLSearchParams }) {
       return <EventsView query={query} />;
     case 'apply':
       return <ApplyView />;
+    case 'insights':
+      return <InsightsView />;
     default:
       return (
         <section>
