@@ -4,6 +4,8 @@
 // refusals, the report's shape and numbers, and the Prometheus series.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { run } from '../src/cli/program.ts';
+import { formatDuration } from '../src/cli/commands/metrics.ts';
 import { signBody } from '../src/insights/delivery/webhook.ts';
 import { inProcessServer } from './server.harness.ts';
 
@@ -271,5 +273,59 @@ describe('delivery over the API', () => {
     );
     assert.match(metrics, /yunjian_delivery_change_failure_ratio\{team="payments"\} 0.5/);
     assert.match(metrics, /yunjian_delivery_lead_time_seconds\{team="payments"\} 28800/);
+
+    // The CLI's table and its exit codes.
+    const cli = async (...args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await run(['--server', h.url, '--token', h.token, ...args], {
+        stdout: (t) => out.push(t),
+        stderr: (t) => err.push(t),
+        readStdin: () => Promise.resolve(''),
+        env: {},
+        home: h.dataDir,
+        now: () => Date.now(),
+        interrupted: () => new AbortController().signal,
+      });
+      return { code, out: out.join(''), err: err.join('') };
+    };
+    const table = await cli(
+      'metrics',
+      'delivery',
+      '--team',
+      'payments',
+      '--since',
+      '7d',
+      '--by',
+      'app',
+    );
+    assert.equal(table.code, 0, table.err);
+    const apiRow = table.out.split('\n').find((l) => l.startsWith('api '));
+    assert.ok(apiRow, table.out);
+    assert.deepEqual(apiRow.split(/\s{2,}/).slice(1, 8), [
+      '1',
+      '0.14',
+      '8h',
+      '50% (1/2)',
+      '1h',
+      '1',
+      '-',
+    ]);
+    const asJson = await cli('metrics', 'delivery', '--team', 'payments', '-o', 'json');
+    assert.equal(JSON.parse(asJson.out).groups[0].changeFailureRate.failed, 1);
+    const refused = await cli('metrics', 'delivery', '--by', 'planet');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.err, /by: expected one of team, app, cloud, environment, namespace/);
   });
+});
+
+describe('formatDuration', () => {
+  for (const [seconds, want] of [
+    [null, '-'],
+    [30, '30s'],
+    [40 * 60, '40m'],
+    [12 * 3600, '12h'],
+    [6.5 * 86_400, '6.5d'],
+  ] as const)
+    it(`${String(seconds)} s is ${want}`, () => assert.equal(formatDuration(seconds), want));
 });
