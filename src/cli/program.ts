@@ -19,6 +19,7 @@ import { registerExplain } from './commands/explain.ts';
 import { registerGateway } from './commands/gateway.ts';
 import { registerGet } from './commands/get.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerMetrics } from './commands/metrics.ts';
 import { registerRebalance } from './commands/rebalance.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerServer } from './commands/server.ts';
@@ -51,6 +52,7 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerTraffic,
   registerAudit,
   registerCost,
+  registerMetrics,
   registerUser,
   registerConsole,
   registerCompletion,
