@@ -64,7 +64,8 @@ async function peek(path: string, token: string): Promise<{ status: number; json
  * clusters, events and tenants it may see (lists filtered; a name it cannot see,
  * here a missing one, refused), t1's audit. editor / viewer in t1-a:
  * applications there (viewer: reads only), lists of applications and events
- * across namespaces filtered to t1-a. agent and nobody: nothing.
+ * across namespaces filtered to t1-a, and delivery metrics over those namespaces'
+ * records. agent and nobody: nothing.
  */
 function expected(who: Who, method: string, url: string, where: Where | undefined): boolean {
   if (who === 'admin' || who === 'cluster-admin') return true;
@@ -74,7 +75,7 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
   if (ns) {
     const resource = ns[4] === 'status' ? `${ns[1]}/status` : ns[1];
     if (who === 'tenant-admin') return where === 'own' || where === 'sibling';
-    if (resource !== 'applications' || where !== 'own') return false;
+    if (!['applications', 'migrations'].includes(resource) || where !== 'own') return false;
     return who === 'editor' || read;
   }
   if (url === `${BASE}/apply`) {
@@ -82,6 +83,7 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
     return who === 'editor' && where === 'own';
   }
   if (url === '/console/watch') return true; // applications and events, filtered
+  if (url === `${BASE}/metrics/delivery`) return read; // over the records of namespaces whose apps it may list
   const list = /^\/api\/v1alpha1\/([a-z]+)$/.exec(url)?.[1];
   if (!read || list === undefined) return false;
   if (who === 'tenant-admin')
@@ -89,7 +91,7 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
       NAMESPACED_KINDS.has(list) ||
       ['clouds', 'sites', 'clusters', 'events', 'tenants', 'audit'].includes(list)
     );
-  return list === 'applications' || list === 'events';
+  return list === 'applications' || list === 'migrations' || list === 'events';
 }
 
 const tokens = new Map<Who, string>();
