@@ -48,7 +48,7 @@ interface DeliveryGroup {
   deploymentFrequency: { deployments: number; perDay: number };
   leadTimeForChanges: { medianSeconds: number | null };
   changeFailureRate: { ratio: number | null };
-  timeToRestore: { medianSeconds: number | null };
+  timeToRestore: { medianSeconds: number | null; incidents: number };
   bands: Record<string, string | null>;
   series: DeliveryPoint[];
 }
@@ -79,6 +79,9 @@ function duration(seconds: number | null): string {
   if (seconds < 86_400) return `${(seconds / 3600).toFixed(1)} h`;
   return `${(seconds / 86_400).toFixed(1)} d`;
 }
+
+/** Counts label only whole ticks: a scale of 0..1 deployments has no "0.2". */
+const count = (n: number) => (Number.isInteger(n) ? fmtInt(n) : '');
 
 /** Every UTC day from since to until, so days without samples show as 0. */
 function daysOf(since: string, until: string): string[] {
@@ -295,7 +298,10 @@ function InsightsBody({ data, team }: { data: Insights; team: string }) {
 
 function Delivery({ data, who }: { data: Insights; who: string }) {
   const all = data.delivery?.all.groups[0];
-  if (data.delivery === undefined || all === undefined)
+  const nothing =
+    all === undefined ||
+    (all.deploymentFrequency.deployments === 0 && all.timeToRestore.incidents === 0);
+  if (data.delivery === undefined || all === undefined || nothing)
     return (
       <div className="panel" data-testid="delivery">
         <h2>Delivery</h2>
@@ -359,7 +365,7 @@ function Delivery({ data, who }: { data: Insights; who: string }) {
               { label: 'Deployments', data: perDay(all, (p) => p.deployments), color: DEPLOYS },
               { label: 'Failed', data: perDay(all, (p) => p.failures), color: FAILURES },
             ]}
-            format={(n) => fmtInt(n)}
+            format={count}
           />
           <BarChart
             id="delivery-clouds"
@@ -371,7 +377,7 @@ function Delivery({ data, who }: { data: Insights; who: string }) {
               color: PALETTE[i % PALETTE.length]!,
             }))}
             stacked
-            format={(n) => fmtInt(n)}
+            format={count}
           />
         </div>
       </Suspense>
