@@ -29,7 +29,7 @@
 import { performance } from 'node:perf_hooks';
 import { NodeState, type NodeInput, type PodRequest } from '../scheduler/index.ts';
 import { KubeBaseline, kubePodFor } from './kube-baseline.ts';
-import type { Progress } from './report.ts';
+import { compareRow, fixed, int, percent, quantile, type Progress, type Row } from './report.ts';
 import type { BitbrainsTrace } from './traces.ts';
 
 export const DEFAULT_NODE_CORES = 32;
@@ -115,6 +115,46 @@ export function baselineVmPlacer(seed: number): VmPlacer {
   return (state, vms) => {
     const kb = new KubeBaseline(state, { seed });
     return Int32Array.from(vms, (vm) => kb.schedule(kubePodFor(vm.request))?.node ?? -1);
+  };
+}
+
+/** The percentile of training-hour use the usage-aware baseline requests. */
+export const USAGE_AWARE_PERCENTILE = 0.95;
+
+/**
+ * What a VM would request if its requests were set from its use, as a
+ * vertical autoscaler's recommendation sets them: the USAGE_AWARE_PERCENTILE
+ * of its hourly average cpu and of its hourly average memory over the training
+ * hours it was sampled in (at least 1 millicore and 1 MiB); a VM never sampled
+ * keeps its request.
+ */
+export function usageAwareRequest(vm: ColocationVm): PodRequest {
+  const cpu: number[] = [];
+  const mem: number[] = [];
+  const h = vm.history;
+  for (let i = 0; i < h.present.length; i++) {
+    if (h.present[i] !== 1) continue;
+    cpu.push(h.cpuAvg[i]!);
+    mem.push(h.memAvgMiB[i]!);
+  }
+  if (cpu.length === 0) return vm.request;
+  return {
+    ...vm.request,
+    cpuMilli: Math.max(1, Math.ceil(quantile(cpu, USAGE_AWARE_PERCENTILE) * 1000)),
+    memoryMiB: Math.max(1, Math.ceil(quantile(mem, USAGE_AWARE_PERCENTILE))),
+  };
+}
+
+/**
+ * The usage-aware baseline: the default scheduler's algorithm, unchanged,
+ * on requests set from use (`usageAwareRequest`) — what a Kubernetes user
+ * gets from a vertical autoscaler's recommendations, without any colocation
+ * logic in the scheduler.
+ */
+export function usageAwareVmPlacer(seed: number): VmPlacer {
+  return (state, vms) => {
+    const kb = new KubeBaseline(state, { seed });
+    return Int32Array.from(vms, (vm) => kb.schedule(kubePodFor(usageAwareRequest(vm)))?.node ?? -1);
   };
 }
 
@@ -240,4 +280,64 @@ export function colocate(
     ...evaluate(trace, vms, assignment, nodes, nodeCores, nodeMemoryMiB, trainHours),
     seconds,
   };
+}
+
+/**
+ * Whether `candidate` beats `baseline`: fewer nodes, or as many nodes with
+ * fewer overloaded node-hours (the colocation target against the usage-aware
+ * baseline).
+ */
+export function beats(candidate: ColocationSide, baseline: ColocationSide): boolean {
+  return (
+    candidate.nodes < baseline.nodes ||
+    (candidate.nodes === baseline.nodes &&
+      candidate.overloadedNodeHourShare < baseline.overloadedNodeHourShare)
+  );
+}
+
+/** The table rows comparing two sides. */
+export function comparisonRows(candidate: ColocationSide, baseline: ColocationSide): Row[] {
+  return [
+    compareRow('VMs placed', candidate.vms, baseline.vms, int, false),
+    compareRow('nodes needed', candidate.nodes, baseline.nodes, int),
+    compareRow(
+      'avg CPU utilisation',
+      candidate.avgCpuUtilization,
+      baseline.avgCpuUtilization,
+      percent,
+    ),
+    compareRow(
+      `node-hours > ${OVERLOAD_THRESHOLD * 100} % CPU (peaks)`,
+      candidate.overloadedNodeHourShare,
+      baseline.overloadedNodeHourShare,
+      (x) => percent(x, 2),
+      false,
+    ),
+    compareRow(
+      'highest node-hour peak',
+      candidate.maxNodePeakUtilization,
+      baseline.maxNodePeakUtilization,
+      percent,
+      false,
+    ),
+    compareRow(
+      'requested cores / node core',
+      candidate.cpuRequestedPerCore,
+      baseline.cpuRequestedPerCore,
+      (x) => fixed(x),
+    ),
+    compareRow(
+      'avg memory utilisation',
+      candidate.avgMemoryUtilization,
+      baseline.avgMemoryUtilization,
+      percent,
+    ),
+    compareRow(
+      'node-hours memory > 100 %',
+      candidate.memoryOverloadedNodeHourShare,
+      baseline.memoryOverloadedNodeHourShare,
+      (x) => percent(x, 2),
+      false,
+    ),
+  ];
 }
