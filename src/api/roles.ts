@@ -70,12 +70,12 @@ export const ROLE_GRANTS: Readonly<Record<RoleName, RoleGrants>> = {
     ],
   },
   editor: {
-    namespaced: [{ resources: ['applications'], verbs: ALL }],
+    namespaced: [{ resources: ['applications', 'migrations'], verbs: ALL }],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],
   },
   viewer: {
-    namespaced: [{ resources: ['applications'], verbs: READ }],
+    namespaced: [{ resources: ['applications', 'migrations'], verbs: READ }],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],
   },

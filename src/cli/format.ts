@@ -462,6 +462,8 @@ export function tableRow(
         return visible(COLUMNS.AgentToken, options.wide).map((c) => c.cell(o, now));
       case 'Secret':
         return visible(COLUMNS.Secret, options.wide).map((c) => c.cell(o, now));
+      case 'Migration':
+        return visible(COLUMNS.Migration, options.wide).map((c) => c.cell(o, now));
       case 'DeliveryEvent':
         return visible(COLUMNS.DeliveryEvent, options.wide).map((c) => c.cell(o, now));
       case 'Tenant':

@@ -19,6 +19,8 @@ import { registerExplain } from './commands/explain.ts';
 import { registerGateway } from './commands/gateway.ts';
 import { registerGet } from './commands/get.ts';
 import { registerLogs } from './commands/logs.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerMigration } from './commands/migration.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerRebalance } from './commands/rebalance.ts';
 import { registerSecrets } from './commands/secrets.ts';
@@ -40,6 +42,8 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerDescribe,
   registerExplain,
   registerRebalance,
+  registerMigrate,
+  registerMigration,
   registerDelete,
   registerChaos,
   registerConfig,
