@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerAgent } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerBackup } from './commands/backup.ts';
 import { registerCost } from './commands/cost.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerChaos } from './commands/chaos.ts';
@@ -25,6 +26,7 @@ import { registerMetrics } from './commands/metrics.ts';
 import { registerRebalance } from './commands/rebalance.ts';
 import { registerSecrets } from './commands/secrets.ts';
 import { registerServer } from './commands/server.ts';
+import { registerStore } from './commands/store.ts';
 import { registerToken } from './commands/token.ts';
 import { registerTraffic } from './commands/traffic.ts';
 import { registerUser } from './commands/user.ts';
@@ -61,6 +63,8 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerConsole,
   registerCompletion,
   registerSecrets,
+  registerBackup,
+  registerStore,
   registerVersion,
 ];
 

@@ -30,7 +30,7 @@ import {
   type FleetDocs,
 } from '../fleet/index.ts';
 import type { Cluster, DeliveryEvent } from '../model/schema.ts';
-import { openSqliteStore } from '../store/index.ts';
+import { describeLocation, openBackend, parseStoreUrl, type EtcdAccess } from '../store/index.ts';
 import { EncryptedStore } from '../store/encrypted.ts';
 import { KeyRing } from '../store/keys.ts';
 import { secretsApiPlugin } from '../api/secrets.ts';
@@ -54,6 +54,14 @@ export interface ServerOptions {
   port: number;
   host: string;
   dataDir: string;
+  /**
+   * Where objects live: `sqlite` (the data directory's yunjian.db, the
+   * default), `sqlite:DIR` or `etcd://host:port[,host:port...]` (see
+   * store/open.ts). Control planes sharing an etcd need the same encryption key file.
+   */
+  store?: string;
+  /** TLS, user and key prefix for an etcd store. */
+  etcd?: EtcdAccess;
   /**
    * Keys that encrypt Secrets at rest; absent: `encryption-keys.yaml` in the
    * data directory, created on first start.
@@ -184,7 +192,9 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
   const keys = KeyRing.loadOrCreate(
     options.encryptionKeyFile ?? join(options.dataDir, 'encryption-keys.yaml'),
   );
-  const backend = openSqliteStore({ path: join(options.dataDir, 'yunjian.db') });
+  const location = parseStoreUrl(options.store ?? 'sqlite', options.dataDir);
+  const backend = openBackend(location, options.etcd);
+  log(`store: ${describeLocation(location)}`);
   // Every part of the server reads and writes through this, so Secrets reach disk only sealed.
   const store = new EncryptedStore({
     inner: backend,

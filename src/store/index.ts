@@ -3,4 +3,10 @@
 export type * from './types.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite.ts';
 export { openEtcdStore, EtcdStore, type EtcdStoreOptions } from './etcd/store.ts';
-export { parseEtcdUrl } from './etcd/connection.ts';
+export {
+  describeLocation,
+  openBackend,
+  parseStoreUrl,
+  type EtcdAccess,
+  type StoreLocation,
+} from './open.ts';

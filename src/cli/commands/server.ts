@@ -7,9 +7,11 @@ import { defaultDataDir } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { integerOption, nonNegativeNumber, positiveNumber } from '../options.ts';
 import type { Session } from '../session.ts';
+import { addEtcdOptions, etcdAccess, storeLocation, type EtcdFlags } from './store.ts';
 
 /** The `server` command's flags, as commander parses them. */
-interface ServeOptions {
+interface ServeOptions extends EtcdFlags {
+  store: string;
   port: number;
   host: string;
   data: string;
@@ -32,7 +34,7 @@ interface ServeOptions {
 
 export function registerServer(program: Command, session: Session): void {
   const { io } = session;
-  program
+  const server = program
     .command('server')
     .description('run the control plane with the embedded simulated fleet')
     .option(
@@ -59,6 +61,11 @@ export function registerServer(program: Command, session: Session): void {
       ).choices(UDP_THREADS),
     )
     .option('--data <dir>', 'data directory (store, admin.token)', defaultDataDir(io.env, io.home))
+    .option(
+      '--store <url>',
+      'where objects live: sqlite (in the data directory), sqlite:DIR or etcd://host:port[,host:port...]',
+      'sqlite',
+    )
     .option(
       '--encryption-key-file <path>',
       'keys that encrypt Secrets at rest (env YUNJIAN_ENCRYPTION_KEY_FILE; default: created in the data directory)',
@@ -97,10 +104,10 @@ export function registerServer(program: Command, session: Session): void {
       )
         .argParser(nonNegativeNumber)
         .hideHelp(),
-    )
-    .action(async (opts: ServeOptions) => {
-      await serve(session, opts);
-    });
+    );
+  addEtcdOptions(server).action(async (opts: ServeOptions) => {
+    await serve(session, opts);
+  });
 }
 
 async function serve(session: Session, opts: ServeOptions): Promise<void> {
@@ -127,6 +134,8 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
   // every other command does without.
   const { runServer } = await import('../../cmd/server.ts');
   const keyFile = opts.encryptionKeyFile ?? io.env.YUNJIAN_ENCRYPTION_KEY_FILE;
+  const location = storeLocation('--store', opts.store, opts.data);
+  const etcd = etcdAccess(opts, io.env, [location]);
   const server = await runServer({
     port: opts.port,
     host: opts.host,
@@ -135,6 +144,8 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     ...(opts.dnsWorkers !== undefined ? { dnsWorkers: opts.dnsWorkers } : {}),
     ...(opts.dnsUdp !== undefined ? { dnsUdp: opts.dnsUdp } : {}),
     dataDir: opts.data,
+    store: opts.store,
+    etcd,
     ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
