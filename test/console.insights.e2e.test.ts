@@ -111,6 +111,7 @@ describe(
         host: '127.0.0.1',
         dataDir,
         fleet: 'none',
+        fleetScale: 1,
         log: (line) => logs.push(line),
         dnsPort: 0,
       });
