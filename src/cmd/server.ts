@@ -15,6 +15,7 @@ import { AuditLog, auditPlugin } from '../api/audit.ts';
 import { routeTable, type RecordedRoute } from '../api/authz.ts';
 import { identityPlugin, userTokenVerifier } from '../api/identity.ts';
 import { providerByType, startControlLoops, type DriverProvider } from '../controllers/index.ts';
+import { gatewayMetrics } from '../controllers/migration/metrics.ts';
 import { persistTwin, SimFleet } from '../drivers/sim/index.ts';
 import { AgentHub } from '../drivers/agent/index.ts';
 import { agentApiPlugin } from '../api/routes/agent.ts';
@@ -78,6 +79,8 @@ export interface ServerOptions {
   clusterGraceSeconds?: number;
   /** Seconds between the cpu-use samples of a colocated app (10). */
   usageSampleSeconds?: number;
+  /** Gateways' per-backend stats URLs the migration gate reads (none: the target's health only). */
+  gatewayStats?: readonly string[];
   /** Overrides every sim cluster's replica start-up time (benchmarks isolate the control plane with 0). */
   simStartupSeconds?: number;
   /** UDP+TCP port of the authoritative DNS server (0 picks one); absent: no DNS server. */
@@ -290,6 +293,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       ...(options.usageSampleSeconds !== undefined
         ? { usageSampleSeconds: options.usageSampleSeconds }
         : {}),
+      migrationMetrics: gatewayMetrics(options.gatewayStats ?? []),
     });
     undo.push(() => loops.stop());
     const registry = new Registry();

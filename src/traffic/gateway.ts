@@ -25,8 +25,11 @@ import { TrafficManager } from './manager.ts';
 import type { TrafficEndpoint, TrafficRoute } from './routes.ts';
 import { select, StrategyState } from './strategies.ts';
 import { builtinGeoLocator } from './geo.ts';
+import { BackendStats } from './backendstats.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
+/** Per-backend attempt stats (`?since=MS`), answered to loopback clients only: the migration gate reads them. */
+export const BACKEND_STATS_PATH = '/.well-known/yunjian/backends';
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const HOP_BY_HOP = new Set([
   'connection',
@@ -62,6 +65,7 @@ export interface GatewayStats {
 export class Gateway {
   readonly manager: TrafficManager;
   readonly stats: GatewayStats = { requests: 0, retries: 0, failed: 0, byEndpoint: new Map() };
+  readonly backends = new BackendStats();
   readonly #o: GatewayOptions;
   readonly #ejected = new Map<string, number>();
   readonly #state = new StrategyState();
@@ -144,6 +148,14 @@ export class Gateway {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.url?.startsWith(BACKEND_STATS_PATH) === true && isLoopback(req.socket.remoteAddress)) {
+      const since = Number(new URL(req.url, 'http://x').searchParams.get('since') ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ clusters: this.backends.since(Number.isFinite(since) ? since : 0) }),
+      );
+      return;
+    }
     this.stats.requests++;
     const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const route = this.manager.table.routes.get(host);
@@ -205,11 +217,13 @@ export class Gateway {
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? '';
     headers['x-forwarded-host'] = req.headers.host ?? '';
     headers['content-length'] = String(body.length);
+    const started = Date.now();
     return new Promise((resolve) => {
       let settled = false;
       const fail = (why: string) => {
         if (settled) return;
         settled = true;
+        this.backends.record(e.cluster, true, Date.now() - started, Date.now());
         up.destroy();
         resolve(why);
       };
@@ -230,6 +244,7 @@ export class Gateway {
           fail(`HTTP ${code}`);
           return;
         }
+        this.backends.record(e.cluster, code >= 500, Date.now() - started, Date.now());
         settled = true;
         const out: Record<string, string | string[]> = {};
         for (const [k, v] of Object.entries(upRes.headers))
@@ -266,6 +281,10 @@ function unitKeyOf(source: string, req: IncomingMessage): string | undefined {
     return undefined;
   }
   return new URL(req.url ?? '/', 'http://x').searchParams.get(name) ?? undefined;
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && /^(127\.|::1$|::ffff:127\.)/.test(address);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

@@ -3,9 +3,10 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UDP_THREADS, type UdpThreads } from '../../traffic/dns-native.ts';
+import { BACKEND_STATS_PATH } from '../../traffic/gateway.ts';
 import { defaultDataDir } from '../config.ts';
 import { UsageError } from '../errors.ts';
-import { integerOption, nonNegativeNumber, positiveNumber } from '../options.ts';
+import { collect, integerOption, nonNegativeNumber, positiveNumber } from '../options.ts';
 import type { Session } from '../session.ts';
 import { addEtcdOptions, etcdAccess, storeLocation, type EtcdFlags } from './store.ts';
 
@@ -19,6 +20,7 @@ interface ServeOptions extends EtcdFlags {
   fleetScale: number;
   clusterGraceSeconds: number;
   usageSampleSeconds: number;
+  gatewayStats?: string[];
   simStartupSeconds?: number;
   dnsPort?: number;
   dnsWorkers?: number;
@@ -97,6 +99,11 @@ export function registerServer(program: Command, session: Session): void {
       positiveNumber,
       10,
     )
+    .option(
+      '--gateway-stats <url>',
+      `a gateway's per-backend stats (http://GATEWAY${BACKEND_STATS_PATH}) for the migration gate; repeatable`,
+      collect,
+    )
     .addOption(
       new Option(
         '--sim-startup-seconds <s>',
@@ -165,6 +172,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
       : {}),
     clusterGraceSeconds: opts.clusterGraceSeconds,
     usageSampleSeconds: opts.usageSampleSeconds,
+    ...(opts.gatewayStats !== undefined ? { gatewayStats: opts.gatewayStats } : {}),
     ...(opts.simStartupSeconds !== undefined ? { simStartupSeconds: opts.simStartupSeconds } : {}),
     log: (line) => io.stdout(`${line}\n`),
   });

@@ -24,6 +24,7 @@ import type { EventRecorder } from '../../events/recorder.ts';
 import type { Store } from '../../store/types.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
+import { gatewayMetrics } from './metrics.ts';
 import { stepMigration, type HookStage, type TargetMetrics } from './step.ts';
 
 /** The target's traffic and health since `sinceMs` (the gateway's per-backend stats, probes). */
@@ -50,7 +51,7 @@ const DEFAULT_HOOK_TIMEOUT_SECONDS = 300;
 
 export function createMigrationController(o: MigrationControllerOptions): Controller {
   const now = o.now ?? Date.now;
-  const metrics = o.metrics ?? readinessMetrics;
+  const metrics = o.metrics ?? gatewayMetrics([]);
 
   async function reconcile(key: string) {
     const m = o.migrations.get(key);
@@ -232,24 +233,3 @@ async function runHook(hook: DataSyncHook, ctx: HookContext): Promise<string> {
   if (!res.ok) throw new Error(`HTTP ${res.status}: ${text}`);
   return `HTTP ${res.status}`;
 }
-
-/**
- * Without a traffic source: the target's health from the app's own status
- * (ready over desired on the target clusters) and no request counts, so the
- * gate decides on health alone only where `analysis.minRequests` is 0.
- */
-const readinessMetrics: MigrationMetricsSource = ({ app, target }) => {
-  const on = new Set(target);
-  let desired = 0;
-  let ready = 0;
-  for (const p of app.status?.placements ?? [])
-    if (on.has(p.cluster) && p.draining !== true) {
-      desired += p.desired;
-      ready += Math.min(p.ready, p.desired);
-    }
-  return Promise.resolve({
-    requests: 0,
-    errors: 0,
-    healthyFraction: desired === 0 ? 0 : ready / desired,
-  });
-};
