@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { ValidationError } from '../../model/errors.ts';
-import { allocate, compareReports } from '../../insights/cost/allocate.ts';
+import { allocate, compareReports, type CostRow } from '../../insights/cost/allocate.ts';
 import { periodStartMs } from '../../insights/cost/budget.ts';
 import { focusCsv, focusRows } from '../../insights/cost/focus.ts';
 import {
@@ -216,12 +216,26 @@ export function costRoutes(store: Store): ApiPlugin {
   };
 }
 
+/** How long a scrape reuses the month-to-date figures (a month of samples is parsed once a minute at most). */
+const METRICS_CACHE_MS = 60_000;
+
 /** Month-to-date cost per team and per cloud, computed from the samples at scrape time. */
 export function registerCostMetrics(registry: Registry, store: Store): void {
-  const monthToDate = async (by: 'team' | 'cloud') => {
+  let cached: { atMs: number; rows: Promise<Record<'team' | 'cloud', CostRow[]>> } | undefined;
+  const monthToDate = (by: 'team' | 'cloud') => {
     const now = Date.now();
-    const samples = await samplesIn(store, { sinceMs: periodStartMs(now), untilMs: now + 1 });
-    return allocate(samples, { by, idle: 'none' }).rows;
+    if (cached === undefined || now - cached.atMs > METRICS_CACHE_MS) {
+      const rows = samplesIn(store, { sinceMs: periodStartMs(now), untilMs: now + 1 }).then(
+        (samples) => ({
+          team: allocate(samples, { by: 'team', idle: 'none' }).rows,
+          cloud: allocate(samples, { by: 'cloud', idle: 'none' }).rows,
+        }),
+      );
+      // A failed read is not kept: the next scrape tries again.
+      rows.catch(() => (cached = undefined));
+      cached = { atMs: now, rows };
+    }
+    return cached.rows.then((r) => r[by]);
   };
   new Gauge({
     name: 'yunjian_cost_team_month_to_date_usd',

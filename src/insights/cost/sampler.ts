@@ -183,7 +183,8 @@ export class CostSampler {
         team: budget.spec.team,
       }).totals.totalMicros;
       const decision = decideBudget(budget, spent, period);
-      await store.updateStatus({ ...budget, status: decision.status });
+      if (JSON.stringify(decision.status) !== JSON.stringify(budget.status))
+        await store.updateStatus({ ...budget, status: decision.status });
       for (const t of decision.crossed)
         await this.#o.events.record(
           { kind: 'Budget', name: budget.metadata.name },
