@@ -221,7 +221,7 @@ describe('answers that are not one rotation are not cached as one', () => {
       const engine = engineFor(c.spec, c.v6 === true ? [AWS, ALI, v6] : [AWS, ALI]);
       const res = engine.answerUdp(query(1, c.type ?? 'A'), '127.0.0.1');
       assert.ok(res);
-      assert.equal(dnsPacket.decode(res.bytes).rcode, 'NOERROR');
+      assert.equal((dnsPacket.decode(res.bytes).flags ?? -1) & 0xf, 0, 'NOERROR');
       assert.equal(res.rotation, undefined);
     });
 });
