@@ -352,7 +352,8 @@ async function main(): Promise<void> {
     for (let r = 1; r <= runs; r++) {
       const loadAverage = load();
       progress(`run ${r} of ${runs}: PowerDNS (pdns_server, gsqlite3), dnsperf for ${SECONDS} s`);
-      const pdns = await startPowerDns(dir);
+      // A fresh database and config per run.
+      const pdns = await startPowerDns(mkdtempSync(join(dir, `pdns-${r}-`)));
       const powerdns = await dnsperf(pdns.port, queries).finally(() => pdns.stop());
       const strategies: Run['strategies'] = {};
       for (const strategy of STRATEGIES) {
@@ -374,7 +375,7 @@ async function main(): Promise<void> {
           ratio: mine.qps / powerdns.qps,
         };
         progress(
-          `run ${r}: ${strategy} ${int(mine.qps)} q/s vs PowerDNS ${int(powerdns.qps)} q/s: ${fixed(mine.qps / powerdns.qps, 2)}x`,
+          `run ${r}: ${strategy} ${int(mine.qps)} q/s vs PowerDNS ${int(powerdns.qps)} q/s: ${fixed(mine.qps / powerdns.qps, 2)}x (${int(byJavaScript)} answered by JavaScript)`,
         );
       }
       results.push({ run: r, loadAverage, powerdns, strategies });
