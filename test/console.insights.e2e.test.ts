@@ -201,5 +201,19 @@ describe(
       await page.screenshot({ path: join(ARTIFACTS, 'insights.png'), fullPage: true });
       assert.deepEqual(foreign, []);
     });
+
+    it('fits a narrow screen, navigation included', async () => {
+      const narrow = await page.context().newPage();
+      await narrow.setViewportSize({ width: 390, height: 844 });
+      await narrow.goto(`${server.url.replace('127.0.0.1', 'localhost')}/#/insights?team=alpha`);
+      await narrow.locator('[data-testid=cost-days] tr[data-day]').first().waitFor();
+      const overflow: number = await narrow.evaluate(() => {
+        const e = (globalThis as any).document.documentElement;
+        return e.scrollWidth - e.clientWidth;
+      });
+      assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at 390px`);
+      await narrow.screenshot({ path: join(ARTIFACTS, 'insights-390x844.png') });
+      await narrow.close();
+    });
   },
 );
