@@ -20,6 +20,11 @@ import {
   type Event,
 } from '../src/model/schema.ts';
 import { openSqliteStore } from '../src/store/index.ts';
+import { ValidationError } from '../src/model/errors.ts';
+import { validateResource } from '../src/model/validate.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 
 const GiB = 2 ** 30;
 const cloud: Cloud = {
@@ -288,4 +293,58 @@ describe('CostSampler', () => {
       await store.close();
     }
   });
+});
+
+describe('Budget and CostSample validation', () => {
+  it('accepts the example budgets', () => {
+    const file = join(import.meta.dirname, '..', 'examples', 'devops', 'budgets.yaml');
+    const docs = parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as unknown);
+    assert.deepEqual(
+      docs.map((d) => validateResource(d, 'budgets.yaml').kind),
+      ['Budget', 'Budget', 'Budget'],
+    );
+  });
+  const budget = (spec: Record<string, unknown>) => ({
+    apiVersion: API_VERSION,
+    kind: 'Budget',
+    metadata: { name: 'b' },
+    spec: { team: 't', monthlyAmount: 10, ...spec },
+  });
+  const cases: [string, unknown, string][] = [
+    ['a zero amount', budget({ monthlyAmount: 0 }), 'spec.monthlyAmount'],
+    ['a threshold of 0', budget({ thresholds: [50, 0] }), 'spec.thresholds[1]'],
+    ['an unknown sharing', budget({ idle: 'half' }), 'spec.idle'],
+    [
+      'a sample of 0 seconds',
+      {
+        apiVersion: API_VERSION,
+        kind: 'CostSample',
+        metadata: { name: 'cost-1' },
+        spec: { start: '2026-11-01T00:00:00Z', seconds: 0, clusters: [] },
+      },
+      'spec.seconds',
+    ],
+    [
+      'a sample whose start is no time',
+      {
+        apiVersion: API_VERSION,
+        kind: 'CostSample',
+        metadata: { name: 'cost-1' },
+        spec: {
+          start: 'yesterday',
+          seconds: 60,
+          clusters: [],
+        },
+      },
+      'spec.start',
+    ],
+  ];
+  for (const [name, doc, field] of cases)
+    it(`refuses ${name}, naming ${field}`, () => {
+      assert.throws(
+        () => validateResource(doc),
+        (err: unknown) =>
+          err instanceof ValidationError && err.causes.some((c) => c.field === field),
+      );
+    });
 });
