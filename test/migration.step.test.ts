@@ -641,7 +641,17 @@ describe('analyze', () => {
       { requests: 0, errors: 0, healthyFraction: 0.8 },
       'fail',
     ],
-    ['too few requests', { requests: 9, errors: 9, healthyFraction: 1 }, 'inconclusive'],
+    ['too few requests', { requests: 9, errors: 0, healthyFraction: 1 }, 'inconclusive'],
+    [
+      'too few requests, but failing whatever the rest do',
+      { requests: 2, errors: 1, healthyFraction: 1 },
+      'fail',
+    ],
+    [
+      'too few requests, failures within the threshold if the rest pass',
+      { requests: 5, errors: 0, healthyFraction: 1 },
+      'inconclusive',
+    ],
     ['no metrics', undefined, 'inconclusive'],
   ];
   for (const [name, metrics, want] of table)

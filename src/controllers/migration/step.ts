@@ -418,6 +418,17 @@ export function analyze(
       result: 'fail',
       message: `healthy fraction ${metrics.healthyFraction} below ${t.minHealthyFraction}`,
     };
+  // Failures that exceed the threshold even if every request still missing
+  // before `minRequests` succeeded decide now: a target the gateway ejects
+  // after its first failures would otherwise never collect enough requests.
+  const worstCase = metrics.errors / Math.max(metrics.requests, t.minRequests, 1);
+  if (worstCase > t.maxErrorRate)
+    return {
+      ...base,
+      ...measured,
+      result: 'fail',
+      message: `${metrics.errors} of ${metrics.requests} requests failed: error rate above ${t.maxErrorRate} whatever the next ${Math.max(0, t.minRequests - metrics.requests)} do`,
+    };
   if (metrics.requests < t.minRequests)
     return {
       ...base,
