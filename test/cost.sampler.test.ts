@@ -276,6 +276,32 @@ describe('CostSampler', () => {
     }
   });
 
+  it('samples soon after it starts leading, not only at the next boundary', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    let calls = 0;
+    const sampler = new CostSampler({
+      store,
+      events: new EventRecorder({ store, source: 'test' }),
+      log: (line) => assert.fail(line),
+      retrySeconds: 0.05,
+      leading: () =>
+        ++calls < 3 ? Promise.reject(new Error('waiting for the leader lease')) : Promise.resolve(),
+    });
+    try {
+      await store.create(cluster('a'));
+      sampler.start();
+      const deadline = Date.now() + 10_000;
+      while ((await store.list('CostSample')).items.length === 0) {
+        assert.ok(Date.now() < deadline, 'no sample within 10 s of leading');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(calls >= 3);
+    } finally {
+      await sampler.stop();
+      await store.close();
+    }
+  });
+
   it('does nothing while another control plane leads', async () => {
     const store = openSqliteStore({ path: ':memory:' });
     const sampler = new CostSampler({
@@ -286,7 +312,7 @@ describe('CostSampler', () => {
     });
     try {
       await store.create(cluster('a'));
-      await sampler.tick();
+      assert.equal(await sampler.tick(), false);
       assert.equal((await store.list('CostSample')).items.length, 0);
     } finally {
       await sampler.stop();

@@ -38,11 +38,17 @@ export interface CostSamplerOptions {
   usage?: UsageSource;
   /** Resolves while this control plane leads; only the leader samples. */
   leading?: () => Promise<void>;
+  /**
+   * Seconds before a pass that did not sample (not leading yet, or failed) is
+   * tried again, rather than waiting for the next boundary (5).
+   */
+  retrySeconds?: number;
   now?: () => number;
 }
 
 export const DEFAULT_COST_INTERVAL_SECONDS = 3600;
 export const DEFAULT_COST_RETENTION_DAYS = 40;
+const DEFAULT_RETRY_SECONDS = 5;
 /** How long one member may take to report its workloads' use before the sample goes without it. */
 const USAGE_TIMEOUT_MS = 5000;
 
@@ -74,31 +80,36 @@ export class CostSampler {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
       this.#running = this.tick()
-        .catch((err: unknown) =>
-          this.#o.log(`cost: ${err instanceof Error ? err.message : String(err)}`),
-        )
-        .finally(() => {
+        .catch((err: unknown) => {
+          this.#o.log(`cost: ${err instanceof Error ? err.message : String(err)}`);
+          return false;
+        })
+        .then((sampled) => {
+          // Samples are named by their interval, so trying again cannot count one twice.
           const now = this.#now();
-          this.#schedule(this.#intervalMs - (now % this.#intervalMs));
+          const untilBoundary = this.#intervalMs - (now % this.#intervalMs);
+          const retryMs = (this.#o.retrySeconds ?? DEFAULT_RETRY_SECONDS) * 1000;
+          this.#schedule(sampled ? untilBoundary : Math.min(untilBoundary, retryMs));
         });
     }, delayMs);
     this.#timer.unref();
   }
 
-  /** One pass: sample the interval under way (once), prune, check budgets. */
-  async tick(): Promise<void> {
+  /** One pass: sample the interval under way (once), prune, check budgets; false when not leading. */
+  async tick(): Promise<boolean> {
     if (this.#o.leading !== undefined) {
       const leads = await this.#o.leading().then(
         () => true,
         () => false,
       );
-      if (!leads) return;
+      if (!leads) return false;
     }
     const now = this.#now();
     const startMs = now - (now % this.#intervalMs);
     await this.sample(startMs);
     await this.prune(now);
     await this.checkBudgets(now);
+    return true;
   }
 
   /** Writes the sample of the interval starting at startMs, unless one exists. */
