@@ -130,6 +130,24 @@ describe('cost API and CLI', () => {
     );
   });
 
+  it('combines dimensions: cost per cloud and day', async () => {
+    const { status, body } = await json(`${API}/cost?by=cloud,day&${NOV}`);
+    assert.equal(status, 200);
+    assert.equal(body['by'], 'cloud,day');
+    assert.deepEqual(
+      (body['rows'] as { keys: string[]; totalMicros: number }[]).map((r) => [
+        ...r.keys,
+        r.totalMicros,
+      ]),
+      [
+        ['aws', '2026-11-01', 480_000],
+        ['aws', '2026-11-02', 240_000],
+      ],
+    );
+    const twice = await json(`${API}/cost?by=day,day`);
+    assert.equal(twice.status, 422);
+  });
+
   it('refuses bad parameters with 422, naming each', async () => {
     const { status, body } = await json(`${API}/cost?by=planet&idle=some&since=yesterday`);
     assert.equal(status, 422);

@@ -28,6 +28,7 @@ const FAILURES = '#cf222e';
 
 interface CostRow {
   key: string;
+  keys: string[];
   workloadMicros: number;
   idleMicros: number;
   totalMicros: number;
@@ -56,12 +57,21 @@ interface DeliveryReport {
   groups: DeliveryGroup[];
 }
 
+interface DayCost {
+  workloadMicros: number;
+  idleMicros: number;
+  totalMicros: number;
+}
+
 interface Insights {
   teams: string[];
   days: string[];
-  daily: CostReport;
-  byCloud: { cloud: string; daily: CostReport }[];
-  total: CostReport;
+  samples: number;
+  /** The team's (or everyone's) cost over the window, its idle share, and the fleet's. */
+  summary: { totalMicros: number; idleMicros: number; fleetMicros: number };
+  daily: Map<string, DayCost>;
+  /** The most expensive clouds, then "other": cost per day. */
+  clouds: { cloud: string; perDay: Map<string, number> }[];
   /** undefined: the server has no delivery metrics. */
   delivery?: { all: DeliveryReport; byCloud: DeliveryReport };
 }
@@ -93,23 +103,38 @@ function daysOf(since: string, until: string): string[] {
 }
 
 async function load(team: string, since: string, signal: AbortSignal): Promise<Insights> {
-  const cost = (params: Record<string, string>) =>
+  // Two reports: every team (the picker, the totals) and the team's cloud x day
+  // rows (both daily charts); idle is shared, so a team carries its part.
+  const [teams, cloudDays] = await Promise.all([
+    getJson<CostReport>(`${API}/cost?by=team&idle=proportional&since=${since}`, signal),
     getJson<CostReport>(
-      `${API}/cost?${new URLSearchParams({ since, ...params, ...(team ? { team } : {}) }).toString()}`,
+      `${API}/cost?${new URLSearchParams({ by: 'cloud,day', idle: 'proportional', since, ...(team ? { team } : {}) }).toString()}`,
       signal,
-    );
-  const [teams, daily, clouds, total] = await Promise.all([
-    getJson<CostReport>(`${API}/cost?by=team&since=${since}`, signal),
-    cost({ by: 'day', idle: 'proportional' }),
-    cost({ by: 'cloud', idle: 'proportional' }),
-    cost({ by: 'team', idle: 'proportional' }),
+    ),
   ]);
-  const byCloud = await Promise.all(
-    clouds.rows.slice(0, CLOUD_SERIES).map(async (c) => ({
-      cloud: c.key,
-      daily: await cost({ by: 'day', idle: 'proportional', cloud: c.key }),
-    })),
-  );
+  const mine = team ? teams.rows.find((r) => r.key === team) : undefined;
+  const daily = new Map<string, DayCost>();
+  const byCloud = new Map<string, Map<string, number>>();
+  for (const r of cloudDays.rows) {
+    const [cloud = '', day = ''] = r.keys;
+    const d = daily.get(day) ?? { workloadMicros: 0, idleMicros: 0, totalMicros: 0 };
+    d.workloadMicros += r.workloadMicros;
+    d.idleMicros += r.idleMicros;
+    d.totalMicros += r.totalMicros;
+    daily.set(day, d);
+    const perDay = byCloud.get(cloud) ?? new Map<string, number>();
+    perDay.set(day, (perDay.get(day) ?? 0) + r.totalMicros);
+    byCloud.set(cloud, perDay);
+  }
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const ranked = [...byCloud.entries()].sort((a, b) => sum(b[1]) - sum(a[1]));
+  const other = new Map<string, number>();
+  for (const [, perDay] of ranked.slice(CLOUD_SERIES))
+    for (const [day, micros] of perDay) other.set(day, (other.get(day) ?? 0) + micros);
+  const clouds = [
+    ...ranked.slice(0, CLOUD_SERIES).map(([cloud, perDay]) => ({ cloud, perDay })),
+    ...(other.size > 0 ? [{ cloud: 'other', perDay: other }] : []),
+  ];
   const deliveryQuery = (by?: string) =>
     getJson<DeliveryReport>(
       `${API}/metrics/delivery?${new URLSearchParams({ since, interval: 'day', ...(team ? { team } : {}), ...(by ? { by } : {}) }).toString()}`,
@@ -125,10 +150,15 @@ async function load(team: string, since: string, signal: AbortSignal): Promise<I
   }
   return {
     teams: teams.rows.map((r) => r.key).filter((k) => k !== IDLE_KEY),
-    days: daysOf(daily.window.since, daily.window.until),
+    days: daysOf(teams.window.since, teams.window.until),
+    samples: teams.samples,
+    summary: {
+      totalMicros: team ? (mine?.totalMicros ?? 0) : teams.totals.totalMicros,
+      idleMicros: team ? (mine?.idleMicros ?? 0) : teams.totals.idleMicros,
+      fleetMicros: teams.totals.fleetMicros,
+    },
     daily,
-    byCloud,
-    total,
+    clouds,
     ...(delivery !== undefined ? { delivery } : {}),
   };
 }
@@ -198,16 +228,13 @@ export function InsightsView() {
 }
 
 function InsightsBody({ data, team }: { data: Insights; team: string }) {
-  const dayRows = new Map(data.daily.rows.map((r) => [r.key, r]));
-  const cloudSeries: Series[] = data.byCloud.map((c, i) => {
-    const rows = new Map(c.daily.rows.map((r) => [r.key, r.totalMicros]));
-    return {
-      label: c.cloud,
-      data: data.days.map((d) => (rows.get(d) ?? 0) / 1e6),
-      color: PALETTE[i % PALETTE.length]!,
-    };
-  });
-  const totals = data.total.totals;
+  const dayRows = data.daily;
+  const cloudSeries: Series[] = data.clouds.map((c, i) => ({
+    label: c.cloud,
+    data: data.days.map((d) => (c.perDay.get(d) ?? 0) / 1e6),
+    color: PALETTE[i % PALETTE.length]!,
+  }));
+  const totals = data.summary;
   const who = team || 'all teams';
   return (
     <>
@@ -216,7 +243,7 @@ function InsightsBody({ data, team }: { data: Insights; team: string }) {
           <dt>Cost ({who})</dt>
           <dd>
             <span className="value">{usd(totals.totalMicros)}</span>
-            <span className="note">{fmtInt(data.total.samples)} samples</span>
+            <span className="note">{fmtInt(data.samples)} samples</span>
           </dd>
         </div>
         <div className="total" data-testid="cost-idle">
@@ -234,7 +261,7 @@ function InsightsBody({ data, team }: { data: Insights; team: string }) {
           </dd>
         </div>
       </dl>
-      {data.total.samples === 0 && (
+      {data.samples === 0 && (
         <p className="empty" data-testid="cost-empty">
           No cost samples in this window yet: the server records one every hour.
         </p>

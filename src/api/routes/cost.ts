@@ -24,7 +24,8 @@ const QUERY: readonly QueryParam[] = [
   {
     name: 'by',
     type: 'string',
-    description: 'app | component | team | cloud | site | cluster | day (app)',
+    description:
+      'app | component | team | cloud | site | cluster | day, or up to three comma-separated (cloud,day): a row per combination (app)',
   },
   {
     name: 'since',
@@ -65,7 +66,14 @@ const REPORT_SCHEMA = {
     idle: { type: 'string' },
     rows: {
       type: 'array',
-      items: { type: 'object', properties: { key: { type: 'string' }, ...amounts } },
+      items: {
+        type: 'object',
+        properties: {
+          key: { type: 'string', description: 'keys joined with |' },
+          keys: { type: 'array', items: { type: 'string' }, description: 'one per dimension' },
+          ...amounts,
+        },
+      },
     },
     totals: {
       type: 'object',
@@ -199,7 +207,7 @@ export function costRoutes(store: Store): ApiPlugin {
           ]);
           return {
             currency: 'USD',
-            by: q.by,
+            by: q.by.join(','),
             before: {
               since: new Date(before.window.sinceMs).toISOString(),
               until: new Date(before.window.untilMs).toISOString(),

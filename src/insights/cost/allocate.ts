@@ -44,7 +44,9 @@ export interface CostLine {
 }
 
 export interface CostRow {
+  /** The row's value of each dimension, joined with `|` when there are several. */
   key: string;
+  keys: string[];
   /** What the workloads were charged (cpu + memory + gpu). */
   workloadMicros: number;
   cpuMicros: number;
@@ -63,14 +65,16 @@ export interface CostTotals {
 }
 
 export interface CostReport {
-  by: CostDimension;
+  /** The dimensions, comma-separated (`cloud,day`). */
+  by: string;
   idle: IdleSharing;
   rows: CostRow[];
   totals: CostTotals;
 }
 
 export interface AllocateOptions {
-  by: CostDimension;
+  /** One dimension, or several: a row per combination (`cloud` then `day`). */
+  by: CostDimension | readonly CostDimension[];
   idle: IdleSharing;
   /** Only this team's lines (idle lines are nobody's: they show only when shared). */
   team?: string;
@@ -209,8 +213,12 @@ export function lineKey(line: CostLine, by: CostDimension): string {
   }
 }
 
-/** Sums the samples' lines into rows of one view, most expensive first. */
+/**
+ * Sums the samples' lines into rows of one view, most expensive first (in key
+ * order when a dimension is the day, so series read in time order).
+ */
 export function allocate(samples: readonly CostSampleSpec[], o: AllocateOptions): CostReport {
+  const dims: readonly CostDimension[] = typeof o.by === 'string' ? [o.by] : o.by;
   const rows = new Map<string, CostRow>();
   const totals: CostTotals = { workloadMicros: 0, idleMicros: 0, totalMicros: 0, fleetMicros: 0 };
   for (const sample of samples) {
@@ -219,11 +227,13 @@ export function allocate(samples: readonly CostSampleSpec[], o: AllocateOptions)
     for (const line of lines) {
       if (o.team !== undefined && line.workload?.team !== o.team) continue;
       if (o.cloud !== undefined && line.cloud !== o.cloud) continue;
-      const key = lineKey(line, o.by);
+      const keys = dims.map((d) => lineKey(line, d));
+      const key = keys.join('|');
       let row = rows.get(key);
       if (row === undefined) {
         row = {
           key,
+          keys,
           workloadMicros: 0,
           cpuMicros: 0,
           memoryMicros: 0,
@@ -246,11 +256,11 @@ export function allocate(samples: readonly CostSampleSpec[], o: AllocateOptions)
     }
   }
   const sorted = [...rows.values()].sort((a, b) =>
-    o.by === 'day'
+    dims.includes('day')
       ? a.key.localeCompare(b.key)
       : b.totalMicros - a.totalMicros || a.key.localeCompare(b.key),
   );
-  return { by: o.by, idle: o.idle, rows: sorted, totals };
+  return { by: dims.join(','), idle: o.idle, rows: sorted, totals };
 }
 
 export interface SavingsRow {

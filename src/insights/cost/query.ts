@@ -11,7 +11,7 @@ export interface CostWindow {
 }
 
 export interface CostQuery {
-  by: CostDimension;
+  by: CostDimension[];
   idle: IdleSharing;
   window: CostWindow;
   team?: string;
@@ -19,6 +19,8 @@ export interface CostQuery {
 }
 
 const IDLE_MODES: readonly IdleSharing[] = ['none', 'uniform', 'proportional'];
+/** Dimensions one query may combine. */
+const MAX_DIMENSIONS = 3;
 const UNIT_SECONDS = { m: 60, h: 3600, d: 86_400 } as const;
 export const DEFAULT_SINCE = '30d';
 
@@ -71,11 +73,15 @@ export interface CostQueryParams {
 /** Validates a cost query's parameters (by defaults to app, idle to none, since to 30d). */
 export function parseCostQuery(params: CostQueryParams, nowMs: number): CostQuery {
   const causes: FieldCause[] = [];
-  const by = (params.by ?? 'app') as CostDimension;
-  if (!COST_DIMENSIONS.includes(by))
+  const by = (params.by ?? 'app').split(',') as CostDimension[];
+  if (
+    by.length > MAX_DIMENSIONS ||
+    new Set(by).size !== by.length ||
+    !by.every((d) => COST_DIMENSIONS.includes(d))
+  )
     causes.push({
       field: 'by',
-      message: `expected one of ${COST_DIMENSIONS.join(', ')}, got "${params.by}"`,
+      message: `expected one of ${COST_DIMENSIONS.join(', ')}, or up to ${MAX_DIMENSIONS} of them comma-separated (cloud,day), got "${params.by}"`,
     });
   const idle = (params.idle ?? 'none') as IdleSharing;
   if (!IDLE_MODES.includes(idle))
