@@ -241,6 +241,12 @@ describe('cost API and CLI', () => {
       /^CLOUD\s+CPU\s+MEMORY\s+GPU\s+IDLE\s+TOTAL\naws\s+0\.20\s+0\.07\s+0\.00\s+0\.45\s+0\.72\n/,
     );
     assert.match(table.out, /3 samples, idle none: total 0\.72 USD of a fleet cost of 0\.72 USD/);
+    const split = await cli('--by', 'cloud,day', '--since', '2026-11-01', '--until', '2026-11-03');
+    assert.equal(split.code, 0, split.err);
+    assert.match(
+      split.out,
+      /^CLOUD\s+DAY\s+CPU\s+MEMORY\s+GPU\s+IDLE\s+TOTAL\naws\s+2026-11-01\s+/,
+    );
     const bad = await cli('--by', 'planet');
     assert.notEqual(bad.code, 0);
     assert.match(bad.err, /by: expected one of app, component, team/);

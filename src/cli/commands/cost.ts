@@ -17,6 +17,7 @@ interface CostOpts {
 
 interface CostRow {
   key: string;
+  keys: string[];
   cpuMicros: number;
   memoryMicros: number;
   gpuMicros: number;
@@ -42,7 +43,10 @@ export function registerCost(program: Command, session: Session): void {
     .description(
       "what the fleet cost over a window: max(request, use) at each cluster's prices, idle capacity as its own row or shared",
     )
-    .option('--by <dimension>', 'app, component, team, cloud, site, cluster or day (app)')
+    .option(
+      '--by <dimensions>',
+      'app, component, team, cloud, site, cluster or day, or up to three comma-separated (app)',
+    )
     .option('--since <when>', 'a duration back from now (30d, 12h, 90m) or an RFC 3339 time (30d)')
     .option('--until <when>', 'as --since (now)')
     .option('--idle <sharing>', 'none (its own row), uniform or proportional (none)')
@@ -73,17 +77,25 @@ export function registerCost(program: Command, session: Session): void {
         usd(r.idleMicros),
         usd(r.totalMicros),
       ];
-      const header = [report.by.toUpperCase(), 'CPU', 'MEMORY', 'GPU', 'IDLE', 'TOTAL'];
+      // One column per dimension (--by cloud,day), then the amounts.
+      const header = [
+        ...report.by.split(',').map((d) => d.toUpperCase()),
+        'CPU',
+        'MEMORY',
+        'GPU',
+        'IDLE',
+        'TOTAL',
+      ];
       if (output === 'csv') {
         const quote = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-        const lines = [header, ...report.rows.map((r) => [r.key, ...cells(r)])];
+        const lines = [header, ...report.rows.map((r) => [...r.keys, ...cells(r)])];
         io.stdout(`${lines.map((l) => l.map(quote).join(',')).join('\n')}\n`);
         return;
       }
       io.stdout(
         renderTable(
           header,
-          report.rows.map((r) => [r.key, ...cells(r)]),
+          report.rows.map((r) => [...r.keys, ...cells(r)]),
         ),
       );
       io.stdout(
