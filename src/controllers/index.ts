@@ -8,8 +8,10 @@
 // new term starts, after the last term's workers have stopped, with the
 // controllers' memory of the last term dropped and every object enqueued.
 import type { Application, Cloud, Cluster, Migration, Site } from '../model/schema.ts';
+import type { Binding, CatalogItem, Instance } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application/index.ts';
+import { createCatalogController } from './catalog/index.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
 import { createMigrationController, type MigrationMetricsSource } from './migration/index.ts';
 import type { DriverProvider } from './drivers.ts';
@@ -86,7 +88,19 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     events,
     ...(o.usageSampleSeconds !== undefined ? { usageSampleSeconds: o.usageSampleSeconds } : {}),
   });
-  const informers = [clusters, sites, apps, clouds, migrations];
+  const catalogItems = new Informer<CatalogItem>(o.store, 'CatalogItem', onError);
+  const instances = new Informer<Instance>(o.store, 'Instance', onError);
+  const bindings = new Informer<Binding>(o.store, 'Binding', onError);
+  const catalog = createCatalogController({
+    store: o.store,
+    items: catalogItems,
+    instances,
+    bindings,
+    apps,
+    clusters,
+    log: o.log,
+  });
+  const informers = [clusters, sites, apps, clouds, migrations, catalogItems, instances, bindings];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
 
@@ -96,9 +110,12 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   let gc: NodeJS.Timeout | undefined;
   const stopWorkers = () => {
     clearInterval(gc);
-    return Promise.all([clusterStatus.stop(), application.stop(), migration.stop()]).then(
-      () => undefined,
-    );
+    return Promise.all([
+      clusterStatus.stop(),
+      application.stop(),
+      catalog.stop(),
+      migration.stop(),
+    ]).then(() => undefined);
   };
   let workersStopped: Promise<void> | undefined;
   const elector = new LeaderElector({
@@ -117,12 +134,15 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
         if (leaderState !== 'leading' || term !== terms) return;
         clusterStatus.start();
         application.start();
+        catalog.start();
         migration.start();
         // Level-based: a new term looks at everything again (the first term's
         // keys came from the informers' initial lists; later terms start empty).
         if (term > 1) {
           for (const c of clusters.list()) clusterStatus.enqueue(c.metadata.name);
           for (const a of apps.list()) application.enqueue(objectKey(a));
+          for (const i of instances.list()) catalog.enqueue(`instance:${objectKey(i)}`);
+          for (const b of bindings.list()) catalog.enqueue(`binding:${objectKey(b)}`);
           for (const m of migrations.list()) migration.enqueue(objectKey(m));
         }
         gc = setInterval(
@@ -143,7 +163,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   });
   elector.start();
   return {
-    controllers: [clusterStatus, application, migration],
+    controllers: [clusterStatus, application, catalog, migration],
     events,
     synced: () => synced,
     leading() {
