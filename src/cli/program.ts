@@ -9,6 +9,8 @@ import { registerAudit } from './commands/audit.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerCost } from './commands/cost.ts';
 import { registerBench } from './commands/bench.ts';
+import { registerBinding } from './commands/binding.ts';
+import { registerCatalog } from './commands/catalog.ts';
 import { registerChaos } from './commands/chaos.ts';
 import { registerCluster } from './commands/cluster.ts';
 import { registerCompletion } from './commands/completion.ts';
@@ -19,6 +21,7 @@ import { registerDescribe } from './commands/describe.ts';
 import { registerExplain } from './commands/explain.ts';
 import { registerGateway } from './commands/gateway.ts';
 import { registerGet } from './commands/get.ts';
+import { registerInstance } from './commands/instance.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerMigration } from './commands/migration.ts';
@@ -47,6 +50,9 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerMigrate,
   registerMigration,
   registerDelete,
+  registerCatalog,
+  registerInstance,
+  registerBinding,
   registerChaos,
   registerConfig,
   registerBench,
