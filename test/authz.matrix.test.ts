@@ -65,7 +65,8 @@ async function peek(path: string, token: string): Promise<{ status: number; json
  * here a missing one, refused), t1's audit. editor / viewer in t1-a:
  * applications there (viewer: reads only), lists of applications and events
  * across namespaces filtered to t1-a, and delivery metrics over those namespaces'
- * records. agent and nobody: nothing.
+ * records; catalog instances and bindings as applications, and the catalog's
+ * items to every role. agent and nobody: nothing.
  */
 function expected(who: Who, method: string, url: string, where: Where | undefined): boolean {
   if (who === 'admin' || who === 'cluster-admin') return true;
@@ -75,7 +76,11 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
   if (ns) {
     const resource = ns[4] === 'status' ? `${ns[1]}/status` : ns[1];
     if (who === 'tenant-admin') return where === 'own' || where === 'sibling';
-    if (!['applications', 'migrations'].includes(resource) || where !== 'own') return false;
+    if (
+      !['applications', 'migrations', 'instances', 'bindings'].includes(resource) ||
+      where !== 'own'
+    )
+      return false;
     return who === 'editor' || read;
   }
   if (url === `${BASE}/apply`) {
@@ -89,9 +94,11 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
   if (who === 'tenant-admin')
     return (
       NAMESPACED_KINDS.has(list) ||
-      ['clouds', 'sites', 'clusters', 'events', 'tenants', 'audit'].includes(list)
+      ['clouds', 'sites', 'clusters', 'events', 'tenants', 'audit', 'catalogitems'].includes(list)
     );
-  return list === 'applications' || list === 'migrations' || list === 'events';
+  return ['applications', 'migrations', 'instances', 'bindings', 'events', 'catalogitems'].includes(
+    list,
+  );
 }
 
 const tokens = new Map<Who, string>();

@@ -52,7 +52,8 @@ interface RoleGrants {
   seen: readonly Grant[];
 }
 
-const NAMESPACE_READ = ['events'];
+/** Catalog items are read by every principal with a role (the marketplace is public to them). */
+const NAMESPACE_READ = ['events', 'catalogitems'];
 const FLEET = ['clouds', 'sites', 'clusters'];
 
 export const ROLE_GRANTS: Readonly<Record<RoleName, RoleGrants>> = {
@@ -70,12 +71,16 @@ export const ROLE_GRANTS: Readonly<Record<RoleName, RoleGrants>> = {
     ],
   },
   editor: {
-    namespaced: [{ resources: ['applications', 'migrations'], verbs: ALL }],
+    namespaced: [
+      { resources: ['applications', 'migrations', 'instances', 'bindings'], verbs: ALL },
+    ],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],
   },
   viewer: {
-    namespaced: [{ resources: ['applications', 'migrations'], verbs: READ }],
+    namespaced: [
+      { resources: ['applications', 'migrations', 'instances', 'bindings'], verbs: READ },
+    ],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],
   },
@@ -212,6 +217,8 @@ export function visibleObject(access: Access, resource: string, obj: StoredObjec
       const ns = (obj as unknown as { namespace?: string }).namespace;
       return ns !== undefined && seenNamespaces(access, 'list', 'audit').has(ns);
     }
+    case 'catalogitems':
+      return true;
     case 'tenants':
       return access.tenants.some((t) => t.metadata.name === obj.metadata.name);
     case 'clusters':
