@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { arch as osArch, hostname } from 'node:os';
 import { join } from 'node:path';
+import { ServerList, mayTryAnother, splitServers } from '../lib/servers.ts';
 import { readJsonResponse } from '../model/errors.ts';
 import type { Arch } from '../model/schema.ts';
 import { admit } from './admission.ts';
@@ -31,7 +32,7 @@ import { killRecorded, type RecordedProcess } from './processes.ts';
 import { Supervisor } from './supervisor.ts';
 
 export interface AgentOptions {
-  /** Control plane base URL. */
+  /** Control plane base URL; several replicas separated by commas. */
   server: string;
   /** Join token; optional once the data directory holds a credential. */
   token?: string;
@@ -205,15 +206,22 @@ export async function runAgent(o: AgentOptions): Promise<RunningAgent> {
   o.log(`agent: cluster ${o.cluster} on ${o.address}, API on port ${o.apiPort}, ${o.arch}`);
 
   // ---- join and heartbeat
-  const call = async <T>(path: string, bearer: string, body: unknown): Promise<T> => {
-    const res = await fetch(`${o.server}${AGENT_API_PREFIX}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    return readJsonResponse<T>(res);
-  };
+  // Join and heartbeat repeat safely (level-based), so any replica that cannot
+  // be reached or answers 503 hands the call to the next one.
+  const servers = new ServerList(splitServers(o.server));
+  const call = async <T>(path: string, bearer: string, body: unknown): Promise<T> =>
+    servers.run(
+      async (server) =>
+        readJsonResponse<T>(
+          await fetch(`${server}${AGENT_API_PREFIX}${path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          }),
+        ),
+      (err) => mayTryAnother(err, true) || (err as { httpStatus?: number }).httpStatus === 503,
+    );
 
   let credential: string | undefined = (() => {
     const c = readJson<Credential>(paths.credential);

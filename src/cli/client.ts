@@ -1,8 +1,11 @@
 // A small typed client for the REST API under /api/v1alpha1. It only moves
 // data: every non-2xx answer becomes the typed error of model/errors.ts (via
 // fromStatusBody) and every transport failure a ServerUnreachableError, so the
-// commands never look at HTTP status codes.
-import { fromStatusBody } from '../model/errors.ts';
+// commands never look at HTTP status codes. Given several control planes
+// (`--server a,b,c`) it moves to the next when one cannot be reached
+// (lib/servers.ts says when a request may move) or, for reads, answers 503.
+import { ServerList, mayTryAnother, splitServers } from '../lib/servers.ts';
+import { YunjianError, fromStatusBody } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
 import type { NodeStatus } from '../drivers/types.ts';
@@ -81,7 +84,7 @@ export interface NodeList {
 }
 
 export interface ClientOptions {
-  /** Base URL without a trailing slash, e.g. http://localhost:7080. */
+  /** Base URL without a trailing slash, e.g. http://localhost:7080; several separated by commas. */
   server: string;
   token?: string | undefined;
   fetch?: typeof fetch;
@@ -95,14 +98,19 @@ interface RequestOptions {
 }
 
 export class YunjianClient {
-  readonly server: string;
+  readonly #servers: ServerList;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch;
 
   constructor(options: ClientOptions) {
-    this.server = options.server;
+    this.#servers = new ServerList(splitServers(options.server));
     this.#token = options.token;
     this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** The control plane requests go to now. */
+  get server(): string {
+    return this.#servers.current;
   }
 
   get(kind: KindInfo, name: string, namespace: string = DEFAULT_NAMESPACE): Promise<AnyResource> {
@@ -227,25 +235,40 @@ export class YunjianClient {
   }
 
   async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
-    const url = new URL(this.server + path);
+    const idempotent = method === 'GET' || method === 'HEAD';
+    try {
+      return await this.#servers.run(
+        (server) => this.#send(server, method, path, options),
+        (err) =>
+          options.signal?.aborted !== true &&
+          (mayTryAnother(err, idempotent) ||
+            (idempotent && err instanceof YunjianError && err.httpStatus === 503)),
+      );
+    } catch (err) {
+      if (err instanceof YunjianError || options.signal?.aborted === true) throw err;
+      throw transportError(this.#servers.all.join(', '), err);
+    }
+  }
+
+  async #send(
+    server: string,
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<Response> {
+    const url = new URL(server + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
     if (options.contentType !== undefined) headers['content-type'] = options.contentType;
-    let res: Response;
-    try {
-      res = await this.#fetch(url, {
-        method,
-        headers,
-        ...(options.body === undefined ? {} : { body: options.body }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
-      });
-    } catch (err) {
-      if (options.signal?.aborted === true) throw err;
-      throw transportError(this.server, err);
-    }
+    const res = await this.#fetch(url, {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: options.body }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
     if (!res.ok) {
       const text = await res.text();
       let body: unknown;

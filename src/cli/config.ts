@@ -8,6 +8,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import YAML from 'yaml';
+import { splitServers } from '../lib/servers.ts';
 import { UsageError } from './errors.ts';
 
 export const DEFAULT_SERVER = 'http://localhost:7080';
@@ -141,8 +142,18 @@ export function resolveConnection(inputs: ConnectionInputs): Connection {
   };
 }
 
-/** Accepts `http(s)://host[:port][/prefix]`; drops a trailing slash so paths join cleanly. */
+/**
+ * Accepts `http(s)://host[:port][/prefix]`, or several separated by commas
+ * (replicas of one control plane); drops trailing slashes so paths join cleanly.
+ */
 export function normalizeServerUrl(value: string, source: string): string {
+  const servers = splitServers(value);
+  if (servers.length === 0)
+    throw new UsageError(`invalid server URL "" (from ${source}): expected http://HOST:PORT`);
+  return servers.map((s) => normalizeOneServerUrl(s, source)).join(',');
+}
+
+function normalizeOneServerUrl(value: string, source: string): string {
   let url: URL;
   try {
     url = new URL(value);
