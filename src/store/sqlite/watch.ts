@@ -5,7 +5,7 @@ import { ExpiredError } from '../../model/errors.ts';
 import { matchesLabels, parseLabelSelector, type Requirement } from '../../model/labels.ts';
 import type { StoredObject, Watch, WatchEvent, WatchEventType, WatchOptions } from '../types.ts';
 import { int, str, type SqliteDatabase } from './database.ts';
-import { parseRevision } from './objects.ts';
+import { parseRevision } from '../objects.ts';
 
 /** Events read from the table per step while a watcher catches up. */
 const CATCH_UP_PAGE = 256;
