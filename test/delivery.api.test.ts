@@ -274,6 +274,29 @@ describe('delivery over the API', () => {
     assert.match(metrics, /yunjian_delivery_change_failure_ratio\{team="payments"\} 0.5/);
     assert.match(metrics, /yunjian_delivery_lead_time_seconds\{team="payments"\} 28800/);
 
+    // A viewer sees the records of its own namespace only: the webhook wrote to default.
+    const viewerOf = async (namespace: string) => {
+      const r = await fetch(`${h.url}/api/v1alpha1/tokens`, {
+        method: 'POST',
+        headers: { ...h.headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ user: `viewer-${namespace}`, ttl: '1h', role: 'viewer', namespace }),
+      });
+      assert.equal(r.status, 201);
+      return ((await r.json()) as { token: string }).token;
+    };
+    for (const [namespace, deployments] of [
+      ['default', 1],
+      ['elsewhere', 0],
+    ] as const) {
+      const token = await viewerOf(namespace);
+      const seen = await json(
+        await fetch(`${h.url}/api/v1alpha1/metrics/delivery?team=payments&since=7d`, {
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+      assert.equal(seen.groups[0].deploymentFrequency.deployments, deployments, namespace);
+    }
+
     // The CLI's table and its exit codes.
     const cli = async (...args: string[]) => {
       const out: string[] = [];
