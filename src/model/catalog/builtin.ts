@@ -304,7 +304,7 @@ const redis = item({
           'redis-cli -h "${HOST}" -p {{ ports.redis }} -a "{{ credentials.password }}" --no-auth-warning SAVE >/dev/null 2>&1; ' +
           'exec /usr/bin/redis-server --bind "${HOST}" --port "${PORT}" --dir "$D" --dbfilename dump.rdb --save "1 1" ' +
           '--requirepass "{{ credentials.password }}" --maxmemory {{ parameters.maxMemory }} ' +
-          '--appendonly {{ parameters.appendOnly }} --protected-mode no $REDIS_VERSION_CONFIG',
+          '--appendonly $([ "{{ parameters.appendOnly }}" = true ] && echo yes || echo no) --protected-mode no $REDIS_VERSION_CONFIG',
       ),
       kubernetes: {
         image: 'redis:{{ values.tag }}',
@@ -405,7 +405,7 @@ const rabbitmq = item({
       ],
       healthCheck: { tcp: {}, intervalSeconds: 2, failureThreshold: 30 },
       agent: sh(
-        `${REPLICA_DIR}; export HOME="$D" RABBITMQ_NODENAME="yj\${PORT}@localhost" RABBITMQ_NODE_IP_ADDRESS="\${HOST}" RABBITMQ_NODE_PORT="\${PORT}" RABBITMQ_DIST_PORT="\${PORT_DIST}" RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins" RABBITMQ_CONFIG_FILE="$D/rabbitmq"; exec /usr/sbin/rabbitmq-server`,
+        `${REPLICA_DIR}; mkdir -p "$D/mnesia" "$D/log"; AS=""; if [ "$(id -u)" = 0 ]; then chown -R rabbitmq "$D"; AS="setpriv --reuid=rabbitmq --regid=rabbitmq --clear-groups"; fi; export ERL_CRASH_DUMP="$D/erl_crash.dump" HOME="$D" RABBITMQ_NODENAME="yj\${PORT}@localhost" RABBITMQ_NODE_IP_ADDRESS="\${HOST}" RABBITMQ_NODE_PORT="\${PORT}" RABBITMQ_DIST_PORT="\${PORT_DIST}" RABBITMQ_MNESIA_BASE="$D/mnesia" RABBITMQ_LOG_BASE="$D/log" RABBITMQ_ENABLED_PLUGINS_FILE="$D/plugins" RABBITMQ_CONFIG_FILE="$D/rabbitmq"; exec $AS /usr/lib/rabbitmq/bin/rabbitmq-server`,
       ),
       kubernetes: { image: 'rabbitmq:{{ values.tag }}', workload: 'StatefulSet' },
     },
