@@ -7,12 +7,12 @@
 // state before, again with no failed request: the gateway retries what the
 // bad target fails, and the gate sees those failures in its per-backend stats.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { allocatePort } from '../src/lib/net.ts';
-import { AgentLab, ROOT, until, type AgentSpec } from './agents.harness.ts';
+import { AgentLab, ROOT, killGroup, until, type AgentSpec } from './agents.harness.ts';
 
 const AGENTS: AgentSpec[] = [
   { cluster: 'east', site: 'alpha-1', address: '127.0.21.1', arch: 'amd64', apiPort: 17790 },
@@ -193,12 +193,14 @@ const settled = () =>
     { timeoutMs: 90_000 },
   );
 
+const serverArgs = () => [
+  '--gateway-stats',
+  `http://127.0.0.1:${gatewayPort}/.well-known/yunjian/backends`,
+];
+
 before(async () => {
   gatewayPort = await allocatePort();
-  await lab.startServer(0, [
-    '--gateway-stats',
-    `http://127.0.0.1:${gatewayPort}/.well-known/yunjian/backends`,
-  ]);
+  await lab.startServer(0, serverArgs());
   await lab.join(join(ROOT, 'examples/agents/fleet.yaml'), AGENTS);
   const gw = lab.spawn(
     ['--server', lab.url, '--token', lab.admin, 'gateway', '--listen', `127.0.0.1:${gatewayPort}`],
@@ -310,4 +312,68 @@ test('migrating an app between agent clouds under load through the gateway', asy
     ])
       assert.ok(reasons.includes(r), `event ${r}`);
   });
+
+  const phases = ['PreScaling', 'Shifting', 'Cutover'];
+  const killAt = phases[Math.floor(Math.random() * phases.length)] ?? 'Shifting';
+  await t.test(
+    `kill -9 of the control plane in ${killAt}: the migration resumes and succeeds`,
+    async () => {
+      rmSync(failFile, { force: true });
+      await settled();
+      const r = await lab.cli(
+        'migrate',
+        'app',
+        'hello',
+        '--to',
+        'cloud=gamma',
+        '--name',
+        'hello-to-gamma-again',
+        '--steps',
+        '25,50,100',
+        '--pause',
+        '3s',
+        '--finalize',
+        'automatic',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      await until(
+        `the migration in ${killAt}`,
+        async () => {
+          const m = await lab.api<MigrationView>(migrationPath('hello-to-gamma-again'));
+          return m.status?.phase === killAt ? true : undefined;
+        },
+        { timeoutMs: 90_000, stepMs: 50 },
+      );
+      const port = Number(new URL(lab.url).port);
+      killGroup(lab.server!, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 1000));
+      await lab.startServer(port, serverArgs());
+      const m = await until(
+        'the migration finished after the restart',
+        async () => {
+          const v = await lab.api<MigrationView>(migrationPath('hello-to-gamma-again'));
+          return ['Succeeded', 'RolledBack', 'Failed', 'Paused'].includes(v.status?.phase ?? '')
+            ? v
+            : undefined;
+        },
+        { timeoutMs: 150_000 },
+      );
+      assert.equal(m.status?.phase, 'Succeeded', JSON.stringify(m.status));
+      const a = await settled();
+      assert.deepEqual(
+        a.status?.placements?.map((p) => [p.cluster, p.desired]),
+        [['west', 2]],
+      );
+      // No replica lost or duplicated: the agents run exactly the two replicas the app asks for.
+      await new Promise((r) => setTimeout(r, 2000));
+      const wl = await lab.api<{
+        items: { spec: { cluster: string }; status?: { replicas?: unknown[] } }[];
+      }>('/api/v1alpha1/workloads');
+      assert.deepEqual(
+        wl.items.map((w) => [w.spec.cluster, w.status?.replicas?.length]),
+        [['west', 2]],
+      );
+      assert.deepEqual(load.failures, []);
+    },
+  );
 });
