@@ -3,12 +3,14 @@
 // catalog run as Debian's binaries under the agents, bound to an example
 // application (examples/apps/catalog-client.mjs) that writes and reads through
 // each with the env its bindings injected; Redis is upgraded one minor version
-// and rolled back with its data intact.
+// and rolled back with its data intact; then the cloud running NATS (an item
+// that declares replication) is killed and the application keeps writing and
+// reading through NATS from the other cloud.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { AgentLab, ROOT, until, type AgentSpec } from './agents.harness.ts';
+import { AgentLab, ROOT, killGroup, until, type AgentSpec } from './agents.harness.ts';
 
 const BINARIES = [
   '/usr/lib/postgresql/15/bin/postgres',
@@ -149,5 +151,58 @@ test(
     );
     const afterRollback = await call('/get');
     assert.deepEqual(afterRollback, { redis: 'round-trip-1', postgres: 'round-trip-1' });
+  },
+);
+
+interface WorkloadView {
+  spec: { cluster: string; key: { app: string } };
+  status?: { replicas?: { pid?: number }[] };
+}
+
+test(
+  'kill -9 of the cloud running NATS: the application keeps serving through NATS from the other cloud',
+  { skip: missing.length > 0 ? `missing ${missing.join(', ')}` : false },
+  async () => {
+    const bus = await lab.api<AppView & { status?: { placements?: { cluster: string }[] } }>(
+      '/api/v1alpha1/namespaces/default/applications/bus',
+    );
+    const victim = bus.status?.placements?.[0]?.cluster;
+    assert.ok(victim !== undefined, 'bus runs somewhere');
+    const wl = await lab.api<{ items: WorkloadView[] }>('/api/v1alpha1/workloads');
+    const pids = wl.items
+      .filter((w) => w.spec.cluster === victim)
+      .flatMap((w) => (w.status?.replicas ?? []).map((r) => r.pid ?? 0))
+      .filter((p) => p > 0);
+    const agent = lab.agents.get(victim);
+    assert.ok(agent);
+    killGroup(agent, 'SIGKILL');
+    // Each replica is its own process group (postgres has children).
+    for (const pid of pids) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // gone with its agent
+      }
+    }
+    await until(
+      'bus serving off the dead cloud',
+      async () => {
+        const a = await lab.api<{
+          status?: { placements?: { cluster: string; ready: number; draining?: boolean }[] };
+        }>('/api/v1alpha1/namespaces/default/applications/bus');
+        const live = (a.status?.placements ?? []).filter((p) => p.draining !== true && p.ready > 0);
+        return live.length > 0 && live.every((p) => p.cluster !== victim) ? a : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const put = await until(
+      'a put through NATS after the failover',
+      async () => {
+        const r = await call('/put?value=after-failover');
+        return r['nats'] === 'after-failover' ? r : undefined;
+      },
+      { timeoutMs: 90_000, stepMs: 1000 },
+    );
+    assert.equal(put['nats'], 'after-failover');
   },
 );
