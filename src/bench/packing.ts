@@ -24,6 +24,7 @@
 //   0.7 of it is held but idle. Together with fragmentation, the GPU lost.
 // The timeline (same samples) keeps the three over time for plotting.
 import { performance } from 'node:perf_hooks';
+import { seededRandom } from '../lib/random.ts';
 import {
   GPU_MILLI,
   MAX_GPUS_PER_NODE,
@@ -64,6 +65,15 @@ export interface PackingSide {
   gpuAllocationMax: number;
   gpuAllocationFinal: number;
   cpuAllocationFinal: number;
+  /**
+   * leave: the lowest share of the GPUs held by pods (what they asked for,
+   * plus the rest of each whole GPU the baseline gives a share) in the
+   * measured passes, just before an arrival: whether the cluster stayed
+   * allocated. 0 for the other protocols.
+   */
+  gpuHeldMinMeasured: number;
+  /** leave: what each trace lifetime was multiplied by (clock units per trace second); 0 otherwise. */
+  lifetimeScale: number;
   /** Wall time of the replay (placement decisions and bookkeeping). */
   seconds: number;
   timeline: PackingTimelinePoint[];
@@ -87,11 +97,31 @@ export type PodPlacer = (pod: PodRequest) => PlacedPod | undefined;
  * total for ~98 % of the cluster's GPUs while only ~1 % runs at any moment
  * of the trace's timing, so this is the replay where placement decides how
  * much fits (the ATC'23 paper's own methodology).
+ * leave: the list is replayed LEAVE_PASSES times back to back, one arrival
+ * per clock unit in creation order, and each pod lives its own trace
+ * lifetime (deletion - creation) times one factor. A list asks in total for
+ * ~98 % of the GPUs, so one pass cannot keep the cluster full while pods
+ * leave. The factor is the one (found by bisection, leaveScale) for which the
+ * GPU the pods in flight would ask for if all were placed averages `load` x
+ * the capacity over the measured passes (after LEAVE_WARMUP_PASSES of
+ * warm-up, which are not measured: averages, samples and the lowest
+ * allocation cover the later passes;
+ * unplaced pods count every pass).
  */
-export type PackingTiming = 'trace' | 'fill';
+export type PackingTiming = 'trace' | 'fill' | 'leave';
+
+/** The leave protocol's offered GPU load (GPU asked for in flight / capacity) by default. */
+export const DEFAULT_LEAVE_LOAD = 1;
+/** Passes over the pod list in the leave protocol, and how many of them are warm-up (not measured). */
+export const LEAVE_PASSES = 4;
+export const LEAVE_WARMUP_PASSES = 2;
+/** The allocation the leave protocol is meant to hold the cluster above. */
+export const LEAVE_FULL = 0.8;
 
 export interface PackingOptions {
   timing?: PackingTiming;
+  /** leave: the offered GPU load (default DEFAULT_LEAVE_LOAD). */
+  load?: number;
   seed?: number;
   samples?: number;
   progress?: Progress;
@@ -132,6 +162,55 @@ export function baselinePlacer(state: NodeState, seed: number): PodPlacer {
     const b: KubeBinding | undefined = kb.schedule(k);
     return b === undefined ? undefined : { allocation: b.allocation, release: () => kb.release(b) };
   };
+}
+
+/**
+ * Share of the GPU pods that a derived list makes name GPU models: a third,
+ * about 29 % of all pods of the default list, like the trace authors'
+ * "gpuspec33" list (which ../shared/data does not have).
+ */
+export const DERIVED_GPU_SPEC_SHARE = 1 / 3;
+
+/**
+ * A copy of the pod list in which a seeded `share` of the GPU pods that name
+ * no model name one or two, as a GPU spec would: a model drawn by GPU count
+ * among the models with a node that could hold the pod when empty, and with
+ * probability 1/2 a second such model. Pods no model could hold stay as they are.
+ */
+export function withGpuSpecs(
+  pods: readonly AlibabaPod[],
+  nodes: readonly AlibabaNode[],
+  share: number,
+  seed: number,
+): AlibabaPod[] {
+  const random = seededRandom(seed, 'packing-gpu-spec');
+  const models = new Map<string, { gpus: number; shapes: AlibabaNode[] }>();
+  for (const n of nodes) {
+    if (n.model === undefined) continue;
+    let m = models.get(n.model);
+    if (m === undefined) models.set(n.model, (m = { gpus: 0, shapes: [] }));
+    m.gpus += n.gpus;
+    m.shapes.push(n);
+  }
+  const draw = (among: [string, { gpus: number }][]): string | undefined => {
+    const total = among.reduce((t, [, m]) => t + m.gpus, 0);
+    let x = random() * total;
+    for (const [name, m] of among) if ((x -= m.gpus) < 0) return name;
+    return among[among.length - 1]?.[0];
+  };
+  return pods.map((p) => {
+    if (p.numGpu === 0 || p.gpuModels.length > 0 || random() >= share) return p;
+    const eligible = [...models].filter(([, m]) =>
+      m.shapes.some(
+        (n) => n.gpus >= p.numGpu && n.cpuMilli >= p.cpuMilli && n.memoryMiB >= p.memoryMiB,
+      ),
+    );
+    const first = draw(eligible);
+    if (first === undefined) return p;
+    const rest = eligible.filter(([name]) => name !== first);
+    const second = rest.length > 0 && random() < 0.5 ? draw(rest) : undefined;
+    return { ...p, gpuModels: second === undefined ? [first] : [first, second] };
+  });
 }
 
 interface RequestClass {
@@ -212,6 +291,64 @@ export function gpuFragmentation(
   return frag;
 }
 
+/**
+ * The leave protocol's pod stream: the list in creation order LEAVE_PASSES
+ * times, arrival i at clock i, each pod leaving after its trace lifetime
+ * times `scale` (never, for a pod the trace never deleted).
+ */
+export function leaveStream(inOrder: readonly AlibabaPod[], scale: number): AlibabaPod[] {
+  const out: AlibabaPod[] = [];
+  for (let pass = 0; pass < LEAVE_PASSES; pass++)
+    for (const p of inOrder) {
+      const i = out.length;
+      out.push({ ...p, creation: i, deletion: i + (p.deletion - p.creation) * scale });
+    }
+  return out;
+}
+
+/**
+ * The lifetime factor of the leave protocol: the GPU asked for by the pods in
+ * flight if every pod were placed, averaged over the arrivals of passes
+ * after warm-up, grows with the factor; bisection (on a log scale) finds
+ * the factor where it is `load` x capacity. 0 when no pod ever leaves.
+ */
+export function leaveScale(
+  inOrder: readonly AlibabaPod[],
+  gpuCapMilli: number,
+  load: number,
+): number {
+  const n = inOrder.length;
+  const total = n * LEAVE_PASSES;
+  const warmup = n * LEAVE_WARMUP_PASSES;
+  if (n === 0 || !inOrder.some((p) => Number.isFinite(p.deletion) && p.numGpu > 0)) return 0;
+  const delta = new Float64Array(total + 1);
+  const offered = (scale: number) => {
+    delta.fill(0);
+    for (let i = 0; i < total; i++) {
+      const p = inOrder[i % n]!;
+      const gpu = p.numGpu * p.gpuMilli;
+      delta[i]! += gpu;
+      const leaves = Math.ceil(i + (p.deletion - p.creation) * scale);
+      delta[Math.min(total, Math.max(i + 1, leaves))]! -= gpu;
+    }
+    let inFlight = 0;
+    let sum = 0;
+    for (let t = 0; t < total; t++) {
+      inFlight += delta[t]!;
+      if (t >= warmup) sum += inFlight;
+    }
+    return sum / (total - warmup) / gpuCapMilli;
+  };
+  let lo = 1e-9;
+  let hi = 1e9;
+  for (let k = 0; k < 80; k++) {
+    const mid = Math.sqrt(lo * hi);
+    if (offered(mid) < load) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
 /** Replays the pod list on a fresh copy of the nodes with one scheduler. */
 export function replay(
   nodes: readonly NodeInput[],
@@ -221,12 +358,7 @@ export function replay(
 ): PackingSide {
   const state = NodeState.fromNodes(nodes);
   const place = makePlacer(state);
-  const fill = options.timing === 'fill';
-  const pods = sortByCreation(podsInFileOrder).map((p, i) =>
-    fill ? { ...p, creation: i, deletion: Number.POSITIVE_INFINITY } : p,
-  );
-  const classes = requestClasses(pods);
-  const samples = options.samples ?? DEFAULT_SAMPLES;
+  const timing = options.timing ?? 'trace';
   let cpuCap = 0;
   let memCap = 0;
   let gpuCap = 0;
@@ -235,10 +367,26 @@ export function replay(
     memCap += state.memCap[n]!;
     gpuCap += state.gpuCount[n]! * GPU_MILLI;
   }
-  const start = pods[0]?.creation ?? 0;
+  const inOrder = sortByCreation(podsInFileOrder);
+  const lifetimeScale =
+    timing === 'leave' ? leaveScale(inOrder, gpuCap, options.load ?? DEFAULT_LEAVE_LOAD) : 0;
+  const pods =
+    timing === 'leave'
+      ? leaveStream(inOrder, lifetimeScale)
+      : timing === 'fill'
+        ? inOrder.map((p, i) => ({ ...p, creation: i, deletion: Number.POSITIVE_INFINITY }))
+        : inOrder;
+  const classes = requestClasses(pods);
+  const samples = options.samples ?? DEFAULT_SAMPLES;
+  const lastArrival = pods[pods.length - 1]?.creation ?? 0;
+  // The leave protocol is measured after its warm-up passes while pods arrive; the
+  // others from the first arrival to the last event.
+  const start =
+    timing === 'leave' ? inOrder.length * LEAVE_WARMUP_PASSES : (pods[0]?.creation ?? 0);
   let end = start;
   for (const p of pods)
     end = Math.max(end, p.creation, Number.isFinite(p.deletion) ? p.deletion : p.creation);
+  if (timing === 'leave') end = lastArrival;
   const span = end - start;
 
   // Departures: a binary heap on deletion time.
@@ -303,11 +451,13 @@ export function replay(
       });
       nextSample++;
     }
-    gpuArea += gpuReq * (t - now);
-    heldArea += gpuHeld * (t - now);
-    cpuArea += cpuReq * (t - now);
-    memArea += memReq * (t - now);
-    now = t;
+    // Only the measured window [start, end] counts.
+    const dt = Math.max(0, Math.min(t, end) - Math.max(now, start));
+    gpuArea += gpuReq * dt;
+    heldArea += gpuHeld * dt;
+    cpuArea += cpuReq * dt;
+    memArea += memReq * dt;
+    now = Math.max(now, t);
   };
   const release = (until: number) => {
     while (heapT.length > 0 && heapT[0]! <= until) {
@@ -322,6 +472,7 @@ export function replay(
     }
   };
 
+  let gpuMin = Number.POSITIVE_INFINITY;
   const began = performance.now();
   let placed = 0;
   let overCapacity = 0;
@@ -332,6 +483,7 @@ export function replay(
     const p = pods[i]!;
     release(p.creation);
     advance(p.creation);
+    if (timing === 'leave' && p.creation >= start) gpuMin = Math.min(gpuMin, gpuHeld);
     const a = place(podRequestOf(p));
     if (a === undefined) {
       unplaced++;
@@ -357,6 +509,7 @@ export function replay(
       gpuReq += entry.gpu;
       gpuHeld += entry.held;
       gpuMax = Math.max(gpuMax, gpuReq);
+
       cpuReq += entry.cpu;
       memReq += entry.mem;
       if (Number.isFinite(p.deletion)) push(p.deletion, entry);
@@ -372,7 +525,7 @@ export function replay(
   const gpuAtEnd = gpuReq;
   const cpuAtEnd = cpuReq;
   release(Number.POSITIVE_INFINITY);
-  advance(end);
+  advance(Math.max(now, end));
   const seconds = (performance.now() - began) / 1000;
   const avg = (area: number, cap: number) => (span > 0 && cap > 0 ? area / span / cap : 0);
   const fragAvg =
@@ -393,6 +546,8 @@ export function replay(
     gpuAllocationMax: gpuCap > 0 ? gpuMax / gpuCap : 0,
     gpuAllocationFinal: gpuCap > 0 ? gpuAtEnd / gpuCap : 0,
     cpuAllocationFinal: cpuCap > 0 ? cpuAtEnd / cpuCap : 0,
+    gpuHeldMinMeasured: gpuCap > 0 && Number.isFinite(gpuMin) ? gpuMin / gpuCap : 0,
+    lifetimeScale,
     seconds,
     timeline,
   };

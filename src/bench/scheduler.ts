@@ -19,7 +19,12 @@ import {
 import {
   alibabaNodeInputs,
   baselinePlacer,
+  DEFAULT_LEAVE_LOAD,
+  LEAVE_FULL,
+  LEAVE_PASSES,
+  LEAVE_WARMUP_PASSES,
   replay,
+  withGpuSpecs,
   type PackingSide,
   type PackingTiming,
 } from './packing.ts';
@@ -37,7 +42,7 @@ import {
   type Row,
 } from './report.ts';
 import { runThroughput, type ThroughputOptions, type ThroughputResult } from './throughput.ts';
-import { loadAlibabaNodes, loadAlibabaPods, loadBitbrains } from './traces.ts';
+import { loadAlibabaNodes, loadAlibabaPodList, loadBitbrains } from './traces.ts';
 
 export interface BenchOutput<T> {
   result: T;
@@ -107,6 +112,16 @@ export async function throughputBench(
 
 // ------------------------------------------------------------------ packing
 
+/** One protocol's result: the candidate's keys, the baseline's under `baseline`, and their ratios. */
+export type PackingProtocol = PackingSide & { baseline: PackingSide; ratios: PackingRatios };
+
+/** Candidate / baseline; undefined where the baseline's value is 0. */
+export interface PackingRatios {
+  unplaced: number | undefined;
+  gpuAllocationAvg: number | undefined;
+  gpuAllocationFinal: number | undefined;
+}
+
 export interface PackingResult extends Omit<PackingSide, 'timeline'> {
   benchmark: 'scheduler-packing';
   candidate: string;
@@ -114,36 +129,75 @@ export interface PackingResult extends Omit<PackingSide, 'timeline'> {
   nodesFile: string;
   podsFile: string;
   cluster: { nodes: number; gpus: number; cpuCores: number };
-  /** The candidate's keys above are for the trace's own timing; `fill` has the same keys without deletions. */
-  timing: 'trace';
+  /** Whether the file has creation/deletion times; without them only `fill` runs. */
+  timed: boolean;
+  /** Pods that name GPU models, and the share of GPU pods a derived list made name them (0 = as read). */
+  podsNamingGpuModels: number;
+  derivedGpuSpecShare: number;
+  /** The candidate's top-level keys are for `fill`, the protocol every list has. */
+  timing: 'fill';
   timeline: PackingSide['timeline'];
   baseline: PackingSide;
-  fill: PackingSide & { baseline: PackingSide };
+  fill: PackingProtocol;
+  /** Pods leave after their own trace lifetimes, compressed (timed lists only). */
+  leave: (PackingProtocol & { load: number }) | undefined;
+  /** Pods leave at their trace deletion times (timed lists only). */
+  trace: PackingProtocol | undefined;
   notes: string[];
   machine: Record<string, string | number>;
+}
+
+function packingRatios(c: PackingSide, b: PackingSide): PackingRatios {
+  const r = (x: number, y: number) => (y > 0 ? x / y : undefined);
+  return {
+    unplaced: r(c.unplaced, b.unplaced),
+    gpuAllocationAvg: r(c.gpuAllocationAvg, b.gpuAllocationAvg),
+    gpuAllocationFinal: r(c.gpuAllocationFinal, b.gpuAllocationFinal),
+  };
+}
+
+/** The short name of a pod list file. */
+export function podListName(podsFile: string): string {
+  return basename(podsFile)
+    .replace(/^openb_pod_list_/, '')
+    .replace(/\.csv$/, '');
 }
 
 export function packingBench(
   nodesFile: string,
   podsFile: string,
   progress: Progress,
-  options: { candidate?: Candidate; seed?: number; samples?: number; name?: string } = {},
+  options: {
+    candidate?: Candidate;
+    seed?: number;
+    samples?: number;
+    name?: string;
+    /** Make this share of the GPU pods name GPU models (withGpuSpecs) before replaying. */
+    gpuSpecShare?: number;
+    /** The leave protocol's offered GPU load. */
+    load?: number;
+  } = {},
 ): BenchOutput<PackingResult> {
   const cand = options.candidate ?? defaultCandidate;
   const seed = options.seed ?? 1;
-  const name =
-    options.name ??
-    basename(podsFile)
-      .replace(/^openb_pod_list_/, '')
-      .replace(/\.csv$/, '');
+  const derived = options.gpuSpecShare ?? 0;
+  const load = options.load ?? DEFAULT_LEAVE_LOAD;
   const nodes = loadAlibabaNodes(nodesFile);
-  const pods = loadAlibabaPods(podsFile);
+  const list = loadAlibabaPodList(podsFile);
+  const pods = derived > 0 ? withGpuSpecs(list.pods, nodes, derived, seed) : list.pods;
+  const namingModels = pods.filter((p) => p.gpuModels.length > 0).length;
+  const name =
+    (options.name ?? podListName(podsFile)) +
+    (derived > 0 ? `+gpuspec${Math.round(derived * 100)}` : '');
   const inputs = alibabaNodeInputs(nodes);
-  progress(`packing ${name}: ${int(pods.length)} pods on ${int(nodes.length)} nodes`);
-  const run = (timing: PackingTiming) => {
+  progress(
+    `packing ${name}: ${int(pods.length)} pods (${int(namingModels)} naming GPU models) on ${int(nodes.length)} nodes`,
+  );
+  const run = (timing: PackingTiming): PackingProtocol => {
     const opts = {
       timing,
       seed,
+      load,
       progress,
       ...(options.samples === undefined ? {} : { samples: options.samples }),
     };
@@ -155,79 +209,86 @@ export function packingBench(
       ...opts,
       label: `packing ${name} ${timing} candidate`,
     });
-    return { baseline, candidate };
+    return { ...candidate, baseline, ratios: packingRatios(candidate, baseline) };
   };
-  const trace = run('trace');
   const fill = run('fill');
+  const leave = list.timed ? { ...run('leave'), load } : undefined;
+  const trace = list.timed ? run('trace') : undefined;
   const gpus = nodes.reduce((s, n) => s + n.gpus, 0);
   const cpuCores = nodes.reduce((s, n) => s + n.cpuMilli, 0) / 1000;
   const notes = [
-    'trace: pods arrive in creation order and leave at their deletion time; at most ~1 % of the GPUs are in use at any moment, so both place everything',
-    'fill: pods arrive in creation order and never leave (the clock is the arrival count): the pod list asks for ~98 % of the GPUs, so placement decides what fits',
+    'fill: pods arrive in creation order (file order without timing columns) and never leave (the clock is the arrival count): placement decides what fits',
+    list.timed
+      ? `leave: the list ${LEAVE_PASSES} times back to back, one arrival per clock unit in creation order; each pod lives its own trace lifetime x ${fixed(leave?.lifetimeScale ?? 0, 3)} (units per trace second), the factor at which the GPU asked for in flight averages ${fixed(load)} x capacity over passes ${LEAVE_WARMUP_PASSES + 1}-${LEAVE_PASSES}; passes 1-${LEAVE_WARMUP_PASSES} are warm-up, not measured (unplaced pods count every pass)`
+      : 'leave and trace: not run, the list has no timing columns (no lifetimes)',
+    'trace: pods leave at their deletion times; at most ~1 % of the GPUs are in use at any moment, so both place everything',
     'a pod that fits nowhere on arrival is dropped (no queue, no preemption); GPU allocation counts what pods asked for (a 0.3-GPU pod counts 0.3)',
-    "the baseline gives a GPU share a whole GPU (nvidia.com/gpu is an integer); 'GPU over-allocated' is the part held but not asked for",
+    "the baseline gives a GPU share a whole GPU (nvidia.com/gpu is an integer) and a GPU spec as required node affinity (In) on the GPU product label; 'GPU over-allocated' is the part held but not asked for",
   ];
+  if (derived > 0)
+    notes.push(
+      `derived list: the file names no GPU model; ${percent(derived, 0)} of its GPU pods (seeded) were made to name one or two models whose nodes could hold them, drawn by GPU count (${int(namingModels)} pods, ${percent(namingModels / Math.max(1, pods.length))} of all)`,
+    );
   const spark = (s: PackingSide) => sparkline(s.timeline.map((p) => p.gpuAllocation));
   notes.push(
-    `fill, GPU allocation over arrivals (0-100 %): yunjian ${spark(fill.candidate)}  kube ${spark(fill.baseline)}`,
+    `fill, GPU allocation over arrivals (0-100 %): yunjian ${spark(fill)}  kube ${spark(fill.baseline)}`,
   );
+  if (leave)
+    notes.push(
+      `leave, GPU allocation over passes ${LEAVE_WARMUP_PASSES + 1}-${LEAVE_PASSES} (0-100 %): yunjian ${spark(leave)}  kube ${spark(leave.baseline)}`,
+    );
   const rows: Row[] = [];
   const add = (...a: Parameters<typeof compareRow>) => rows.push(compareRow(...a));
-  const tc = trace.candidate;
-  const tb = trace.baseline;
-  add('trace: pods unplaced', tc.unplaced, tb.unplaced, int);
-  add('trace: GPU allocation, avg', tc.gpuAllocationAvg, tb.gpuAllocationAvg, (x) => percent(x, 2));
-  add('trace: CPU allocation, avg', tc.cpuAllocationAvg, tb.cpuAllocationAvg, (x) => percent(x, 2));
-  add(
-    'trace: GPU fragmentation, avg',
-    tc.gpuFragmentationAvg,
-    tb.gpuFragmentationAvg,
-    (x) => percent(x, 2),
-    false,
-  );
-  const fc = fill.candidate;
-  const fb = fill.baseline;
-  add('fill: pods unplaced', fc.unplaced, fb.unplaced, int);
-  add('fill: GPU pods unplaced', fc.unplacedGpuPods, fb.unplacedGpuPods, int);
-  add('fill: GPU allocation, avg', fc.gpuAllocationAvg, fb.gpuAllocationAvg, percent);
-  add('fill: GPU allocation, end', fc.gpuAllocationFinal, fb.gpuAllocationFinal, percent);
-  add('fill: CPU allocation, avg', fc.cpuAllocationAvg, fb.cpuAllocationAvg, percent);
-  add('fill: CPU allocation, end', fc.cpuAllocationFinal, fb.cpuAllocationFinal, percent);
-  add(
-    'fill: GPU fragmentation, avg',
-    fc.gpuFragmentationAvg,
-    fb.gpuFragmentationAvg,
-    percent,
-    false,
-  );
-  add(
-    'fill: GPU over-allocated, avg',
-    fc.gpuOverAllocationAvg,
-    fb.gpuOverAllocationAvg,
-    percent,
-    false,
-  );
-  add(
-    'fill: GPU lost (fragmented + over-allocated)',
-    fc.gpuFragmentationAvg + fc.gpuOverAllocationAvg,
-    fb.gpuFragmentationAvg + fb.gpuOverAllocationAvg,
-    percent,
-  );
+  const protocolRows = (label: string, c: PackingSide, b: PackingSide) => {
+    add(`${label}: pods unplaced`, c.unplaced, b.unplaced, int);
+    add(`${label}: GPU pods unplaced`, c.unplacedGpuPods, b.unplacedGpuPods, int);
+    add(`${label}: GPU allocation, avg`, c.gpuAllocationAvg, b.gpuAllocationAvg, percent);
+    add(`${label}: GPU allocation, end`, c.gpuAllocationFinal, b.gpuAllocationFinal, percent);
+    add(`${label}: CPU allocation, avg`, c.cpuAllocationAvg, b.cpuAllocationAvg, percent);
+    add(
+      `${label}: GPU lost (fragmented + over-allocated)`,
+      c.gpuFragmentationAvg + c.gpuOverAllocationAvg,
+      b.gpuFragmentationAvg + b.gpuOverAllocationAvg,
+      percent,
+    );
+  };
+  protocolRows('fill', fill, fill.baseline);
+  if (leave) {
+    protocolRows('leave', leave, leave.baseline);
+    add(
+      `leave: lowest GPU held by pods (target > ${percent(LEAVE_FULL, 0)})`,
+      leave.gpuHeldMinMeasured,
+      leave.baseline.gpuHeldMinMeasured,
+      percent,
+      false,
+    );
+  }
+  if (trace) {
+    add('trace: pods unplaced', trace.unplaced, trace.baseline.unplaced, int);
+    add(
+      'trace: GPU allocation, avg',
+      trace.gpuAllocationAvg,
+      trace.baseline.gpuAllocationAvg,
+      (x) => percent(x, 2),
+    );
+  }
+  const sides = [fill, leave, trace].filter((x) => x !== undefined);
   add(
     'placements over capacity',
-    tc.overCapacity + fc.overCapacity,
-    tb.overCapacity + fb.overCapacity,
+    sides.reduce((t, x) => t + x.overCapacity, 0),
+    sides.reduce((t, x) => t + x.baseline.overCapacity, 0),
     int,
     false,
   );
   add(
-    'replay seconds (trace + fill)',
-    tc.seconds + fc.seconds,
-    tb.seconds + fb.seconds,
+    'replay seconds (all protocols)',
+    sides.reduce((t, x) => t + x.seconds, 0),
+    sides.reduce((t, x) => t + x.baseline.seconds, 0),
     (x) => fixed(x),
     false,
   );
-  const title = `Packing on real data: Alibaba GPU 2023, pod list "${name}" (${int(pods.length)} pods) on ${int(nodes.length)} nodes (${int(gpus)} GPUs, ${int(cpuCores)} cores)`;
+  const title = `Packing on real data: Alibaba GPU 2023, pod list "${name}" (${int(pods.length)} pods, ${int(namingModels)} naming GPU models) on ${int(nodes.length)} nodes (${int(gpus)} GPUs, ${int(cpuCores)} cores)`;
+  const { ratios: _fillRatios, baseline: fillBaseline, ...fillCandidate } = fill;
   const result: PackingResult = {
     benchmark: 'scheduler-packing',
     candidate: cand.name,
@@ -235,10 +296,15 @@ export function packingBench(
     nodesFile,
     podsFile,
     cluster: { nodes: nodes.length, gpus, cpuCores },
-    timing: 'trace',
-    ...tc,
-    baseline: tb,
-    fill: { ...fc, baseline: fb },
+    timed: list.timed,
+    podsNamingGpuModels: namingModels,
+    derivedGpuSpecShare: derived,
+    timing: 'fill',
+    ...fillCandidate,
+    baseline: fillBaseline,
+    fill,
+    leave,
+    trace,
     notes,
     machine: machine(),
   };

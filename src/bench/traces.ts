@@ -4,7 +4,10 @@
 //   node list `sn,cpu_milli,memory_mib,gpu,model` and pod lists
 //   `name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,
 //   creation_time,deletion_time,scheduled_time`. `gpu_spec`, when not empty,
-//   restricts the GPU models a pod may run on ("V100M16|V100M32").
+//   restricts the GPU models a pod may run on ("V100M16|V100M32"). Only the
+//   resource columns are required: a list without `gpu_spec` restricts no
+//   model, and one without timing columns arrives in file order and never
+//   leaves (`creation` is the line's index).
 // - Bitbrains GWA-T-12 "Rnd" (July 2013): `2013-07-vms.csv` (`vm,cores,mem_mib`)
 //   and `2013-07-usage-hourly.csv` (`vm,hour,cpu_cores_avg,cpu_cores_max,mem_mib_avg`).
 //
@@ -13,8 +16,8 @@
 // that names the file and the line. The files are read from ../shared/data
 // beside the repository (DEFAULT_* below) or from any path given; they are
 // never copied into the repository.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { BadRequestError } from '../model/errors.ts';
 
 const DATA = resolve(import.meta.dirname, '../../../shared/data');
@@ -24,12 +27,8 @@ export const DEFAULT_ALIBABA_NODE_LIST = resolve(
   DEFAULT_ALIBABA_GPU_DIR,
   'openb_node_list_all_node.csv',
 );
-/** The pod lists the packing benchmark replays by default, by short name. */
-export const DEFAULT_ALIBABA_POD_LISTS: Readonly<Record<string, string>> = {
-  default: resolve(DEFAULT_ALIBABA_GPU_DIR, 'openb_pod_list_default.csv'),
-  cpu050: resolve(DEFAULT_ALIBABA_GPU_DIR, 'openb_pod_list_cpu050.csv'),
-  gpushare40: resolve(DEFAULT_ALIBABA_GPU_DIR, 'openb_pod_list_gpushare40.csv'),
-};
+/** Where the packing benchmark looks for pod lists by default. */
+export const DEFAULT_DATA_DIR = DATA;
 export const DEFAULT_BITBRAINS_VMS = resolve(DATA, 'bitbrains-rnd/2013-07-vms.csv');
 export const DEFAULT_BITBRAINS_USAGE = resolve(DATA, 'bitbrains-rnd/2013-07-usage-hourly.csv');
 
@@ -37,6 +36,7 @@ export const DEFAULT_BITBRAINS_USAGE = resolve(DATA, 'bitbrains-rnd/2013-07-usag
 
 /** One data line: its fields by column name, and where it came from for errors. */
 interface Row {
+  /** The field of a column; '' for a column the file does not have. */
   get(column: string): string;
   line: number;
   text: string;
@@ -76,8 +76,27 @@ function readCsv(path: string, required: readonly string[], each: (row: Row) => 
         `${path}:${i + 1}: expected ${names.length} fields like the header, got ${fields.length} in "${raw}"`,
       );
     }
-    each({ get: (c) => (fields[index.get(c)!] ?? '').trim(), line: i + 1, text: raw });
+    each({
+      get: (c) => {
+        const k = index.get(c);
+        return k === undefined ? '' : (fields[k] ?? '').trim();
+      },
+      line: i + 1,
+      text: raw,
+    });
   }
+}
+
+/** The header line's column names ([] for an unreadable or empty file). */
+function headerOf(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').slice(0, 4096);
+  } catch {
+    return [];
+  }
+  const header = (text.split(/\r?\n/)[0] ?? '').trim().replace(/^\uFEFF/, '');
+  return header === '' ? [] : header.split(',').map((h) => h.trim());
 }
 
 function fail(path: string, row: Row, what: string): never {
@@ -135,19 +154,19 @@ export interface AlibabaPod {
 }
 
 const NODE_COLUMNS = ['sn', 'cpu_milli', 'memory_mib', 'gpu', 'model'] as const;
-const POD_COLUMNS = [
-  'name',
-  'cpu_milli',
-  'memory_mib',
-  'num_gpu',
-  'gpu_milli',
-  'gpu_spec',
-  'qos',
-  'pod_phase',
-  'creation_time',
-  'deletion_time',
-  'scheduled_time',
-] as const;
+/** The columns a pod list must have; gpu_spec, qos, pod_phase and the times are optional. */
+const POD_COLUMNS = ['name', 'cpu_milli', 'memory_mib', 'num_gpu', 'gpu_milli'] as const;
+/** Without creation_time the list has no timing: file order is arrival order. */
+const CREATION_COLUMN = 'creation_time';
+
+/** A pod list as read: its pods in file order and what the file says beyond resources. */
+export interface AlibabaPodList {
+  pods: AlibabaPod[];
+  /** The file has creation and deletion times (pods can leave). */
+  timed: boolean;
+  /** Pods that name GPU models (gpu_spec). */
+  podsNamingGpuModels: number;
+}
 
 export function loadAlibabaNodes(path: string = DEFAULT_ALIBABA_NODE_LIST): AlibabaNode[] {
   const nodes: AlibabaNode[] = [];
@@ -171,7 +190,17 @@ export function loadAlibabaNodes(path: string = DEFAULT_ALIBABA_NODE_LIST): Alib
 
 /** The pods in file order; `sortByCreation` gives them in creation order (stable). */
 export function loadAlibabaPods(path: string): AlibabaPod[] {
+  return loadAlibabaPodList(path).pods;
+}
+
+/**
+ * The pod list in file order. A list without creation_time gets creation =
+ * the pod's index (file order is arrival order) and no deletion.
+ */
+export function loadAlibabaPodList(path: string): AlibabaPodList {
   const pods: AlibabaPod[] = [];
+  const timed = headerOf(path).includes(CREATION_COLUMN);
+  let podsNamingGpuModels = 0;
   readCsv(path, POD_COLUMNS, (row) => {
     const name = row.get('name');
     if (name === '') fail(path, row, 'name is empty');
@@ -182,11 +211,12 @@ export function loadAlibabaPods(path: string): AlibabaPod[] {
     if (gpuMilli > 1000) fail(path, row, `gpu_milli is per GPU and at most 1000, got ${gpuMilli}`);
     if (numGpu > 1 && gpuMilli < 1000)
       fail(path, row, 'a share of a GPU (gpu_milli < 1000) needs num_gpu = 1');
-    const creation = num(path, row, 'creation_time');
-    const deletion = num(path, row, 'deletion_time', { empty: Infinity });
+    const creation = timed ? num(path, row, CREATION_COLUMN) : pods.length;
+    const deletion = timed ? num(path, row, 'deletion_time', { empty: Infinity }) : Infinity;
     if (deletion < creation) fail(path, row, 'deletion_time is before creation_time');
     const scheduledRaw = num(path, row, 'scheduled_time', { empty: -1 });
     const spec = row.get('gpu_spec');
+    if (spec !== '') podsNamingGpuModels++;
     pods.push({
       name,
       cpuMilli: num(path, row, 'cpu_milli', { integer: true }),
@@ -201,7 +231,62 @@ export function loadAlibabaPods(path: string): AlibabaPod[] {
       scheduled: scheduledRaw < 0 ? undefined : scheduledRaw,
     });
   });
-  return pods;
+  return { pods, timed, podsNamingGpuModels };
+}
+
+/** A pod list found on disk and the node list it runs on. */
+export interface PodListFile {
+  /** Short name: the file name without "openb_pod_list_" and ".csv" (the path below `dir` if two collide). */
+  name: string;
+  path: string;
+  nodes: string;
+}
+
+/** Folders below the data folder searched for pod lists. */
+const MAX_DEPTH = 3;
+
+/**
+ * Every Alibaba GPU pod list under `dir` (a .csv whose header has the pod
+ * columns), by name. Each runs on the node list of its own folder (a .csv
+ * whose header has the node columns), else on `defaultNodes`.
+ */
+export function findAlibabaPodLists(
+  dir: string = DATA,
+  defaultNodes: string = DEFAULT_ALIBABA_NODE_LIST,
+): PodListFile[] {
+  const found: { path: string; nodes: string }[] = [];
+  const walk = (folder: string, depth: number) => {
+    let entries;
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const csvs = entries.filter((e) => e.isFile() && e.name.endsWith('.csv'));
+    const headers = csvs.map((e) => ({
+      path: join(folder, e.name),
+      header: headerOf(join(folder, e.name)),
+    }));
+    const nodes = headers.find((h) => NODE_COLUMNS.every((c) => h.header.includes(c)))?.path;
+    for (const h of headers)
+      if (POD_COLUMNS.every((c) => h.header.includes(c)))
+        found.push({ path: h.path, nodes: nodes ?? defaultNodes });
+    if (depth < MAX_DEPTH)
+      for (const e of entries) if (e.isDirectory()) walk(join(folder, e.name), depth + 1);
+  };
+  walk(dir, 0);
+  const short = (path: string) => basename(path, '.csv').replace(/^openb_pod_list_/, '');
+  const counts = new Map<string, number>();
+  for (const f of found) counts.set(short(f.path), (counts.get(short(f.path)) ?? 0) + 1);
+  return found.map((f) => ({
+    name:
+      counts.get(short(f.path)) === 1
+        ? short(f.path)
+        : join(relative(dir, dirname(f.path)), short(f.path)),
+    path: f.path,
+    nodes: f.nodes,
+  }));
 }
 
 /** A copy in creation order; pods created at the same second keep their file order. */

@@ -31,6 +31,7 @@ interface PackingOpts {
   pods?: string[];
   seed: number;
   samples?: number;
+  load?: number;
   json?: string;
 }
 
@@ -75,34 +76,51 @@ export function registerBench(program: Command, session: Session): void {
   };
 
   const packing = async (o: PackingOpts) => {
-    const [{ packingBench }, { writeJson, RESULTS_DIR }, traces] = await Promise.all([
-      import('../../bench/scheduler.ts'),
-      import('../../bench/report.ts'),
-      import('../../bench/traces.ts'),
-    ]);
+    const [{ packingBench }, { writeJson, RESULTS_DIR }, traces, { DERIVED_GPU_SPEC_SHARE }] =
+      await Promise.all([
+        import('../../bench/scheduler.ts'),
+        import('../../bench/report.ts'),
+        import('../../bench/traces.ts'),
+        import('../../bench/packing.ts'),
+      ]);
+    // Every pod list found under ../shared/data, each on its folder's node list.
     const lists =
       o.pods === undefined || o.pods.length === 0
-        ? Object.entries(traces.DEFAULT_ALIBABA_POD_LISTS).map(([name, path]) => ({ name, path }))
-        : o.pods.map((path) => ({ name: undefined, path }));
-    for (const list of lists) {
-      const { result, text } = packingBench(
-        o.nodes ?? traces.DEFAULT_ALIBABA_NODE_LIST,
-        list.path,
-        progress,
-        {
-          seed: o.seed,
-          ...(o.samples === undefined ? {} : { samples: o.samples }),
-          ...(list.name === undefined ? {} : { name: list.name }),
-        },
-      );
-      io.stdout('\n' + text);
+        ? traces.findAlibabaPodLists()
+        : o.pods.map((path) => ({
+            name: undefined,
+            path,
+            nodes: traces.DEFAULT_ALIBABA_NODE_LIST,
+          }));
+    const runs = lists.length * 2;
+    const write = (result: { podList: string }) => {
       const file =
         o.json === undefined
           ? resolve(RESULTS_DIR, `scheduler-packing-${result.podList}.json`)
-          : lists.length === 1
+          : runs === 1
             ? o.json
             : withSuffix(o.json, result.podList);
       io.stdout(`JSON: ${writeJson(file, result)}\n`);
+    };
+    for (const list of lists) {
+      const common = {
+        seed: o.seed,
+        ...(o.samples === undefined ? {} : { samples: o.samples }),
+        ...(o.load === undefined ? {} : { load: o.load }),
+        ...(list.name === undefined ? {} : { name: list.name }),
+      };
+      const nodes = o.nodes ?? list.nodes;
+      const plain = packingBench(nodes, list.path, progress, common);
+      io.stdout('\n' + plain.text);
+      write(plain.result);
+      // A list that names no GPU model is replayed again with a third of its GPU pods naming models.
+      if (plain.result.podsNamingGpuModels > 0) continue;
+      const derived = packingBench(nodes, list.path, progress, {
+        ...common,
+        gpuSpecShare: DERIVED_GPU_SPEC_SHARE,
+      });
+      io.stdout('\n' + derived.text);
+      write(derived.result);
     }
   };
 
@@ -162,10 +180,15 @@ export function registerBench(program: Command, session: Session): void {
     .option('--nodes <file>', 'node list CSV (sn,cpu_milli,memory_mib,gpu,model)')
     .option(
       '--pods <file>',
-      'pod list CSV (repeatable; default: the default, cpu050 and gpushare40 lists)',
+      'pod list CSV (repeatable; default: every pod list under ../shared/data); a list naming no GPU model also runs with a third of its GPU pods naming models',
       collect,
     )
     .option('--samples <n>', 'fragmentation samples over the replay', positiveInteger)
+    .option(
+      '--load <x>',
+      'leave protocol: GPU asked for by the pods in flight / GPU capacity, on average',
+      positiveNumber,
+    )
     .option('--seed <s>', 'seed of tie-breaking', integer, 1)
     .option(
       '--json <file>',
