@@ -27,9 +27,10 @@ export interface TokenFile {
   created: boolean;
 }
 
-export function loadOrCreateAdminToken(dataDir: string): TokenFile {
+/** `file` (a token shared by several control planes) instead of the data directory's admin.token. */
+export function loadOrCreateAdminToken(dataDir: string, file?: string): TokenFile {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const path = join(dataDir, 'admin.token');
+  const path = file ?? join(dataDir, 'admin.token');
   if (existsSync(path)) {
     const token = readFileSync(path, 'utf8').trim();
     if (token.length >= 16) return { path, token, created: false };

@@ -68,6 +68,12 @@ export interface ServerOptions {
    * data directory, created on first start.
    */
   encryptionKeyFile?: string;
+  /**
+   * The admin token; absent: `admin.token` in the data directory, created on
+   * first start. Control planes sharing an etcd share this file too, so one
+   * token works on every replica.
+   */
+  adminTokenFile?: string;
   /** 'demo' (generated), 'none' (empty) or a path to a fleet YAML file. */
   fleet: string;
   /** Multiplies the generated fleet's node counts (benchmarks reach 10M+ cores). */
@@ -216,7 +222,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     log(
       `secrets: encryption key file ${keys.created ? 'created' : 'loaded'}: ${keys.ring.path}${resealed > 0 ? `; ${resealed} secrets re-encrypted` : ''}`,
     );
-    const token = loadOrCreateAdminToken(options.dataDir);
+    const token = loadOrCreateAdminToken(options.dataDir, options.adminTokenFile);
     const auth = new TokenAuthenticator(
       options.signInCodeTtlSeconds !== undefined
         ? { codes: new SignInCodes(options.signInCodeTtlSeconds * 1000) }
@@ -300,7 +306,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
     collectDefaultMetrics({ register: registry });
     registerCostMetrics(registry, store);
     const costs = new CostSampler({
-      store,
+      // It samples only while leading, so its writes are fenced like the controllers'.
+      store: loops.store,
       events: loops.events,
       log,
       leading: () => loops.leading(),

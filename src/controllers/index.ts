@@ -16,6 +16,7 @@ import { createClusterStatusController } from './clusterstatus.ts';
 import { createMigrationController, type MigrationMetricsSource } from './migration/index.ts';
 import type { DriverProvider } from './drivers.ts';
 import { EventRecorder } from '../events/recorder.ts';
+import { FencedStore } from './fenced.ts';
 import { LeaderElector } from './leader.ts';
 import type { Controller } from './runtime/controller.ts';
 import { Informer, objectKey } from './runtime/informer.ts';
@@ -25,6 +26,8 @@ export { EventRecorder } from '../events/recorder.ts';
 
 export interface ControlLoops {
   controllers: Controller[];
+  /** The store fenced by the leader lease, for anything else that acts only while leading. */
+  store: Store;
   events: EventRecorder;
   /** Resolves when every informer has loaded its first list. */
   synced(): Promise<void>;
@@ -50,7 +53,12 @@ export interface ControlLoopOptions {
   migrationMetrics?: MigrationMetricsSource;
 }
 
+/** The leader lease's name; the fence of every controller write. */
+const LEASE_NAME = 'yunjian-controllers';
+
 export function startControlLoops(o: ControlLoopOptions): ControlLoops {
+  // Informers read o.store; every writer below gets the fenced view.
+  const store = new FencedStore(o.store, { kind: 'Lease', name: LEASE_NAME }, o.log);
   const onError = (err: unknown) =>
     o.log(`informer: ${err instanceof Error ? err.message : String(err)}`);
   const clusters = new Informer<Cluster>(o.store, 'Cluster', onError);
@@ -58,9 +66,9 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const apps = new Informer<Application>(o.store, 'Application', onError);
   const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
   const migrations = new Informer<Migration>(o.store, 'Migration', onError);
-  const events = new EventRecorder({ store: o.store, source: 'yunjian-controllers' });
+  const events = new EventRecorder({ store, source: 'yunjian-controllers' });
   const migration = createMigrationController({
-    store: o.store,
+    store,
     migrations,
     apps,
     clusters,
@@ -69,7 +77,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     ...(o.migrationMetrics !== undefined ? { metrics: o.migrationMetrics } : {}),
   });
   const clusterStatus = createClusterStatusController({
-    store: o.store,
+    store,
     clusters,
     drivers: o.drivers,
     log: o.log,
@@ -78,7 +86,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     ...(o.clusterGraceSeconds !== undefined ? { graceSeconds: o.clusterGraceSeconds } : {}),
   });
   const application = createApplicationController({
-    store: o.store,
+    store,
     apps,
     clusters,
     sites,
@@ -92,7 +100,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const instances = new Informer<Instance>(o.store, 'Instance', onError);
   const bindings = new Informer<Binding>(o.store, 'Binding', onError);
   const catalog = createCatalogController({
-    store: o.store,
+    store,
     items: catalogItems,
     instances,
     bindings,
@@ -120,10 +128,11 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   let workersStopped: Promise<void> | undefined;
   const elector = new LeaderElector({
     store: o.store,
-    name: 'yunjian-controllers',
+    name: LEASE_NAME,
     identity: o.identity,
     ...(o.leaseSeconds !== undefined ? { durationSeconds: o.leaseSeconds } : {}),
     log: o.log,
+    onHeld: (resourceVersion) => store.hold(resourceVersion),
     onStarted() {
       leaderState = 'leading';
       const term = ++terms;
@@ -157,6 +166,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
       });
     },
     onLost() {
+      store.release();
       leaderState = 'lost';
       workersStopped = stopWorkers();
     },
@@ -164,6 +174,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   elector.start();
   return {
     controllers: [clusterStatus, application, catalog, migration],
+    store,
     events,
     synced: () => synced,
     leading() {
@@ -178,6 +189,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     },
     async stop() {
       await elector.stop();
+      store.release();
       leaderState = 'lost';
       await workersStopped;
       await stopWorkers();

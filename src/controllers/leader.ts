@@ -9,7 +9,10 @@
 // duration *as observed on the candidate's clock since it last saw the lease
 // change* (not the holder's timestamp), so clock skew between machines cannot
 // steal a live lease. A holder that fails to renew within the duration stops
-// acting (`onLost`) before anyone else may take over.
+// acting (`onLost`) before anyone else may take over. Acting "stops" on this
+// process's clock, which a paused process does not see move: every write of the
+// control loops is therefore also fenced by the lease version reported to
+// `onHeld` (controllers/fenced.ts), which the store itself checks.
 import { AlreadyExistsError, ConflictError, NotFoundError } from '../model/errors.ts';
 import { API_VERSION, type Lease } from '../model/schema.ts';
 import type { Store } from '../store/types.ts';
@@ -24,6 +27,8 @@ export interface LeaderElectorOptions {
   renewSeconds?: number;
   /** How often a candidate checks a lease held by someone else. */
   retrySeconds?: number;
+  /** The lease's resourceVersion after each acquisition and renewal, before `onStarted`. */
+  onHeld?: (resourceVersion: string) => void;
   onStarted: () => void;
   onLost: () => void;
   log: (line: string) => void;
@@ -89,8 +94,9 @@ export class LeaderElector {
     try {
       const held = await this.#tryAcquireOrRenew();
       if (this.#stopped) return;
-      if (held) {
+      if (held !== undefined) {
         this.#lastRenew = this.#now();
+        this.#o.onHeld?.(held);
         if (!this.#leading) {
           this.#leading = true;
           this.#o.log(`leader: ${this.#o.identity} holds lease ${this.#o.name}`);
@@ -118,7 +124,8 @@ export class LeaderElector {
     this.#o.onLost();
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  /** The lease's new resourceVersion when we hold it now; undefined when someone else does. */
+  async #tryAcquireOrRenew(): Promise<string | undefined> {
     const { store, name, identity } = this.#o;
     const nowIso = new Date(this.#now()).toISOString();
     let lease: Lease | undefined;
@@ -129,7 +136,7 @@ export class LeaderElector {
     }
     if (!lease) {
       try {
-        await store.create({
+        const created = await store.create({
           apiVersion: API_VERSION,
           kind: 'Lease',
           metadata: { name },
@@ -141,9 +148,9 @@ export class LeaderElector {
             leaseTransitions: 0,
           },
         });
-        return true;
+        return created.metadata.resourceVersion;
       } catch (err) {
-        if (err instanceof AlreadyExistsError) return false;
+        if (err instanceof AlreadyExistsError) return undefined;
         throw err;
       }
     }
@@ -151,9 +158,9 @@ export class LeaderElector {
     if (this.#observed?.version !== version) this.#observed = { version, at: this.#now() };
     const mine = lease.spec.holderIdentity === identity;
     const expired = this.#now() - this.#observed.at >= lease.spec.leaseDurationSeconds * 1000;
-    if (!mine && !expired) return false;
+    if (!mine && !expired) return undefined;
     try {
-      await store.update(
+      const renewed = await store.update(
         {
           ...lease,
           spec: {
@@ -166,9 +173,9 @@ export class LeaderElector {
         },
         { expectedResourceVersion: version },
       );
-      return true;
+      return renewed.metadata.resourceVersion;
     } catch (err) {
-      if (err instanceof ConflictError || err instanceof NotFoundError) return false;
+      if (err instanceof ConflictError || err instanceof NotFoundError) return undefined;
       throw err;
     }
   }

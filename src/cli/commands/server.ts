@@ -26,6 +26,7 @@ interface ServeOptions extends EtcdFlags {
   dnsWorkers?: number;
   dnsUdp?: UdpThreads;
   encryptionKeyFile?: string;
+  adminTokenFile?: string;
   auditLog?: string;
   oidcIssuer?: string;
   oidcAudience?: string;
@@ -71,6 +72,10 @@ export function registerServer(program: Command, session: Session): void {
     .option(
       '--encryption-key-file <path>',
       'keys that encrypt Secrets at rest (env YUNJIAN_ENCRYPTION_KEY_FILE; default: created in the data directory)',
+    )
+    .option(
+      '--admin-token-file <path>',
+      'the admin token (default: admin.token in the data directory); control planes sharing a store share it',
     )
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--audit-log <file>', 'also append every audit entry to this JSON-lines file')
@@ -154,6 +159,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     store: opts.store,
     etcd,
     ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
+    ...(opts.adminTokenFile !== undefined ? { adminTokenFile: opts.adminTokenFile } : {}),
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
