@@ -139,7 +139,7 @@ describe('catalog controller', () => {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const text = await res.text();
-    return { status: res.status, body: text === '' ? undefined : (JSON.parse(text)) };
+    return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
   };
   const get = async (path: string) => {
     const r = await call('GET', path);
