@@ -478,6 +478,17 @@ export function tableRow(
         return visible(COLUMNS.CostSample, options.wide).map((c) => c.cell(o, now));
       case 'Budget':
         return visible(COLUMNS.Budget, options.wide).map((c) => c.cell(o, now));
+      case 'CatalogItem':
+        return visible(COLUMNS.CatalogItem, options.wide).map((c) => c.cell(o, now));
+      case 'Instance':
+        return visible(COLUMNS.Instance, options.wide).map((c) => c.cell(o, now));
+      case 'Binding':
+        return visible(COLUMNS.Binding, options.wide).map((c) => c.cell(o, now));
+      default: {
+        // A kind added to the registry without a case here fails to compile.
+        const unhandled: never = o;
+        throw new Error(`no table columns for ${(unhandled as { kind: string }).kind}`);
+      }
     }
   })();
   return options.namespaceColumn ? [o.metadata.namespace ?? '', ...cells] : cells;
