@@ -74,7 +74,7 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
   const read = method === 'GET';
   const ns = /^\/api\/v1alpha1\/namespaces\/:namespace\/([a-z]+)(\/:name(\/([a-z]+))?)?$/.exec(url);
   if (ns) {
-    const resource = ns[4] === 'status' ? `${ns[1]}/status` : ns[1];
+    const resource = ns[4] === 'status' ? `${ns[1]}/status` : (ns[1] ?? '');
     if (who === 'tenant-admin') return where === 'own' || where === 'sibling';
     if (
       !['applications', 'migrations', 'instances', 'bindings'].includes(resource) ||
