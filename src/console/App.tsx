@@ -18,6 +18,12 @@ const AppsView = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.A
 const AppDetail = lazy(() => import('./AppsView.tsx').then((m) => ({ default: m.AppDetail })));
 const EventsView = lazy(() => import('./EventsView.tsx').then((m) => ({ default: m.EventsView })));
 const ApplyView = lazy(() => import('./ApplyView.tsx').then((m) => ({ default: m.ApplyView })));
+const CatalogView = lazy(() =>
+  import('./CatalogView.tsx').then((m) => ({ default: m.CatalogView })),
+);
+const InstanceDetail = lazy(() =>
+  import('./CatalogView.tsx').then((m) => ({ default: m.InstanceDetail })),
+);
 const InsightsView = lazy(() =>
   import('./InsightsView.tsx').then((m) => ({ default: m.InsightsView })),
 );
@@ -30,6 +36,7 @@ const NAV = [
   { key: 'clusters', label: 'Clusters' },
   { key: 'apps', label: 'Applications' },
   { key: 'events', label: 'Events' },
+  { key: 'catalog', label: 'Catalog' },
   { key: 'insights', label: 'Insights' },
   { key: 'apply', label: 'Apply YAML' },
 ];
@@ -169,6 +176,12 @@ function View({ path, query }: { path: string[]; query: URLSearchParams }) {
         <AppDetail namespace={path[1]} name={path[2]} edit={path[3] === 'edit'} />
       ) : (
         <AppsView />
+      );
+    case 'catalog':
+      return path[1] !== undefined && path[2] !== undefined ? (
+        <InstanceDetail namespace={path[1]} name={path[2]} />
+      ) : (
+        <CatalogView />
       );
     case 'events':
       return <EventsView query={query} />;
