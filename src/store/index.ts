@@ -5,8 +5,8 @@ export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './sqlite.
 export { openEtcdStore, EtcdStore, type EtcdStoreOptions } from './etcd/store.ts';
 export {
   describeLocation,
-  openBackend,
   parseStoreUrl,
   type EtcdAccess,
   type StoreLocation,
-} from './open.ts';
+} from './location.ts';
+export { openBackend } from './open.ts';

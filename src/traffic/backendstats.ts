@@ -11,6 +11,9 @@ export interface BackendWindow {
   p99LatencyMs?: number;
 }
 
+/** Per-backend attempt stats (`?since=MS`), answered to loopback clients only: the migration gate reads them. */
+export const BACKEND_STATS_PATH = '/.well-known/yunjian/backends';
+
 /** Attempts kept per cluster (the oldest are dropped first). */
 export const BACKEND_RING = 20_000;
 

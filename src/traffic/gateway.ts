@@ -25,11 +25,9 @@ import { TrafficManager } from './manager.ts';
 import type { TrafficEndpoint, TrafficRoute } from './routes.ts';
 import { select, StrategyState } from './strategies.ts';
 import { builtinGeoLocator } from './geo.ts';
-import { BackendStats } from './backendstats.ts';
+import { BACKEND_STATS_PATH, BackendStats } from './backendstats.ts';
 
 const MAX_BODY = 16 * 1024 * 1024;
-/** Per-backend attempt stats (`?since=MS`), answered to loopback clients only: the migration gate reads them. */
-export const BACKEND_STATS_PATH = '/.well-known/yunjian/backends';
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 const HOP_BY_HOP = new Set([
   'connection',

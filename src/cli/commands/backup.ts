@@ -6,8 +6,8 @@
 // same encryption key file. Restore into a SQLite data directory refuses while
 // a server runs there.
 import type { Command } from 'commander';
+import { describeLocation } from '../../store/location.ts';
 import { readBackup, restoreInto, writeBackup } from '../../store/transfer.ts';
-import { describeLocation } from '../../store/index.ts';
 import { defaultDataDir } from '../config.ts';
 import type { Session } from '../session.ts';
 import {
@@ -52,7 +52,7 @@ export function registerBackup(program: Command, session: Session): void {
       .description('write every object of the store, as of one revision, to FILE'),
   ).action(async (file: string, opts: BackupFlags) => {
     const location = storeLocation('--store', opts.store, opts.data);
-    const store = openExisting('--store', location, etcdAccess(opts, io.env, [location]));
+    const store = await openExisting('--store', location, etcdAccess(opts, io.env, [location]));
     try {
       const header = await writeBackup(store, file, describeLocation(location));
       io.stdout(`backed up ${header.objects} objects at revision ${header.revision} to ${file}\n`);
@@ -71,7 +71,7 @@ export function registerBackup(program: Command, session: Session): void {
     const location = storeLocation('--store', opts.store, opts.data);
     const access = etcdAccess(opts, io.env, [location]);
     const { header, objects } = await readBackup(file);
-    const store = openForWriting('--store', location, access);
+    const store = await openForWriting('--store', location, access);
     try {
       await restoreInto(store, objects, { force: opts.force === true });
       io.stdout(

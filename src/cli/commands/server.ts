@@ -3,7 +3,7 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { UDP_THREADS, type UdpThreads } from '../../traffic/dns-native.ts';
-import { BACKEND_STATS_PATH } from '../../traffic/gateway.ts';
+import { BACKEND_STATS_PATH } from '../../traffic/backendstats.ts';
 import { defaultDataDir } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import { collect, integerOption, nonNegativeNumber, positiveNumber } from '../options.ts';
@@ -27,6 +27,7 @@ interface ServeOptions extends EtcdFlags {
   dnsUdp?: UdpThreads;
   encryptionKeyFile?: string;
   adminTokenFile?: string;
+  leaderLeaseSeconds: number;
   auditLog?: string;
   oidcIssuer?: string;
   oidcAudience?: string;
@@ -76,6 +77,12 @@ export function registerServer(program: Command, session: Session): void {
     .option(
       '--admin-token-file <path>',
       'the admin token (default: admin.token in the data directory); control planes sharing a store share it',
+    )
+    .option(
+      '--leader-lease-seconds <s>',
+      'how long a standby control plane waits on a silent leader before it runs the controllers',
+      positiveNumber,
+      15,
     )
     .option('--fleet <fleet>', 'fleet to load: demo, none or a fleet YAML file', 'demo')
     .option('--audit-log <file>', 'also append every audit entry to this JSON-lines file')
@@ -160,6 +167,7 @@ async function serve(session: Session, opts: ServeOptions): Promise<void> {
     etcd,
     ...(keyFile !== undefined && keyFile !== '' ? { encryptionKeyFile: keyFile } : {}),
     ...(opts.adminTokenFile !== undefined ? { adminTokenFile: opts.adminTokenFile } : {}),
+    leaseSeconds: opts.leaderLeaseSeconds,
     fleet: opts.fleet,
     fleetScale: opts.fleetScale,
     ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),

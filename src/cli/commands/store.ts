@@ -8,13 +8,12 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import {
   describeLocation,
-  openBackend,
   parseStoreUrl,
-  type BackendStore,
   type EtcdAccess,
   type StoreLocation,
-} from '../../store/index.ts';
+} from '../../store/location.ts';
 import { migrate } from '../../store/transfer.ts';
+import type { BackendStore } from '../../store/types.ts';
 import type { Env } from '../config.ts';
 import { UsageError } from '../errors.ts';
 import type { Session } from '../session.ts';
@@ -78,12 +77,22 @@ export function storeLocation(flag: string, url: string, dataDir?: string): Stor
   }
 }
 
+/**
+ * The backend a location names. Loaded on demand: every CLI call registers
+ * this command, and only the ones that open a store should pay for the etcd
+ * client.
+ */
+async function openBackend(location: StoreLocation, etcd: EtcdAccess): Promise<BackendStore> {
+  const { openBackend: open } = await import('../../store/open.ts');
+  return open(location, etcd);
+}
+
 /** Opens a store that must already hold data (a SQLite file that does not exist is a mistake). */
-export function openExisting(
+export async function openExisting(
   flag: string,
   location: StoreLocation,
   etcd: EtcdAccess,
-): BackendStore {
+): Promise<BackendStore> {
   if (location.type === 'sqlite' && !existsSync(location.path))
     throw new UsageError(`${flag}: no store at ${location.path}`);
   return openBackend(location, etcd);
@@ -93,11 +102,11 @@ export function openExisting(
  * Opens a store to write into; a SQLite data directory in use by a running
  * server is refused (that server assumes it is the file's only writer).
  */
-export function openForWriting(
+export async function openForWriting(
   flag: string,
   location: StoreLocation,
   etcd: EtcdAccess,
-): BackendStore {
+): Promise<BackendStore> {
   if (location.type === 'sqlite') {
     const lock = `${dirname(location.path)}/server.pid`;
     const pid = existsSync(lock) ? Number(readFileSync(lock, 'utf8').trim()) : NaN;
@@ -143,9 +152,9 @@ export function registerStore(program: Command, session: Session): void {
     const from = storeLocation('--from', opts.from);
     const to = storeLocation('--to', opts.to);
     const etcd = etcdAccess(opts, io.env, [from, to]);
-    const source = openExisting('--from', from, etcd);
+    const source = await openExisting('--from', from, etcd);
     try {
-      const target = openForWriting('--to', to, etcd);
+      const target = await openForWriting('--to', to, etcd);
       try {
         const result = await migrate(source, target, { force: opts.force === true });
         io.stdout(

@@ -27,24 +27,6 @@ export interface EtcdConnectionOptions {
   requestTimeoutMs?: number | undefined;
 }
 
-/** The endpoints of `etcd://host:port[,host:port...]`; BadRequestError naming what is wrong. */
-export function parseEtcdUrl(url: string): string[] {
-  const m = /^etcd:\/\/(.+)$/.exec(url);
-  if (!m)
-    throw new BadRequestError(
-      `--store: expected etcd://host:port[,host:port...], got ${JSON.stringify(url)}`,
-    );
-  const endpoints = m[1]!.replace(/\/$/, '').split(',');
-  for (const e of endpoints) {
-    const hp = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(e);
-    if (!hp || Number(hp[2]) < 1 || Number(hp[2]) > 65535)
-      throw new BadRequestError(
-        `--store: etcd endpoint ${JSON.stringify(e)} is not host:port (port 1-65535)`,
-      );
-  }
-  return endpoints;
-}
-
 export function connect(options: EtcdConnectionOptions): Etcd3 {
   if (options.endpoints.length === 0) throw new BadRequestError('etcd store: no endpoints');
   const timeout = options.requestTimeoutMs ?? 5000;
