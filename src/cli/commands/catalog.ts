@@ -1,7 +1,7 @@
 // `yunjian catalog list [--category C]` and `yunjian catalog show ITEM`: the
 // platform catalog as the server holds it (built-in items and applied ones).
 import type { Command } from 'commander';
-import { memberKindsOf } from '../../model/catalog/items.ts';
+import { memberKindsOf } from '../../model/catalog/members.ts';
 import { lookupKind } from '../../model/kinds.ts';
 import { CATALOG_CATEGORIES, type CatalogItem } from '../../model/schema.ts';
 import { UsageError } from '../errors.ts';

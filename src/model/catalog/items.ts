@@ -8,7 +8,8 @@ import type { CatalogItem, Instance } from '../schema/catalog.ts';
 import { API_VERSION } from '../schema/common.ts';
 import { parseVersion } from './semver.ts';
 import { parameterCauses } from './parameters.ts';
-import { RenderError, renderApplication, renderBindingEnv, type MemberKind } from './render.ts';
+import { memberKindsOf } from './members.ts';
+import { RenderError, renderApplication, renderBindingEnv } from './render.ts';
 
 function duplicates(names: readonly string[], field: (i: number) => string): FieldCause[] {
   const seen = new Map<string, number>();
@@ -20,12 +21,6 @@ function duplicates(names: readonly string[], field: (i: number) => string): Fie
     else seen.set(n, i);
   });
   return out;
-}
-
-/** The member kinds an item can be rendered for. */
-export function memberKindsOf(item: CatalogItem): MemberKind[] {
-  const agent = item.spec.template.components.every((c) => c.agent !== undefined);
-  return agent ? ['agent', 'kubernetes', 'sim'] : ['kubernetes', 'sim'];
 }
 
 export function catalogItemCauses(item: CatalogItem): FieldCause[] {

@@ -16,9 +16,8 @@ import type {
   ComponentTemplate,
   Instance,
 } from '../schema/catalog.ts';
+import type { MemberKind } from './members.ts';
 import { withDefaults, type ParameterValues } from './parameters.ts';
-
-export type MemberKind = 'agent' | 'kubernetes' | 'sim';
 
 /** Labels the controller puts on what it renders, so it finds (and garbage-collects) them. */
 export const INSTANCE_LABEL = 'catalog.yunjian.io/instance';
