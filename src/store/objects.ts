@@ -1,5 +1,5 @@
-// Object keys and revisions as every backend reads them from callers, and
-// the NotFound error that names a key.
+// Object keys, revisions and list continue tokens as every backend reads them
+// from callers, and the NotFound error that names a key.
 import { BadRequestError, NotFoundError } from '../model/errors.ts';
 import type { ObjectKey, StoredObject } from './types.ts';
 
@@ -51,4 +51,30 @@ export function parseRevision(s: string, what: string): number {
   if (!Number.isSafeInteger(n))
     throw new BadRequestError(`${what} must be a decimal revision, got ${JSON.stringify(s)}`);
   return n;
+}
+
+/**
+ * A list's continue token: the (namespace, name) of the page's last object,
+ * opaque to clients. Both backends list in that order, so a token from one
+ * page means the same on either.
+ */
+export function encodeContinue(key: [string, string]): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+export function decodeContinue(token: string): [string, string] {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(key) &&
+      key.length === 2 &&
+      typeof key[0] === 'string' &&
+      typeof key[1] === 'string'
+    ) {
+      return [key[0], key[1]];
+    }
+  } catch {
+    // fall through
+  }
+  throw new BadRequestError('the continue token is not valid; start the list again without it');
 }

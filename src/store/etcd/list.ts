@@ -4,6 +4,7 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { BadRequestError } from '../../model/errors.ts';
 import { matchesLabels, parseLabelSelector } from '../../model/labels.ts';
+import { decodeContinue, encodeContinue } from '../objects.ts';
 import type { ListOptions, ListResult, StoredObject } from '../types.ts';
 import { after, prefixEnd, type Layout } from './layout.ts';
 
@@ -95,25 +96,4 @@ export async function rangeAll(
     if (!page.more || last === undefined) return all;
     start = after(last.key);
   }
-}
-
-function encodeContinue(key: [string, string]): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-function decodeContinue(token: string): [string, string] {
-  try {
-    const key: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (
-      Array.isArray(key) &&
-      key.length === 2 &&
-      typeof key[0] === 'string' &&
-      typeof key[1] === 'string'
-    ) {
-      return [key[0], key[1]];
-    }
-  } catch {
-    // fall through
-  }
-  throw new BadRequestError('the continue token is not valid; start the list again without it');
 }
