@@ -33,17 +33,20 @@ export interface WriteStep {
   mutate: (revision: number, read: ObjectReader) => { type: WatchEventType; doc: StoredObject };
 }
 
+function refuseExisting(k: NormalKey, read: ObjectReader): void {
+  if (read(k) !== undefined)
+    throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
+      kind: k.kind,
+      name: k.name,
+    });
+}
+
 export function createStep(obj: StoredObject): WriteStep {
   const k = keyOf(obj);
   return {
     k,
     mutate: (revision, read) => {
-      if (read(k) !== undefined) {
-        throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
-          kind: k.kind,
-          name: k.name,
-        });
-      }
+      refuseExisting(k, read);
       const metadata: Record<string, unknown> = {
         ...obj.metadata,
         uid: randomUUID(),
@@ -66,12 +69,7 @@ export function restoreStep(obj: StoredObject): WriteStep {
   return {
     k,
     mutate: (revision, read) => {
-      if (read(k) !== undefined) {
-        throw new AlreadyExistsError(`${describeKey(k)} already exists`, {
-          kind: k.kind,
-          name: k.name,
-        });
-      }
+      refuseExisting(k, read);
       return { type: 'ADDED', doc: atRevision(obj, revision) };
     },
   };
