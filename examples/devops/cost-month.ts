@@ -15,13 +15,10 @@
 // window before against the window after) and checks that every report
 // reconciles: the rows plus idle equal the fleet's cost for the period, in
 // integer micro-dollars, and the FOCUS export's BilledCost sums to the same.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildSample } from '../../src/insights/cost/sample.ts';
 import type { Tenant } from '../../src/model/access.ts';
 import type { Application, Cloud, Cluster } from '../../src/model/schema.ts';
+import { monthArgs } from './args.ts';
 
 const API = '/api/v1alpha1';
 const DAY = 86_400_000;
@@ -220,23 +217,11 @@ export async function simulateCostMonth(o: MonthOptions): Promise<MonthResult> {
 const usd = (micros: number) => (micros / 1e6).toFixed(2).padStart(14);
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      server: { type: 'string', default: 'http://localhost:7080' },
-      token: { type: 'string' },
-      days: { type: 'string', default: '30' },
-    },
-  });
-  const days = Number(values.days);
-  if (!Number.isInteger(days) || days < 2 || days > 62) {
-    process.stderr.write(`--days: expected an integer from 2 to 62, got "${values.days}"\n`);
-    return 2;
-  }
-  const token =
-    values.token ??
-    readFileSync(join(homedir(), '.local', 'share', 'yunjian', 'admin.token'), 'utf8').trim();
+  const args = monthArgs(2);
+  if (args === undefined) return 2;
+  const { server, token, days } = args;
   const r = await simulateCostMonth({
-    server: values.server,
+    server,
     token,
     days,
     log: (line) => process.stdout.write(`${line}\n`),

@@ -13,13 +13,10 @@
 // to v1, which the control plane records itself (three deployments, v2 rolled
 // back). The report (GET /api/v1alpha1/metrics/delivery?by=team) is printed
 // and checked against what was sent.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DeliveryReport } from '../../src/insights/delivery/metrics.ts';
 import { signBody } from '../../src/insights/delivery/webhook.ts';
 import type { Application, DeliveryEvent } from '../../src/model/schema.ts';
+import { monthArgs } from './args.ts';
 
 const API = '/api/v1alpha1';
 const DAY = 86_400_000;
@@ -282,23 +279,11 @@ const duration = (s: number | null) =>
         : `${Math.round(s / 60)}m`;
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      server: { type: 'string', default: 'http://localhost:7080' },
-      token: { type: 'string' },
-      days: { type: 'string', default: '30' },
-    },
-  });
-  const days = Number(values.days);
-  if (!Number.isInteger(days) || days < 7 || days > 62) {
-    process.stderr.write(`--days: expected an integer from 7 to 62, got "${values.days}"\n`);
-    return 2;
-  }
-  const token =
-    values.token ??
-    readFileSync(join(homedir(), '.local', 'share', 'yunjian', 'admin.token'), 'utf8').trim();
+  const args = monthArgs(7);
+  if (args === undefined) return 2;
+  const { server, token, days } = args;
   const r = await simulateDeliveryMonth({
-    server: values.server,
+    server,
     token,
     days,
     log: (line) => process.stdout.write(`${line}\n`),
