@@ -36,7 +36,7 @@ import {
 } from '../src/cli/options.ts';
 import { run, type CliIo } from '../src/cli/program.ts';
 import { lookupKind, type KindInfo } from '../src/model/kinds.ts';
-import type { Application, Cloud, Cluster, Site } from '../src/model/schema.ts';
+import type { AnyResource, Application, Cloud, Cluster, Site } from '../src/model/schema.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -333,6 +333,23 @@ describe('describe', () => {
     ]) {
       assert.match(out, want);
     }
+  });
+
+  test('kinds without their own layout show spec and status fields', () => {
+    const migration = {
+      apiVersion: 'yunjian.io/v1alpha1',
+      kind: 'Migration',
+      metadata: { name: 'shop-to-gcp', namespace: 'retail' },
+      spec: { application: 'shop', to: { cloud: 'gcp' } },
+      status: { phase: 'Shifting', step: 1 },
+    } as unknown as AnyResource;
+    const out = describeResource(migration, NOW);
+    for (const want of [
+      /^Name:\s+shop-to-gcp$/m,
+      /^Spec:\n\s+Application:\s+shop\n\s+To:\s+\{"cloud":"gcp"\}$/m,
+      /^Status:\n\s+Phase:\s+Shifting\n\s+Step:\s+1$/m,
+    ])
+      assert.match(out, want);
   });
 });
 

@@ -189,6 +189,22 @@ export function describe(o: AnyResource, now: number, events: readonly Event[] =
         return ['Spec:', ...fields([['Type', o.spec.type]], 2)];
       case 'Workload':
         return describeWorkload(o);
+      case 'Migration':
+      case 'CatalogItem':
+      case 'Instance':
+      case 'Binding':
+      case 'CostSample':
+      case 'Budget':
+        return [
+          'Spec:',
+          ...fields(specFields(o.spec), 2),
+          ...(o.status !== undefined ? ['Status:', ...fields(specFields(o.status), 2)] : []),
+        ];
+      default: {
+        // A kind added to the registry without a case here fails to compile.
+        const unhandled: never = o;
+        throw new Error(`cannot describe ${(unhandled as { kind: string }).kind}`);
+      }
     }
   })();
   const recent = [...events]
