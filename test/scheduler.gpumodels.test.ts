@@ -131,3 +131,74 @@ describe('NodePlacer.bestNode with several allowed GPU models', () => {
     });
   }
 });
+
+describe('NodePlacer.bestNode keeps scarce GPU models for the pods that need them', () => {
+  const any = { gpuCount: 1, gpuMilli: 1000 };
+  const a10 = { gpuCount: 1, gpuMilli: 1000, gpuModel: 'A10' };
+  const cases: {
+    name: string;
+    nodes: NodeInput[];
+    /** Pods in arrival order, each placed on bestNode if it has one. */
+    pods: Partial<PodRequest>[];
+    /** Node of each pod, -1 for unplaced. */
+    nodesChosen: number[];
+  }[] = [
+    {
+      // The case found on gpushare40+gpuspec33: best fit gave both A10s to pods naming no model.
+      name: 'pods allowing any model leave the only two A10 GPUs to pods that name A10',
+      nodes: [
+        gpuNode('A10', 1),
+        gpuNode('A10', 1),
+        gpuNode('V100M16', 1),
+        gpuNode('V100M16', 1),
+        gpuNode('V100M16', 1),
+        gpuNode('V100M16', 1),
+      ],
+      pods: [any, any, a10, a10],
+      nodesChosen: [2, 3, 0, 1],
+    },
+    {
+      name: 'a set of allowed models prefers the model with more free GPUs at the same fit',
+      nodes: [gpuNode('A10', 1), gpuNode('A10', 1), gpuNode('T4', 2, 1), gpuNode('T4', 4)],
+      pods: [{ ...any, gpuModels: ['A10', 'T4'] }],
+      nodesChosen: [2],
+    },
+    {
+      name: 'a share goes to a partly shared GPU of the plentiful model',
+      nodes: [gpuNode('A10', 1, 0, [500]), gpuNode('T4', 2, 0, [500]), gpuNode('T4', 4)],
+      pods: [{ gpuCount: 1, gpuMilli: 300 }],
+      nodesChosen: [1],
+    },
+    {
+      name: 'a scarce model is still taken when nothing else fits',
+      nodes: [gpuNode('A10', 1), gpuNode('V100M16', 4, 4)],
+      pods: [any],
+      nodesChosen: [0],
+    },
+    {
+      name: 'a pod naming one model is not kept off it, however scarce',
+      nodes: [gpuNode('A10', 1), gpuNode('V100M16', 1), gpuNode('V100M16', 1)],
+      pods: [a10],
+      nodesChosen: [0],
+    },
+    {
+      name: 'a clearly tighter fit on a scarce model still wins over breaking an empty 8-GPU node',
+      nodes: [gpuNode('G2', 8), gpuNode('A10', 1), gpuNode('A10', 1), gpuNode('A10', 1)],
+      pods: [any],
+      nodesChosen: [1],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = NodeState.fromNodes(c.nodes);
+      const placer = new NodePlacer(s, 1);
+      const chosen = c.pods.map((p) => {
+        const r = s.compile(pod({ cpuMilli: 1000, memoryMiB: 1024, ...p }));
+        const i = placer.bestNode(0, r);
+        if (i >= 0) placer.allocate(i, r);
+        return i;
+      });
+      assert.deepEqual(chosen, c.nodesChosen);
+    });
+  }
+});

@@ -19,8 +19,10 @@
 //      up to LOOKAHEAD fitting nodes of that cell are compared exactly;
 //   2. across classes the tightest candidate wins, except that a replica
 //      without GPUs goes to a GPU node only when no CPU node takes it (CPU on
-//      GPU nodes strands GPUs), and a GPU share prefers a GPU that is already
-//      shared over breaking a whole one;
+//      GPU nodes strands GPUs), a GPU share prefers a GPU that is already
+//      shared over breaking a whole one, and a GPU replica that allows several
+//      models pays for the share of its model's free GPUs in the cluster it
+//      would take (see modelScarcity);
 //   3. the chosen node takes as many replicas as fit (and `maxPerNode`
 //      allows), since after each one it is still the tightest fit.
 // Ties go to the lower node index, so placement is deterministic.
@@ -31,6 +33,7 @@
 // free space is split between nodes).
 import {
   GPU_MILLI,
+  GPU_MODEL_SET,
   MAX_GPUS_PER_NODE,
   modelAllowed,
   type Allocation,
@@ -79,6 +82,9 @@ export class NodePlacer {
   readonly clusterGpuFree: Float64Array;
   readonly clusterPodsFree: Float64Array;
   readonly clusterNodes: Int32Array;
+  /** Free milli-GPUs of model m in cluster c at c * modelCount + m (m indexes state.gpuModels). */
+  readonly clusterModelGpuFree: Float64Array;
+  private readonly modelCount: number;
 
   // ---- per node
   readonly nodeClass: Int32Array;
@@ -148,6 +154,8 @@ export class NodePlacer {
     this.clusterGpuFree = new Float64Array(clusters);
     this.clusterPodsFree = new Float64Array(clusters);
     this.clusterNodes = new Int32Array(clusters);
+    this.modelCount = state.gpuModels.length;
+    this.clusterModelGpuFree = new Float64Array(clusters * this.modelCount);
 
     this.nodeCell = new Int32Array(n).fill(-1);
     this.next = new Int32Array(n).fill(-1);
@@ -199,6 +207,7 @@ export class NodePlacer {
     this.clusterGpuCap[c]! += sign * s.gpuCount[i]! * GPU_MILLI;
     this.clusterGpuFree[c]! += sign * gpuFree;
     this.clusterPodsFree[c]! += sign * podsFree;
+    this.clusterModelGpuFree[c * this.modelCount + s.gpuModel[i]!]! += sign * gpuFree;
   }
 
   private cellOf(i: number): number {
@@ -480,10 +489,26 @@ export class NodePlacer {
     return truncated && scanLimit !== Infinity ? this.bestInClass(k, r, Infinity) : -1;
   }
 
+  /**
+   * The share of its GPU model's free GPUs in cluster c that one replica of r
+   * takes on a node of class k (0..1). Best fit alone sends a replica that
+   * allows any model to the tightest node whatever its model, so it can use up
+   * a scarce model (two 1-GPU A10 nodes) that later replicas pinned to that
+   * model need, while plenty of another model is free. Charging the fraction of
+   * the model's remaining supply makes such replicas take plentiful models
+   * first and a scarce one only when it is clearly the better fit.
+   */
+  private modelScarcity(c: number, k: number, r: CompiledRequest): number {
+    const free = this.clusterModelGpuFree[c * this.modelCount + this.classGpuModel[k]!]!;
+    return free > 0 ? (r.gpuCount * r.gpuMilli) / free : 1;
+  }
+
   /** The best node of cluster c for one replica of `r`, or -1. */
   bestNode(c: number, r: CompiledRequest): number {
     let best = -1;
     let bestScore = Infinity;
+    // A replica pinned to one model compares nodes of that model only: the term would be constant.
+    const weighModels = r.gpuCount > 0 && (r.gpuModel === 0 || r.gpuModel === GPU_MODEL_SET);
     for (let j = this.clusterClassStart[c]!; j < this.clusterClassStart[c + 1]!; j++) {
       const k = this.clusterClasses[j]!;
       if (this.classHealthy[k] === 0 || !this.classCompatible(k, r)) continue;
@@ -492,7 +517,8 @@ export class NodePlacer {
       const i = this.bestInClass(k, r);
       if (i < 0) continue;
       // CPU-only replicas on GPU nodes strand GPUs: only when no CPU node takes them.
-      const score = this.tightness(i, r) + (r.gpuCount === 0 && this.classGpus[k]! > 0 ? 4 : 0);
+      let score = this.tightness(i, r) + (r.gpuCount === 0 && this.classGpus[k]! > 0 ? 4 : 0);
+      if (weighModels) score += this.modelScarcity(c, k, r);
       if (score < bestScore || (score === bestScore && i < best)) {
         bestScore = score;
         best = i;
