@@ -10,7 +10,7 @@ import { LeaderElector } from '../src/controllers/leader.ts';
 import { ConflictError } from '../src/model/errors.ts';
 import type { Lease } from '../src/model/schema.ts';
 import { openSqliteStore } from '../src/store/index.ts';
-import type { BatchOperation, Store, StoredObject } from '../src/store/types.ts';
+import type { BatchOperation, BatchOptions, Store, StoredObject } from '../src/store/types.ts';
 
 const LEASE = { kind: 'Lease', name: 'controllers' };
 
@@ -33,7 +33,7 @@ async function until(what: string, check: () => boolean, ms = 10_000) {
 function candidate(store: Store, identity: string, renewSeconds: number) {
   const clock = { ms: 1_000_000 };
   const refusals: string[] = [];
-  const fenced = new FencedStore(store, LEASE, (line) => refusals.push(line));
+  const fenced = new FencedStore(store, LEASE, identity, (line) => refusals.push(line));
   const elector = new LeaderElector({
     store,
     name: LEASE.name,
@@ -125,7 +125,7 @@ void describe('fenced controller writes', () => {
 
   void it('refuses every write before the lease is held and after it is released', async () => {
     const store = openSqliteStore({ path: ':memory:' });
-    const fenced = new FencedStore(store, LEASE, () => {});
+    const fenced = new FencedStore(store, LEASE, 'me', () => {});
     await assert.rejects(fenced.create(cloud('x')), /does not hold the leader lease controllers/);
     const lease = await store.create({
       apiVersion: 'yunjian.io/v1alpha1',
@@ -150,36 +150,45 @@ void describe('fenced controller writes', () => {
     await store.close();
   });
 
-  void it('retries a write its own renewal overtook, and stores it once', async () => {
-    const store = openSqliteStore({ path: ':memory:' });
-    const me = candidate(store, 'me', 60);
-    me.elector.start();
-    await until('me leads', () => me.elector.leading);
-    // The renewal lands between the write's fence being read and the store checking it.
-    let renewals = 0;
-    const racing: Store = Object.assign(Object.create(store) as Store, {
-      batch: async (
-        ops: readonly BatchOperation[],
-        options?: { fence?: { resourceVersion: string } },
-      ) => {
-        if (renewals++ === 0) {
-          const lease = (await store.get(LEASE)) as Lease;
-          const renewed = await store.update({
-            ...lease,
-            spec: { ...lease.spec, renewTime: new Date().toISOString() },
-          });
-          view.hold(renewed.metadata.resourceVersion ?? '');
-        }
-        return store.batch(ops, options);
-      },
+  for (const reported of [true, false]) {
+    void it(`retries a write its own renewal overtook (${reported ? 'reported to' : 'not yet reported to'} the elector), and stores it once`, async () => {
+      const store = openSqliteStore({ path: ':memory:' });
+      const me = candidate(store, 'me', 60);
+      me.elector.start();
+      await until('me leads', () => me.elector.leading);
+      // The renewal commits between the write's fence being read and the store
+      // checking it; its answer reaches the elector before the write's refusal, or after.
+      let attempts = 0;
+      const racing: Store = {
+        get: (key) => store.get(key),
+        list: (kind, options) => store.list(kind, options),
+        watch: (options) => store.watch(options),
+        revision: () => store.revision(),
+        create: (o) => store.create(o),
+        update: (o, options) => store.update(o, options),
+        updateStatus: (o, options) => store.updateStatus(o, options),
+        delete: (key, options) => store.delete(key, options),
+        close: () => store.close(),
+        batch: async (ops: readonly BatchOperation[], options?: BatchOptions) => {
+          if (attempts++ === 0) {
+            const lease = (await store.get(LEASE)) as Lease;
+            const renewed = await store.update({
+              ...lease,
+              spec: { ...lease.spec, renewTime: new Date().toISOString() },
+            });
+            if (reported) view.hold(renewed.metadata.resourceVersion ?? '');
+          }
+          return store.batch(ops, options);
+        },
+      };
+      const view = new FencedStore(racing, LEASE, 'me', () => {});
+      view.hold(await leaseVersion(store));
+      const written = await view.create(cloud('once'));
+      assert.equal(attempts, 2, 'refused once by the stale fence, stored on the retry');
+      assert.equal(written.metadata.name, 'once');
+      assert.equal((await store.list('Cloud')).items.length, 1);
+      await me.elector.stop();
+      await store.close();
     });
-    const view = new FencedStore(racing, LEASE, () => {});
-    view.hold(await leaseVersion(store));
-    const written = await view.create(cloud('once'));
-    assert.equal(renewals, 2, 'refused once by the stale fence, stored on the retry');
-    assert.equal(written.metadata.name, 'once');
-    assert.equal((await store.list('Cloud')).items.length, 1);
-    await me.elector.stop();
-    await store.close();
-  });
+  }
 });

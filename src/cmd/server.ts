@@ -79,6 +79,11 @@ export interface ServerOptions {
   /** Multiplies the generated fleet's node counts (benchmarks reach 10M+ cores). */
   fleetScale: number;
   log: (line: string) => void;
+  /**
+   * Seconds of the controllers' leader lease (15): how long a standby control
+   * plane waits on a leader that stopped renewing before it takes over.
+   */
+  leaseSeconds?: number;
   /** Seconds between cluster heartbeats; tests shorten it. */
   heartbeatSeconds?: number;
   /** Seconds a Ready cluster that stops answering stays Ready before it is NotReady (failover). */
@@ -293,6 +298,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
       ...(options.heartbeatSeconds !== undefined
         ? { heartbeatSeconds: options.heartbeatSeconds }
         : {}),
+      ...(options.leaseSeconds !== undefined ? { leaseSeconds: options.leaseSeconds } : {}),
       ...(options.clusterGraceSeconds !== undefined
         ? { clusterGraceSeconds: options.clusterGraceSeconds }
         : {}),

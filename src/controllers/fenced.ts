@@ -8,9 +8,13 @@
 // acquired or renewed it (`hold`, called by the elector before the workers of
 // a term start); without a held lease every write is refused here, before it
 // reaches the store. Our own renewal moves the lease's version too, so a write
-// refused while the fence changed under it is tried again with the new one;
-// nothing of a refused batch was stored, so the retry cannot write twice.
-import { ConflictError } from '../model/errors.ts';
+// refused by a fence that is not the lease's version any more is tried again
+// when the lease still names us: with the version the elector reported since,
+// or the one the lease has now (the renewal committed, and its answer is still
+// on its way to the elector). Nothing of a refused batch was stored, so the
+// retry cannot write twice.
+import { ConflictError, NotFoundError } from '../model/errors.ts';
+import type { Lease } from '../model/schema.ts';
 import type {
   BatchOperation,
   Fence,
@@ -30,12 +34,15 @@ const RENEWALS_PER_WRITE = 3;
 export class FencedStore implements Store {
   readonly #inner: Store;
   readonly #lease: ObjectKey;
+  readonly #identity: string;
   readonly #log: (line: string) => void;
   #fence: Fence | undefined;
 
-  constructor(inner: Store, lease: ObjectKey, log: (line: string) => void) {
+  /** `identity` is the elector's: the lease's holder while this process leads. */
+  constructor(inner: Store, lease: ObjectKey, identity: string, log: (line: string) => void) {
     this.#inner = inner;
     this.#lease = lease;
+    this.#identity = identity;
     this.#log = log;
   }
 
@@ -97,14 +104,27 @@ export class FencedStore implements Store {
       try {
         return await this.#inner.batch(operations, { fence });
       } catch (err) {
-        if (!(err instanceof ConflictError)) throw err;
-        const renewed = this.#fence !== undefined && this.#fence !== fence;
-        if (renewed && attempt < RENEWALS_PER_WRITE) continue;
-        if (!renewed && err.message.startsWith('fenced write refused'))
-          this.#log(`fence: ${describe(operations)} refused: ${err.message}`);
+        if (!(err instanceof ConflictError) || !err.message.startsWith('fenced write refused'))
+          throw err;
+        if (attempt < RENEWALS_PER_WRITE && (await this.#renewedSince(fence))) continue;
+        this.#log(`fence: ${describe(operations)} refused: ${err.message}`);
         throw err;
       }
     }
+  }
+
+  /** Whether we still hold the lease at a newer version than `fence` (then the fence is moved to it). */
+  async #renewedSince(fence: Fence): Promise<boolean> {
+    if (this.#fence !== fence) return this.#fence !== undefined;
+    const lease = (await this.#inner.get(this.#lease).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    })) as Lease | undefined;
+    const version = lease?.metadata.resourceVersion;
+    if (lease?.spec.holderIdentity !== this.#identity || version === undefined) return false;
+    // The elector may have reported a newer renewal (or a loss) while we read.
+    if (this.#fence === fence && version !== fence.resourceVersion) this.hold(version);
+    return this.#fence !== undefined && this.#fence !== fence;
   }
 }
 

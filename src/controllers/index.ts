@@ -58,7 +58,7 @@ const LEASE_NAME = 'yunjian-controllers';
 
 export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   // Informers read o.store; every writer below gets the fenced view.
-  const store = new FencedStore(o.store, { kind: 'Lease', name: LEASE_NAME }, o.log);
+  const store = new FencedStore(o.store, { kind: 'Lease', name: LEASE_NAME }, o.identity, o.log);
   const onError = (err: unknown) =>
     o.log(`informer: ${err instanceof Error ? err.message : String(err)}`);
   const clusters = new Informer<Cluster>(o.store, 'Cluster', onError);

@@ -90,7 +90,9 @@ export class LeaderElector {
   async #tick(): Promise<void> {
     if (this.#stopped) return;
     const renewMs = (this.#o.renewSeconds ?? (this.#o.durationSeconds ?? 15) / 3) * 1000;
-    const retryMs = (this.#o.retrySeconds ?? 2) * 1000;
+    // A standby checks at least four times a lease, so it takes over within a
+    // quarter lease of the expiry it observes.
+    const retryMs = (this.#o.retrySeconds ?? Math.min(2, this.#duration / 4000)) * 1000;
     try {
       const held = await this.#tryAcquireOrRenew();
       if (this.#stopped) return;
