@@ -111,6 +111,14 @@ describe('throughput', () => {
     const r = result as unknown as Record<string, unknown>;
     hasNumbers(r, THROUGHPUT_KEYS, 'candidate');
     hasNumbers(result.baseline, THROUGHPUT_KEYS, 'baseline');
+    hasNumbers(result.karmada, THROUGHPUT_KEYS, 'karmada');
+    assert.equal(result.karmada.sampled, false, 'the Karmada baseline finished the tiny stream');
+    assert.equal(result.karmada.replicas, 300);
+    assert.equal(result.karmada.overCapacityNodes, 0);
+    assert.ok(result.karmada.placed > 0 && result.karmada.placed <= 300);
+    assert.equal(result.karmada.samePrefix.apps, result.karmada.apps);
+    assert.ok(result.karmada.largestClusterNodes > 0);
+    assert.match(text, /karmada \+ kube/);
     assert.equal(result.replicas, 300);
     assert.ok(result.apps >= 30);
     assert.equal(result.baseline.sampled, false, 'the baseline finished the tiny stream');
@@ -130,6 +138,7 @@ describe('throughput', () => {
     hasNumbers(result as unknown as Record<string, unknown>, THROUGHPUT_KEYS, 'candidate');
     assert.ok(result.peakRssBytes > 0);
     assert.ok(result.baseline.peakRssBytes > 0);
+    assert.ok(result.karmada.peakRssBytes > 0);
   });
 });
 

@@ -174,7 +174,8 @@ export function balancedScore(
   return Math.trunc((1 - std) * MAX_NODE_SCORE);
 }
 
-function tolerates(tolerations: readonly KubeToleration[], taint: Taint): boolean {
+/** Whether one of the tolerations tolerates the taint (upstream's ToleratesTaint). */
+export function tolerates(tolerations: readonly KubeToleration[], taint: Taint): boolean {
   for (const t of tolerations) {
     if (t.effect !== undefined && t.effect !== taint.effect) continue;
     if (t.key === undefined || t.key === '') {
@@ -329,6 +330,21 @@ export class KubeBaseline {
     const c = this.compile(pod);
     for (const s of c.spreads) this.preFilterSpread(c, s);
     return this.passes(node, c);
+  }
+
+  /**
+   * Whether the pod may ever go to the node: health, TaintToleration and
+   * NodeAffinity, not resources or spread (what a capacity estimator filters
+   * nodes by). Compiles the pod once for many nodes.
+   */
+  nodeMatcher(pod: KubePod): (node: number) => boolean {
+    const c = this.compile({ ...pod, topologySpread: [] });
+    return (node) => {
+      if (this.state.healthy[node] !== 1) return false;
+      const t = this.taintSetOf?.[node] ?? -1;
+      if (t >= 0 && c.toleratedSets[t] !== 1) return false;
+      return this.matchesAffinity(node, c);
+    };
   }
 
   /** The total score (LeastAllocated + BalancedAllocation) the pod would give the node now. */

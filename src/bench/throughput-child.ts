@@ -14,7 +14,8 @@ const send = (m: unknown) =>
     } else process.send(m, () => ok());
   });
 try {
-  if (side !== 'candidate' && side !== 'baseline') throw new Error(`unknown side ${side}`);
+  if (side !== 'candidate' && side !== 'baseline' && side !== 'karmada')
+    throw new Error(`unknown side ${side}`);
   const options = JSON.parse(json ?? '') as ThroughputOptions;
   const result = runThroughputSide(side, options, candidate, (line) => {
     process.stderr.write(`  ${line}\n`);

@@ -8,11 +8,15 @@
 // same inputs), times the placement, and reports back. Timed: the placement
 // calls only; building the fleet, the snapshot and the stream is `setupSeconds`.
 //
-// The baseline (the default scheduler's algorithm, kube-baseline.ts) places
-// one pod at a time and is two to three orders of magnitude slower, so it runs
-// on a prefix of the same stream: applications in order until its time budget
-// is spent. Its rate is compared with the candidate's on the whole stream and
-// on the same prefix (timed per application, so the prefix rate is exact).
+// Two baselines, each in its own child process too: one default scheduler over
+// every node (kube-baseline.ts), and what a Kubernetes user would deploy at
+// this scale, Karmada's scheduler choosing member clusters and dividing the
+// replicas plus one default scheduler per member cluster (karmada-baseline.ts).
+// Both place one pod at a time and are orders of magnitude slower, so each
+// runs on a prefix of the same stream: applications in order until its time
+// budget is spent. Each rate is compared with the candidate's on the whole
+// stream and on the same prefix (timed per application, so the prefix rate is
+// exact).
 //
 // How the stream's constraints reach the baseline (as Kubernetes would say them):
 // architectures and GPU model -> required node affinity on kubernetes.io/arch
@@ -20,7 +24,11 @@
 // the cloud and country node labels; spread {by, min} -> a DoNotSchedule
 // topology spread constraint on that label with maxSkew 1 and minDomains min
 // (Kubernetes has no "at most N groups", so max is not expressed);
-// tolerations -> tolerations.
+// tolerations -> tolerations. For Karmada (karmadaAppOf): clouds and residency
+// -> ClusterAffinity, tolerations -> clusterTolerations (and the member pod's
+// tolerations), spread {by, min, max} -> a spread constraint on the matching
+// field with minGroups/maxGroups, replicas Divided by dynamic weight (the
+// stream asks for N replicas in total).
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -33,8 +41,18 @@ import {
   type KubeNodeSelectorRequirement,
   type KubePod,
 } from './kube-baseline.ts';
+import {
+  KarmadaBaseline,
+  type KarmadaApp,
+  type KarmadaPlacement,
+  type KarmadaSpreadField,
+} from './karmada-baseline.ts';
 import { peakRssBytes, quantile, type Progress } from './report.ts';
-import { generateWorkload, workloadMix, type BenchApp } from './workload.ts';
+import { generateWorkload, workloadMix, type BenchApp, type BenchSpread } from './workload.ts';
+import type { NodeState } from '../scheduler/index.ts';
+
+/** Which scheduler one side of the benchmark runs. */
+export type ThroughputSideName = 'candidate' | 'baseline' | 'karmada';
 
 export const DEFAULT_CORES = 10_000_000;
 export const DEFAULT_REPLICAS = 1_000_000;
@@ -119,9 +137,39 @@ export function kubePodOfApp(app: BenchApp, group: number): KubePod {
   return kubePodFor(app.request, extra);
 }
 
+const SPREAD_FIELD: Record<BenchSpread['by'], KarmadaSpreadField> = {
+  cloud: 'provider',
+  site: 'region',
+  zone: 'zone',
+  cluster: 'cluster',
+};
+
+/** The stream's application as a ResourceBinding with its PropagationPolicy's placement. */
+export function karmadaAppOf(app: BenchApp): KarmadaApp {
+  const placement: KarmadaPlacement = { replicaScheduling: 'Divided' };
+  if (app.clouds) placement.providers = app.clouds;
+  if (app.countries) placement.countries = app.countries;
+  if (app.tolerations) placement.clusterTolerations = app.tolerations;
+  if (app.spread)
+    placement.spreadConstraint = {
+      field: SPREAD_FIELD[app.spread.by],
+      minGroups: app.spread.min,
+      ...(app.spread.max === undefined ? {} : { maxGroups: app.spread.max }),
+    };
+  return {
+    replicas: app.replicas,
+    pod: kubePodFor(app.request, app.tolerations ? { tolerations: app.tolerations } : {}),
+    placement,
+  };
+}
+
 /** Nodes over capacity in any resource. */
 export function overCapacityNodes(fleet: BenchFleet): number {
-  const s = fleet.snapshot.nodes;
+  return overCapacityIn(fleet.snapshot.nodes);
+}
+
+/** Nodes of the state over capacity in any resource. */
+export function overCapacityIn(s: NodeState): number {
   let bad = 0;
   for (let i = 0; i < s.count; i++) {
     if (
@@ -136,9 +184,9 @@ export function overCapacityNodes(fleet: BenchFleet): number {
   return bad;
 }
 
-/** Runs one side in this process. `candidate` undefined runs the baseline. */
+/** Runs one side in this process. */
 export function runThroughputSide(
-  side: 'candidate' | 'baseline',
+  side: ThroughputSideName,
   o: ThroughputOptions,
   candidate: Candidate | undefined,
   progress: Progress = () => {},
@@ -148,10 +196,17 @@ export function runThroughputSide(
   const { fleet, apps, fingerprint } = inputs ?? throughputInputs(o);
   const prepareStart = performance.now();
   let place: (app: BenchApp, i: number) => number;
+  let overCapacity = () => overCapacityNodes(fleet);
   if (side === 'candidate') {
     if (candidate === undefined) throw new Error('the candidate side needs a candidate');
     const placer = candidate.fleetPlacer(fleet, o.seed);
     place = (app) => placer(app);
+  } else if (side === 'karmada') {
+    const karmada = new KarmadaBaseline(fleet.snapshot.nodes, fleet.snapshot.clusters, {
+      seed: o.seed,
+    });
+    place = (app) => karmada.schedule(karmadaAppOf(app));
+    overCapacity = () => karmada.members.reduce((t, m) => t + overCapacityIn(m.state), 0);
   } else {
     const kb = new KubeBaseline(fleet.snapshot.nodes, { seed: o.seed, topology: fleet.topology });
     place = (app, i) => {
@@ -169,7 +224,7 @@ export function runThroughputSide(
       `${fleet.summary.cores.toLocaleString('en-US')} cores, ${apps.length.toLocaleString('en-US')} apps / ` +
       `${total.toLocaleString('en-US')} replicas ready in ${setupSeconds.toFixed(1)} s`,
   );
-  const budgetMs = side === 'baseline' ? o.baselineSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const budgetMs = side !== 'candidate' ? o.baselineSeconds * 1000 : Number.POSITIVE_INFINITY;
   const latencies: number[] = [];
   const placedPerApp: number[] = [];
   let placed = 0;
@@ -214,7 +269,7 @@ export function runThroughputSide(
     appLatencyMaxMs: quantile(lat, 1),
     setupSeconds,
     prepareSeconds,
-    overCapacityNodes: overCapacityNodes(fleet),
+    overCapacityNodes: overCapacity(),
     sampled: i < apps.length,
     latenciesMs: latencies,
     placedPerApp,
@@ -224,7 +279,7 @@ export function runThroughputSide(
 
 /** Runs one side in a child process (its own peak RSS); the child writes its progress lines to our stderr. */
 export function runThroughputChild(
-  side: 'candidate' | 'baseline',
+  side: ThroughputSideName,
   o: ThroughputOptions,
 ): Promise<ThroughputSide & { fingerprint: string }> {
   return new Promise((ok, fail) => {
@@ -260,6 +315,14 @@ export function runThroughputChild(
 
 type Reported = Omit<ThroughputSide, 'latenciesMs' | 'placedPerApp'>;
 
+export interface SamePrefix {
+  apps: number;
+  replicas: number;
+  placed: number;
+  seconds: number;
+  placementsPerSecond: number;
+}
+
 export interface ThroughputResult extends Reported {
   benchmark: 'scheduler-throughput';
   candidate: string;
@@ -275,14 +338,15 @@ export interface ThroughputResult extends Reported {
   };
   workload: Record<string, number>;
   /** The candidate on the same applications as the baseline's sample. */
-  samePrefix: {
-    apps: number;
-    replicas: number;
-    placed: number;
-    seconds: number;
-    placementsPerSecond: number;
-  };
+  samePrefix: SamePrefix;
   baseline: Reported;
+  /** Karmada's cluster selection and division plus one default scheduler per member cluster. */
+  karmada: Reported & {
+    /** The candidate on the same applications as this baseline's sample. */
+    samePrefix: SamePrefix;
+    /** Nodes of the largest member cluster (each has its own default scheduler). */
+    largestClusterNodes: number;
+  };
   notes: string[];
 }
 
@@ -303,7 +367,7 @@ export async function runThroughput(
 ): Promise<ThroughputResult> {
   const inputs = throughputInputs(o);
   const { fleet, apps } = inputs;
-  const run = (side: 'candidate' | 'baseline') =>
+  const run = (side: ThroughputSideName) =>
     inProcess
       ? Promise.resolve(
           runThroughputSide(
@@ -317,24 +381,45 @@ export async function runThroughput(
       : runThroughputChild(side, o);
   const cand = await run('candidate');
   const base = await run('baseline');
-  if (cand.fingerprint !== inputs.fingerprint || base.fingerprint !== inputs.fingerprint)
-    throw new Error('the two sides did not get the same fleet and stream (fingerprints differ)');
-  const prefixApps = base.apps;
-  let prefixReplicas = 0;
-  for (let i = 0; i < prefixApps; i++) prefixReplicas += apps[i]!.replicas;
+  const karmada = await run('karmada');
+  for (const side of [cand, base, karmada])
+    if (side.fingerprint !== inputs.fingerprint)
+      throw new Error('the sides did not get the same fleet and stream (fingerprints differ)');
+  // The candidate's rate on the applications a baseline's sample covered.
+  const samePrefix = (sample: ThroughputSide): SamePrefix => {
+    let replicas = 0;
+    let ms = 0;
+    let placed = 0;
+    for (let i = 0; i < sample.apps; i++) {
+      replicas += apps[i]!.replicas;
+      ms += cand.latenciesMs?.[i] ?? 0;
+      placed += cand.placedPerApp?.[i] ?? 0;
+    }
+    return {
+      apps: sample.apps,
+      replicas,
+      placed,
+      seconds: ms / 1000,
+      placementsPerSecond: ms > 0 ? placed / (ms / 1000) : 0,
+    };
+  };
+  const basePrefix = samePrefix(base);
+  const karmadaPrefix = samePrefix(karmada);
+  const sampleNote = (name: string, side: ThroughputSide, prefix: SamePrefix) =>
+    `${name}: the first ${prefix.apps.toLocaleString('en-US')} applications (${prefix.replicas.toLocaleString('en-US')} replicas) of the same stream` +
+    (side.sampled
+      ? `, as many as its ${o.baselineSeconds} s budget allowed; "same apps" compares the candidate on exactly those`
+      : ' (the whole stream)');
+  const clusterNodes = new Int32Array(fleet.snapshot.clusters.length);
+  for (let i = 0; i < fleet.snapshot.nodes.count; i++)
+    clusterNodes[fleet.snapshot.nodes.cluster[i]!]!++;
+  const largestClusterNodes = clusterNodes.reduce((m, n) => Math.max(m, n), 0);
   const notes = [
-    `baseline: the first ${prefixApps.toLocaleString('en-US')} applications (${prefixReplicas.toLocaleString('en-US')} replicas) of the same stream` +
-      (base.sampled
-        ? `, as many as its ${o.baselineSeconds} s budget allowed; "same apps" compares the candidate on exactly those`
-        : ' (the whole stream)'),
+    sampleNote('baseline', base, basePrefix),
+    sampleNote('karmada baseline', karmada, karmadaPrefix),
+    `karmada baseline: Karmada's cluster selection (ClusterAffinity, TaintToleration, spread constraints; ClusterLocality score), replicas Divided by AvailableReplicas from a scheduler-estimator model, then one default scheduler per member cluster (${fleet.snapshot.clusters.length.toLocaleString('en-US')} clusters, the largest ${largestClusterNodes.toLocaleString('en-US')} nodes); a binding whose clusters cannot take all its replicas fails whole, as in Karmada`,
     'each side ran in its own process; its peak RSS includes generating the fleet and the stream',
   ];
-  let prefixMs = 0;
-  let prefixPlaced = 0;
-  for (let i = 0; i < prefixApps; i++) {
-    prefixMs += cand.latenciesMs?.[i] ?? 0;
-    prefixPlaced += cand.placedPerApp?.[i] ?? 0;
-  }
   const s = fleet.summary;
   const result: ThroughputResult = {
     benchmark: 'scheduler-throughput',
@@ -351,14 +436,9 @@ export async function runThroughput(
     },
     workload: workloadMix(apps),
     ...strip(cand),
-    samePrefix: {
-      apps: prefixApps,
-      replicas: prefixReplicas,
-      placed: prefixPlaced,
-      seconds: prefixMs / 1000,
-      placementsPerSecond: prefixMs > 0 ? prefixPlaced / (prefixMs / 1000) : 0,
-    },
+    samePrefix: basePrefix,
     baseline: strip(base),
+    karmada: { ...strip(karmada), samePrefix: karmadaPrefix, largestClusterNodes },
     notes,
   };
   return result;
