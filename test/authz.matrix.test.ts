@@ -77,7 +77,9 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
     const resource = ns[4] === 'status' ? `${ns[1]}/status` : (ns[1] ?? '');
     if (who === 'tenant-admin') return where === 'own' || where === 'sibling';
     if (
-      !['applications', 'migrations', 'instances', 'bindings'].includes(resource) ||
+      !['applications', 'migrations', 'migrationplans', 'instances', 'bindings'].includes(
+        resource,
+      ) ||
       where !== 'own'
     )
       return false;
@@ -96,9 +98,15 @@ function expected(who: Who, method: string, url: string, where: Where | undefine
       NAMESPACED_KINDS.has(list) ||
       ['clouds', 'sites', 'clusters', 'events', 'tenants', 'audit', 'catalogitems'].includes(list)
     );
-  return ['applications', 'migrations', 'instances', 'bindings', 'events', 'catalogitems'].includes(
-    list,
-  );
+  return [
+    'applications',
+    'migrations',
+    'migrationplans',
+    'instances',
+    'bindings',
+    'events',
+    'catalogitems',
+  ].includes(list);
 }
 
 const tokens = new Map<Who, string>();

@@ -72,14 +72,20 @@ export const ROLE_GRANTS: Readonly<Record<RoleName, RoleGrants>> = {
   },
   editor: {
     namespaced: [
-      { resources: ['applications', 'migrations', 'instances', 'bindings'], verbs: ALL },
+      {
+        resources: ['applications', 'migrations', 'migrationplans', 'instances', 'bindings'],
+        verbs: ALL,
+      },
     ],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],
   },
   viewer: {
     namespaced: [
-      { resources: ['applications', 'migrations', 'instances', 'bindings'], verbs: READ },
+      {
+        resources: ['applications', 'migrations', 'migrationplans', 'instances', 'bindings'],
+        verbs: READ,
+      },
     ],
     cluster: [],
     seen: [{ resources: NAMESPACE_READ, verbs: READ }],

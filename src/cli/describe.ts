@@ -190,6 +190,7 @@ export function describe(o: AnyResource, now: number, events: readonly Event[] =
       case 'Workload':
         return describeWorkload(o);
       case 'Migration':
+      case 'MigrationPlan':
       case 'CatalogItem':
       case 'Instance':
       case 'Binding':

@@ -363,6 +363,26 @@ const COLUMNS: ColumnsByKind = {
     },
     age,
   ],
+  MigrationPlan: [
+    name,
+    { header: 'PHASE', cell: (p) => p.status?.phase ?? 'Pending' },
+    {
+      header: 'WAVE',
+      cell: (p) =>
+        p.status === undefined
+          ? NONE
+          : `${Math.min(p.status.currentWave + 1, p.status.waves.length)}/${p.status.waves.length}`,
+    },
+    {
+      header: 'MOVED',
+      cell: (p) =>
+        p.status === undefined
+          ? NONE
+          : `${p.status.applications.filter((a) => a.phase === 'Succeeded').length}/${p.status.applications.length}`,
+    },
+    { header: 'UNMOVABLE', cell: (p) => String(p.status?.unmovable.length ?? 0) },
+    age,
+  ],
   DeliveryEvent: [
     name,
     { header: 'TYPE', cell: (d) => d.spec.type },
@@ -464,6 +484,8 @@ export function tableRow(
         return visible(COLUMNS.Secret, options.wide).map((c) => c.cell(o, now));
       case 'Migration':
         return visible(COLUMNS.Migration, options.wide).map((c) => c.cell(o, now));
+      case 'MigrationPlan':
+        return visible(COLUMNS.MigrationPlan, options.wide).map((c) => c.cell(o, now));
       case 'DeliveryEvent':
         return visible(COLUMNS.DeliveryEvent, options.wide).map((c) => c.cell(o, now));
       case 'Tenant':

@@ -9,6 +9,7 @@ import {
   EventResource,
   LeaseResource,
   MigrationResource,
+  MigrationPlanResource,
   SiteResource,
   WorkloadResource,
   AgentTokenResource,
@@ -128,6 +129,14 @@ export const KINDS: readonly KindInfo[] = [
     shortNames: ['mig'],
     namespaced: true,
     schema: MigrationResource,
+  },
+  {
+    kind: 'MigrationPlan',
+    plural: 'migrationplans',
+    singular: 'migrationplan',
+    shortNames: ['migplan'],
+    namespaced: true,
+    schema: MigrationPlanResource,
   },
   {
     kind: 'Tenant',

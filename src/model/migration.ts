@@ -4,23 +4,7 @@ import type { FieldCause } from './errors.ts';
 import { DEFAULT_MIGRATION_STEPS, type Migration } from './schema/migration.ts';
 
 export function migrationRules(m: Migration): FieldCause[] {
-  const causes: FieldCause[] = [];
-  const steps = m.spec.steps;
-  if (steps !== undefined) {
-    steps.forEach((w, i) => {
-      const before = steps[i - 1];
-      if (before !== undefined && w <= before)
-        causes.push({
-          field: `spec.steps[${i}]`,
-          message: `expected a percentage above the step before it (${before}), got ${w}`,
-        });
-    });
-    if (steps.at(-1) !== 100)
-      causes.push({
-        field: `spec.steps[${steps.length - 1}]`,
-        message: `expected the last step to be 100 (all traffic on the target), got ${String(steps.at(-1))}`,
-      });
-  }
+  const causes: FieldCause[] = stepCauses(m.spec.steps, 'spec.steps');
   m.spec.dataSync?.forEach((h, i) => {
     if ((h.command === undefined) === (h.http === undefined))
       causes.push({
@@ -28,6 +12,26 @@ export function migrationRules(m: Migration): FieldCause[] {
         message: 'expected exactly one of command or http',
       });
   });
+  return causes;
+}
+
+/** Traffic steps (at `path`) rise and end at 100; a MigrationPlan's defaults follow the same rule. */
+export function stepCauses(steps: readonly number[] | undefined, path: string): FieldCause[] {
+  if (steps === undefined) return [];
+  const causes: FieldCause[] = [];
+  steps.forEach((w, i) => {
+    const before = steps[i - 1];
+    if (before !== undefined && w <= before)
+      causes.push({
+        field: `${path}[${i}]`,
+        message: `expected a percentage above the step before it (${before}), got ${w}`,
+      });
+  });
+  if (steps.at(-1) !== 100)
+    causes.push({
+      field: `${path}[${steps.length - 1}]`,
+      message: `expected the last step to be 100 (all traffic on the target), got ${String(steps.at(-1))}`,
+    });
   return causes;
 }
 

@@ -15,6 +15,7 @@ import type { DeliveryEvent } from './schema/delivery.ts';
 import type { Cloud, Cluster, Site } from './schema/fleet.ts';
 import type { Lease } from './schema/lease.ts';
 import type { Migration } from './schema/migration.ts';
+import type { MigrationPlan } from './schema/migrationplan.ts';
 import type { Secret } from './schema/secret.ts';
 import type { Workload } from './schema/workload.ts';
 
@@ -40,6 +41,7 @@ export * from './schema/event.ts';
 export * from './schema/fleet.ts';
 export * from './schema/lease.ts';
 export * from './schema/migration.ts';
+export * from './schema/migrationplan.ts';
 export * from './schema/secret.ts';
 export * from './schema/workload.ts';
 
@@ -59,5 +61,6 @@ export type AnyResource =
   | CostSample
   | Budget
   | DeliveryEvent
-  | Migration;
+  | Migration
+  | MigrationPlan;
 export type KindName = AnyResource['kind'];

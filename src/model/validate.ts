@@ -10,6 +10,7 @@ import type { TSchema } from 'typebox';
 import { MAX_TENANT_QUOTA } from './access.ts';
 import { ValidationError, type FieldCause } from './errors.ts';
 import { migrationRules } from './migration.ts';
+import { migrationPlanRules } from './migrationplan.ts';
 import { KINDS, lookupKind, type KindInfo } from './kinds.ts';
 import {
   CPU_PATTERN,
@@ -256,6 +257,8 @@ function semanticCauses(resource: AnyResource): FieldCause[] {
       return clusterRules(resource);
     case 'Migration':
       return migrationRules(resource);
+    case 'MigrationPlan':
+      return migrationPlanRules(resource);
     default:
       return [];
   }

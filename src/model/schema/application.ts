@@ -343,6 +343,8 @@ export const ApplicationSpec = Obj({
   traffic: Type.Optional(Traffic),
   failover: Type.Optional(FailoverPolicy),
   migration: Type.Optional(ApplicationMigration),
+  /** Applications in the same namespace this one needs: a MigrationPlan moves them first. */
+  dependsOn: Type.Optional(List(Name, LIMITS.list)),
   progressDeadlineSeconds: Type.Optional(
     Type.Number({
       minimum: 1,
