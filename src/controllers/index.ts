@@ -9,6 +9,7 @@
 // controllers' memory of the last term dropped and every object enqueued.
 import type { Application, Cloud, Cluster, Migration, Site } from '../model/schema.ts';
 import type { Binding, CatalogItem, Instance } from '../model/schema.ts';
+import { UnavailableError } from '../model/errors.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application/index.ts';
 import { createCatalogController } from './catalog/index.ts';
@@ -179,8 +180,9 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     synced: () => synced,
     leading() {
       if (leaderState === 'leading') return Promise.resolve();
+      // 503, not 500: a standby is healthy, it only does not run the controllers.
       return Promise.reject(
-        new Error(
+        new UnavailableError(
           leaderState === 'lost'
             ? 'this control plane lost the leader lease and campaigns to take it again'
             : 'waiting for the leader lease',
