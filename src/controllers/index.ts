@@ -7,7 +7,14 @@
 // reports not ready, and keeps campaigning: when it holds the lease again a
 // new term starts, after the last term's workers have stopped, with the
 // controllers' memory of the last term dropped and every object enqueued.
-import type { Application, Cloud, Cluster, Migration, Site } from '../model/schema.ts';
+import type {
+  Application,
+  Cloud,
+  Cluster,
+  Migration,
+  MigrationPlan,
+  Site,
+} from '../model/schema.ts';
 import type { Binding, CatalogItem, Instance } from '../model/schema.ts';
 import { UnavailableError } from '../model/errors.ts';
 import type { Store } from '../store/types.ts';
@@ -15,6 +22,7 @@ import { createApplicationController } from './application/index.ts';
 import { createCatalogController } from './catalog/index.ts';
 import { createClusterStatusController } from './clusterstatus.ts';
 import { createMigrationController, type MigrationMetricsSource } from './migration/index.ts';
+import { createMigrationPlanController } from './migrationplan/index.ts';
 import type { DriverProvider } from './drivers.ts';
 import { EventRecorder } from '../events/recorder.ts';
 import { FencedStore } from './fenced.ts';
@@ -67,6 +75,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const apps = new Informer<Application>(o.store, 'Application', onError);
   const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
   const migrations = new Informer<Migration>(o.store, 'Migration', onError);
+  const plans = new Informer<MigrationPlan>(o.store, 'MigrationPlan', onError);
   const events = new EventRecorder({ store, source: 'yunjian-controllers' });
   const migration = createMigrationController({
     store,
@@ -76,6 +85,16 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     log: o.log,
     events,
     ...(o.migrationMetrics !== undefined ? { metrics: o.migrationMetrics } : {}),
+  });
+  const migrationPlan = createMigrationPlanController({
+    store,
+    plans,
+    migrations,
+    apps,
+    clusters,
+    sites,
+    log: o.log,
+    events,
   });
   const clusterStatus = createClusterStatusController({
     store,
@@ -109,7 +128,17 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     clusters,
     log: o.log,
   });
-  const informers = [clusters, sites, apps, clouds, migrations, catalogItems, instances, bindings];
+  const informers = [
+    clusters,
+    sites,
+    apps,
+    clouds,
+    migrations,
+    plans,
+    catalogItems,
+    instances,
+    bindings,
+  ];
   informers.forEach((i) => i.start());
   const synced = Promise.all(informers.map((i) => i.hasSynced())).then(() => undefined);
 
@@ -124,6 +153,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
       application.stop(),
       catalog.stop(),
       migration.stop(),
+      migrationPlan.stop(),
     ]).then(() => undefined);
   };
   let workersStopped: Promise<void> | undefined;
@@ -146,6 +176,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
         application.start();
         catalog.start();
         migration.start();
+        migrationPlan.start();
         // Level-based: a new term looks at everything again (the first term's
         // keys came from the informers' initial lists; later terms start empty).
         if (term > 1) {
@@ -154,6 +185,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
           for (const i of instances.list()) catalog.enqueue(`instance:${objectKey(i)}`);
           for (const b of bindings.list()) catalog.enqueue(`binding:${objectKey(b)}`);
           for (const m of migrations.list()) migration.enqueue(objectKey(m));
+          for (const p of plans.list()) migrationPlan.enqueue(objectKey(p));
         }
         gc = setInterval(
           () => {
@@ -174,7 +206,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   });
   elector.start();
   return {
-    controllers: [clusterStatus, application, catalog, migration],
+    controllers: [clusterStatus, application, catalog, migration, migrationPlan],
     store,
     events,
     synced: () => synced,
