@@ -23,6 +23,7 @@ interface ThroughputOpts {
   apps: number;
   seed: number;
   baselineSeconds: number;
+  karmadaSeconds?: number;
   json?: string;
 }
 
@@ -67,6 +68,7 @@ export function registerBench(program: Command, session: Session): void {
         apps: o.apps,
         seed: o.seed,
         baselineSeconds: o.baselineSeconds,
+        ...(o.karmadaSeconds === undefined ? {} : { karmadaSeconds: o.karmadaSeconds }),
       },
       progress,
     );
@@ -157,6 +159,11 @@ export function registerBench(program: Command, session: Session): void {
         'time budget of the baseline (it runs on a prefix of the stream)',
         positiveNumber,
         30,
+      )
+      .option(
+        '--karmada-seconds <s>',
+        'time budget of the Karmada-style baseline (default: --baseline-seconds)',
+        positiveNumber,
       );
 
   addThroughputOptions(
