@@ -280,6 +280,25 @@ void describe(
       },
     );
 
+    void it('a standby answers agents 503 Unavailable, so they move on to the leader', async () => {
+      const leader = await set.awaitLeader(30_000);
+      assert.ok(leader, 'one replica leads');
+      for (const r of set.replicas.filter((x) => x !== leader)) {
+        for (const path of ['join', 'heartbeat']) {
+          const res = await fetch(`${r.url}${API}/agent/${path}`, {
+            method: 'POST',
+            headers: {
+              authorization: 'Bearer not-a-credential',
+              'content-type': 'application/json',
+            },
+            body: '{}',
+          });
+          assert.equal(res.status, 503, `replica ${r.index} ${path}`);
+          assert.equal(((await res.json()) as { reason: string }).reason, 'Unavailable');
+        }
+      }
+    });
+
     void it(
       'kill -9 of one etcd member during 150 applies loses nothing acknowledged',
       { timeout: 180_000 },

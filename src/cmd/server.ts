@@ -353,7 +353,7 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         }),
         identityPlugin(store),
         auditPlugin(audit),
-        agentApiPlugin(agentHub),
+        agentApiPlugin(agentHub, () => loops.leading()),
         kubernetesJoinPlugin(store),
         secretsApiPlugin(store),
         devopsRoutes(store, deliveryTelemetry),

@@ -36,7 +36,11 @@ const DOCS = {
       status: 200,
       description: 'The cluster joined, and the per-cluster credential when a join token was used',
     },
-    errors: { '401': 'Unauthorized: no valid join token or credential', '422': 'Invalid' },
+    errors: {
+      '401': 'Unauthorized: no valid join token or credential',
+      '422': 'Invalid',
+      '503': 'Unavailable: this control plane is a standby; the agent tries the next',
+    },
   },
   heartbeat: {
     tags,
@@ -44,7 +48,11 @@ const DOCS = {
       'An agent reports its host and workloads and gets the desired workloads when they changed',
     body: HeartbeatRequest,
     response: { status: 200, description: 'The desired revision, and its workloads when newer' },
-    errors: { '401': 'Unauthorized: no valid cluster credential', '422': 'Invalid' },
+    errors: {
+      '401': 'Unauthorized: no valid cluster credential',
+      '422': 'Invalid',
+      '503': 'Unavailable: this control plane is a standby; the agent tries the next',
+    },
   },
   createToken: {
     tags,
@@ -77,16 +85,30 @@ const DOCS = {
   },
 } satisfies Record<string, RouteDoc>;
 
-export function agentApiPlugin(hub: AgentHub): ApiPlugin {
+/**
+ * `leading` rejects (503) on a standby control plane: the hub that drives an
+ * agent's cluster must be the one its heartbeats reach, so agents given every
+ * replica move on until they reach the leader's.
+ */
+export function agentApiPlugin(
+  hub: AgentHub,
+  leading: () => Promise<void> = () => Promise.resolve(),
+): ApiPlugin {
   return {
     name: 'agent',
     publicPaths: [`${AGENT_API_PREFIX}/join`, `${AGENT_API_PREFIX}/heartbeat`],
     register(app: FastifyInstance) {
-      app.post(`${AGENT_API_PREFIX}/join`, { config: { doc: DOCS.join } }, (req) =>
-        hub.join(req.headers.authorization, validJoin(req.body), req.ip),
-      );
-      app.post(`${AGENT_API_PREFIX}/heartbeat`, { config: { doc: DOCS.heartbeat } }, (req) =>
-        hub.heartbeat(req.headers.authorization, validHeartbeat(req.body)),
+      app.post(`${AGENT_API_PREFIX}/join`, { config: { doc: DOCS.join } }, async (req) => {
+        await leading();
+        return hub.join(req.headers.authorization, validJoin(req.body), req.ip);
+      });
+      app.post(
+        `${AGENT_API_PREFIX}/heartbeat`,
+        { config: { doc: DOCS.heartbeat } },
+        async (req) => {
+          await leading();
+          return hub.heartbeat(req.headers.authorization, validHeartbeat(req.body));
+        },
       );
       app.post(
         `${AGENT_API_PREFIX}/tokens`,
