@@ -47,7 +47,7 @@
 // member's own node affinity scoring. Spread inside a member cluster is
 // trivial here: a cluster of the bench fleet lies in one zone.
 import { ARCHES, type Taint } from '../model/schema.ts';
-import { NodeState, type NodeInput } from '../scheduler/index.ts';
+import { GPU_MILLI, NodeState, type NodeInput } from '../scheduler/index.ts';
 import type { ClusterInfo } from '../scheduler/index.ts';
 import { KubeBaseline, tolerates, type KubePod, type KubeToleration } from './kube-baseline.ts';
 
@@ -204,7 +204,7 @@ export class KarmadaBaseline {
           cpuMilli: state.cpuUsed[i]!,
           memoryMiB: state.memUsed[i]!,
           pods: state.podsUsed[i]!,
-          gpuMilli: (state.gpuCount[i]! * 1000 - state.gpuFreeTotal[i]!) | 0,
+          gpuMilli: state.gpuCount[i]! * GPU_MILLI - state.gpuFreeTotal[i]!,
         },
       });
     }
