@@ -243,6 +243,17 @@ export function migrationSeconds(spec: MigrationPlanSpec, startupSeconds: number
   return steps.length * pause + 2 * startupSeconds;
 }
 
+/** The estimate: each wave's migrations in rounds of `concurrency`, one after another. */
+export function predictSeconds(
+  waves: readonly (readonly string[])[],
+  spec: MigrationPlanSpec,
+  startupSeconds: number,
+): number {
+  const perMigration = migrationSeconds(spec, startupSeconds);
+  const concurrency = spec.concurrency ?? DEFAULT_PLAN_CONCURRENCY;
+  return waves.reduce((s, w) => s + Math.ceil(w.length / concurrency) * perMigration, 0);
+}
+
 export function planWaves(input: PlanInput): WavePlan {
   const { spec, clusters } = input;
   const unmovable = new Map<string, string>();
@@ -444,12 +455,7 @@ export function planWaves(input: PlanInput): WavePlan {
       unmovableList.push({ name: a, reason: unmovable.get(a) ?? reason });
   unmovableList.sort((a, b) => a.name.localeCompare(b.name));
 
-  const perMigration = migrationSeconds(spec, input.startupSeconds ?? 5);
-  const concurrency = spec.concurrency ?? DEFAULT_PLAN_CONCURRENCY;
-  const predictedSeconds = waves.reduce(
-    (s, w) => s + Math.ceil(w.length / concurrency) * perMigration,
-    0,
-  );
+  const predictedSeconds = predictSeconds(waves, spec, input.startupSeconds ?? 5);
   return {
     waves,
     applications,

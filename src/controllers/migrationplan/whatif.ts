@@ -1,0 +1,300 @@
+// The what-if: a MigrationPlan run from start to end against a copy of the
+// fleet and applications in a fresh sim twin (an in-memory store, the real
+// control loops, the sim driver), so nothing real changes. Time is
+// accelerated by `speedup`: every pause and replica start-up is that many
+// times shorter and member API rate limits that many times higher, and the
+// wall time measured is multiplied back. Members that are not sim clusters
+// become sim clusters with their reported nodes (architecture, cpu, memory).
+// The twin has no traffic, so each gate sees the targets' health only
+// (analysis.minRequests 0).
+//
+// The same engine runs at speedup 1 for the benchmark's "real" run; every
+// sample checks that no application has zero ready replicas.
+import { applyDocuments } from '../../admission/apply.ts';
+import {
+  DEFAULT_API_BURST,
+  DEFAULT_API_QPS,
+  DEFAULT_STARTUP_SECONDS,
+  SimFleet,
+} from '../../drivers/sim/index.ts';
+import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
+import {
+  API_VERSION,
+  DEFAULT_MIGRATION_PAUSE_SECONDS,
+  type Application,
+  type Cloud,
+  type Cluster,
+  type MigrationPlan,
+  type SimNodePool,
+  type Site,
+} from '../../model/schema.ts';
+import { openSqliteStore } from '../../store/sqlite.ts';
+import { providerByType, startControlLoops } from '../index.ts';
+import { predictSeconds, targetLabel } from './plan.ts';
+
+export interface WhatIfInput {
+  clouds: readonly Cloud[];
+  sites: readonly Site[];
+  clusters: readonly Cluster[];
+  apps: readonly Application[];
+  plan: MigrationPlan;
+  /** How many times faster than real time the twin runs (60). */
+  speedup?: number;
+  /** Seconds a replica takes to start in the twin, in simulated time (the clusters' own when absent). */
+  startupSeconds?: number;
+  /** Gives up after this many wall-clock milliseconds (10 minutes). */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface WhatIfReport {
+  phase: string;
+  waves: string[][];
+  unmovable: { name: string; reason: string }[];
+  /** The planner's estimate for these waves at real time, seconds. */
+  plannedSeconds: number;
+  /** Wall time of the run in the twin times the speedup: the prediction, seconds. */
+  simulatedSeconds: number;
+  wallSeconds: number;
+  /** The most cpu and memory each target held above what it held before the plan. */
+  peakExtra: { target: string; cpuCores: number; memoryGiB: number }[];
+  /** Monthly cost of the applications' requests at their clusters' list prices (730 h). */
+  monthlyCost: { before: number; after: number };
+  /** Samples in which an application had zero ready replicas (application names, first 20). */
+  zeroReady: string[];
+  samples: number;
+}
+
+const GiB = 1024 ** 3;
+const HOURS_PER_MONTH = 730;
+
+/** A member as the twin runs it: its own sim pools, or pools made from what it reported. */
+export function twinCluster(c: Cluster): Cluster | undefined {
+  const spec = { ...c.spec };
+  if (c.spec.driver.type !== 'sim') {
+    const st = c.status;
+    const nodes = st?.nodeCount ?? 0;
+    const cap = st?.allocatable ?? st?.capacity;
+    if (st === undefined || cap === undefined || nodes === 0) return undefined;
+    const byArch = st.nodesByArch ?? { amd64: nodes, arm64: 0, riscv64: 0 };
+    const perNodeCpu = Math.max(1, Math.floor(cap.cpu / nodes));
+    const perNodeMemory = Math.max(1, Math.floor(cap.memory / nodes / 1024 ** 2));
+    const pools: SimNodePool[] = (['amd64', 'arm64', 'riscv64'] as const)
+      .filter((a) => byArch[a] > 0)
+      .map((arch) => ({
+        name: arch,
+        count: byArch[arch],
+        arch,
+        cpu: String(perNodeCpu),
+        memory: `${perNodeMemory}Mi`,
+      }));
+    spec.driver = { type: 'sim', sim: { nodePools: pools } };
+  }
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Cluster',
+    metadata: {
+      name: c.metadata.name,
+      ...(c.metadata.labels ? { labels: c.metadata.labels } : {}),
+    },
+    spec,
+  };
+}
+
+function fresh<T extends Cloud | Site | Application>(o: T): T {
+  const { name, namespace, labels, annotations } = o.metadata;
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: {
+      name,
+      ...(namespace !== undefined ? { namespace } : {}),
+      ...(labels !== undefined ? { labels } : {}),
+      ...(annotations !== undefined ? { annotations } : {}),
+    },
+    spec: o.spec,
+  } as T;
+}
+
+/** Monthly list-price cost of the apps' placed requests. */
+function monthlyCost(
+  apps: readonly Application[],
+  clusters: ReadonlyMap<string, Cluster>,
+  clouds: ReadonlyMap<string, Cloud>,
+): number {
+  let perHour = 0;
+  for (const app of apps)
+    for (const p of app.status?.placements ?? []) {
+      if (p.draining === true) continue;
+      const comp = app.spec.components.find((c) => c.name === p.component);
+      const cl = clusters.get(p.cluster);
+      if (comp === undefined || cl === undefined) continue;
+      const prices = { ...clouds.get(cl.spec.cloud)?.spec.prices, ...cl.spec.prices };
+      const cpu = comp.resources?.cpu !== undefined ? parseCpuMillis(comp.resources.cpu) / 1000 : 0;
+      const memory =
+        comp.resources?.memory !== undefined ? parseMemoryBytes(comp.resources.memory) : 0;
+      perHour +=
+        p.desired *
+        (cpu * (prices.cpuCoreHour ?? 0) + (memory / GiB) * (prices.memoryGiBHour ?? 0));
+    }
+  return Math.round(perHour * HOURS_PER_MONTH * 100) / 100;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
+  const speedup = input.speedup ?? 60;
+  const log = input.log ?? (() => undefined);
+  const timeoutMs = input.timeoutMs ?? 600_000;
+  const store = openSqliteStore({ path: ':memory:' });
+  // Every member gets the default start-up and API rate limit, scaled by the speedup.
+  const sim = new SimFleet({
+    startupSeconds: (input.startupSeconds ?? DEFAULT_STARTUP_SECONDS) / speedup,
+    apiQps: DEFAULT_API_QPS * speedup,
+    apiBurst: DEFAULT_API_BURST * speedup,
+  });
+  const drivers = providerByType({
+    sim: {
+      driverFor(cluster) {
+        sim.upsertCluster(cluster);
+        return sim.driverFor(cluster.metadata.name);
+      },
+      forget: (name) => void sim.removeCluster(name),
+    },
+  });
+  const clusters = input.clusters.flatMap((c) => twinCluster(c) ?? []);
+  const fleetDocs = [...input.clouds.map(fresh), ...input.sites.map(fresh), ...clusters];
+  const apps = input.apps.map(fresh);
+  for (let i = 0; i < fleetDocs.length; i += 200)
+    await applyDocuments(store, fleetDocs.slice(i, i + 200), {});
+  for (let i = 0; i < apps.length; i += 200)
+    await applyDocuments(store, apps.slice(i, i + 200), {});
+  const loops = startControlLoops({
+    store,
+    drivers,
+    log,
+    identity: 'what-if',
+    heartbeatSeconds: 1,
+    gcSeconds: 3600,
+  });
+  const deadline = Date.now() + timeoutMs;
+  const namespace = input.plan.metadata.namespace ?? 'default';
+  const listApps = async () => (await store.list('Application')).items as unknown as Application[];
+  const listClusters = async () => (await store.list('Cluster')).items as unknown as Cluster[];
+  try {
+    // Every application placed and ready before the plan starts.
+    for (;;) {
+      const now = await listApps();
+      if (now.every((a) => (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1)))
+        break;
+      if (Date.now() > deadline)
+        throw new Error('the twin did not place every application in time');
+      await sleep(200);
+    }
+    const clouds = new Map(input.clouds.map((c) => [c.metadata.name, c]));
+    const clusterMap = new Map((await listClusters()).map((c) => [c.metadata.name, c]));
+    const before = monthlyCost(await listApps(), clusterMap, clouds);
+    const defaults = input.plan.spec.migration;
+    const pause = (defaults?.pauseSeconds ?? DEFAULT_MIGRATION_PAUSE_SECONDS) / speedup;
+    await store.create({
+      apiVersion: API_VERSION,
+      kind: 'MigrationPlan',
+      metadata: { name: input.plan.metadata.name, namespace },
+      spec: {
+        ...input.plan.spec,
+        paused: false,
+        abort: false,
+        migration: {
+          ...defaults,
+          pauseSeconds: pause,
+          analysis: { ...defaults?.analysis, minRequests: 0 },
+        },
+      },
+    });
+    const started = Date.now();
+    const baseline = new Map<string, { cpu: number; memory: number }>();
+    const peak = new Map<string, { cpu: number; memory: number }>();
+    const zeroReady = new Set<string>();
+    let samples = 0;
+    let plan: MigrationPlan;
+    for (;;) {
+      plan = (await store.get({
+        kind: 'MigrationPlan',
+        namespace,
+        name: input.plan.metadata.name,
+      })) as unknown as MigrationPlan;
+      const targets = new Map<string, string[]>();
+      for (const a of plan?.status?.applications ?? []) {
+        const label = targetLabel(a.to);
+        if (!targets.has(label))
+          targets.set(
+            label,
+            clusters
+              .filter((c) =>
+                'cloud' in a.to
+                  ? c.spec.cloud === a.to.cloud
+                  : 'site' in a.to
+                    ? c.spec.site === a.to.site
+                    : c.metadata.name === a.to.cluster,
+              )
+              .map((c) => c.metadata.name),
+          );
+      }
+      const byName = new Map((await listClusters()).map((c) => [c.metadata.name, c]));
+      for (const [label, names] of targets) {
+        const use = names.reduce(
+          (s, n) => {
+            const a = byName.get(n)?.status?.allocated;
+            return { cpu: s.cpu + (a?.cpu ?? 0), memory: s.memory + (a?.memory ?? 0) };
+          },
+          { cpu: 0, memory: 0 },
+        );
+        if (!baseline.has(label)) baseline.set(label, use);
+        const p = peak.get(label) ?? use;
+        peak.set(label, { cpu: Math.max(p.cpu, use.cpu), memory: Math.max(p.memory, use.memory) });
+      }
+      for (const a of await listApps())
+        if (a.status?.replicas !== undefined && a.status.replicas.ready === 0)
+          zeroReady.add(a.metadata.name);
+      samples++;
+      const phase = plan?.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Paused' || phase === 'Aborted' || phase === 'Failed')
+        break;
+      if (Date.now() > deadline) break;
+      await sleep(250);
+    }
+    const wallSeconds = (Date.now() - started) / 1000;
+    const after = monthlyCost(
+      await listApps(),
+      new Map((await listClusters()).map((c) => [c.metadata.name, c])),
+      clouds,
+    );
+    const st = plan?.status;
+    return {
+      phase: st?.phase ?? 'Pending',
+      waves: st?.waves.map((w) => w.applications) ?? [],
+      unmovable: st?.unmovable ?? [],
+      plannedSeconds: predictSeconds(
+        st?.waves.map((w) => w.applications) ?? [],
+        input.plan.spec,
+        input.startupSeconds ?? DEFAULT_STARTUP_SECONDS,
+      ),
+      simulatedSeconds: wallSeconds * speedup,
+      wallSeconds,
+      peakExtra: [...peak].map(([target, p]) => {
+        const b = baseline.get(target) ?? { cpu: 0, memory: 0 };
+        return {
+          target,
+          cpuCores: Math.round((p.cpu - b.cpu) * 10) / 10,
+          memoryGiB: Math.round(((p.memory - b.memory) / GiB) * 10) / 10,
+        };
+      }),
+      monthlyCost: { before, after },
+      zeroReady: [...zeroReady].slice(0, 20),
+      samples,
+    };
+  } finally {
+    await loops.stop();
+    await store.close();
+  }
+}
