@@ -44,6 +44,9 @@ const clusters: Cluster[] = [
     metadata: { name: 'new-1-a' },
     spec: { cloud: 'new', site: 'new-1', driver: { type: 'agent' } },
     status: {
+      conditions: [
+        { type: 'Ready', status: 'True', reason: 'Ok', lastTransitionTime: '2026-12-01T00:00:00Z' },
+      ],
       nodeCount: 2,
       nodesByArch: { amd64: 2, arm64: 0, riscv64: 0 },
       allocatable: { cpu: 32, memory: 128 * 1024 ** 3, gpu: 0, pods: 220 },
@@ -58,6 +61,10 @@ const apps: Application[] = ['a', 'b', 'c', 'd'].map((name) => ({
     components: [{ name: 'web', image: 'hello', replicas: 2, resources: { cpu: '500m' } }],
     placement: { clusterAffinity: { clouds: ['old'] } },
     ...(name === 'b' ? { dependsOn: ['a'] } : {}),
+  },
+  // Where the real fleet runs it: the planner starts from here.
+  status: {
+    placements: [{ component: 'web', cluster: 'old-1-a', cloud: 'old', desired: 2, ready: 2 }],
   },
 }));
 const plan: MigrationPlan = {

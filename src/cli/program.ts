@@ -25,6 +25,7 @@ import { registerInstance } from './commands/instance.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerMigration } from './commands/migration.ts';
+import { registerMigrationPlan } from './commands/migrationplan.ts';
 import { registerMetrics } from './commands/metrics.ts';
 import { registerRebalance } from './commands/rebalance.ts';
 import { registerSecrets } from './commands/secrets.ts';
@@ -49,6 +50,7 @@ const COMMANDS: readonly ((program: Command, session: Session) => void)[] = [
   registerRebalance,
   registerMigrate,
   registerMigration,
+  registerMigrationPlan,
   registerDelete,
   registerCatalog,
   registerInstance,

@@ -2,7 +2,15 @@
 // to at most one group, and the default traffic steps follow a Migration's rule.
 import type { FieldCause } from './errors.ts';
 import { stepCauses } from './migration.ts';
+import type { MigrationTarget } from './schema/migration.ts';
 import type { MigrationPlan } from './schema/migrationplan.ts';
+
+/** `cloud=X`, `site=Y` or `cluster=Z`: how a target is written on the command line and in messages. */
+export function targetLabel(to: MigrationTarget): string {
+  if ('cloud' in to) return `cloud=${to.cloud}`;
+  if ('site' in to) return `site=${to.site}`;
+  return `cluster=${to.cluster}`;
+}
 
 export function migrationPlanRules(p: MigrationPlan): FieldCause[] {
   const causes = stepCauses(p.spec.migration?.steps, 'spec.migration.steps');

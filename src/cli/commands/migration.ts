@@ -7,6 +7,7 @@ import type { Migration } from '../../model/schema.ts';
 import { resourcePath } from '../client.ts';
 import { ageSince, renderResources } from '../format.ts';
 import { connect, type Session } from '../session.ts';
+import { registerMigrationPlanSubcommand } from './migrationplan.ts';
 
 const MIGRATIONS = lookupKind('migrations') as KindInfo;
 
@@ -85,6 +86,7 @@ export function registerMigration(program: Command, session: Session): void {
       const m = (await client.get(MIGRATIONS, name, opts.namespace)) as Migration;
       io.stdout(describeMigration(m, io.now()));
     });
+  registerMigrationPlanSubcommand(migration, session);
   for (const [verb, control] of Object.entries(CONTROLS))
     migration
       .command(verb)

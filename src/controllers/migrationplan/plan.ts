@@ -28,6 +28,7 @@ import {
   type Site,
 } from '../../model/schema.ts';
 import { isClusterReady } from '../../model/cluster.ts';
+import { targetLabel } from '../../model/migrationplan.ts';
 import { componentArchitectures } from '../../scheduler/index.ts';
 
 /** A cluster as the planner sees it: where it is, whether it is Ready, its architectures and room. */
@@ -96,12 +97,6 @@ export function planClusters(clusters: readonly Cluster[], sites: readonly Site[
       memoryBytes: { allocatable: room?.memory ?? 0, allocated: st?.allocated?.memory ?? 0 },
     };
   });
-}
-
-export function targetLabel(to: MigrationTarget): string {
-  if ('cloud' in to) return `cloud=${to.cloud}`;
-  if ('site' in to) return `site=${to.site}`;
-  return `cluster=${to.cluster}`;
 }
 
 function matchesTarget(c: PlanCluster, to: MigrationTarget): boolean {

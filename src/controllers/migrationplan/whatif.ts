@@ -17,6 +17,7 @@ import {
   DEFAULT_STARTUP_SECONDS,
   SimFleet,
 } from '../../drivers/sim/index.ts';
+import { ConflictError } from '../../model/errors.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
 import {
   API_VERSION,
@@ -30,7 +31,9 @@ import {
 } from '../../model/schema.ts';
 import { openSqliteStore } from '../../store/sqlite.ts';
 import { providerByType, startControlLoops } from '../index.ts';
-import { predictSeconds, targetLabel } from './plan.ts';
+import { targetLabel } from '../../model/migrationplan.ts';
+import { initialPlanStatus } from './index.ts';
+import { predictSeconds } from './plan.ts';
 
 export interface WhatIfInput {
   clouds: readonly Cloud[];
@@ -60,7 +63,7 @@ export interface WhatIfReport {
   peakExtra: { target: string; cpuCores: number; memoryGiB: number }[];
   /** Monthly cost of the applications' requests at their clusters' list prices (730 h). */
   monthlyCost: { before: number; after: number };
-  /** Samples in which an application had zero ready replicas (application names, first 20). */
+  /** Applications that served when the plan started and had zero ready replicas in some sample (first 20). */
   zeroReady: string[];
   samples: number;
 }
@@ -182,11 +185,23 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
   const listApps = async () => (await store.list('Application')).items as unknown as Application[];
   const listClusters = async () => (await store.list('Cluster')).items as unknown as Cluster[];
   try {
-    // Every application placed and ready before the plan starts.
+    // Before the plan starts, every application is ready in the twin or says
+    // why it cannot be placed there (status reasons).
+    let serving = new Set<string>();
     for (;;) {
       const now = await listApps();
-      if (now.every((a) => (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1)))
+      const settled = now.every(
+        (a) =>
+          a.status?.observedGeneration === a.metadata.generation &&
+          ((a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1) ||
+            (a.status?.reasons?.length ?? 0) > 0),
+      );
+      if (settled) {
+        serving = new Set(
+          now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
+        );
         break;
+      }
       if (Date.now() > deadline)
         throw new Error('the twin did not place every application in time');
       await sleep(200);
@@ -196,13 +211,18 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
     const before = monthlyCost(await listApps(), clusterMap, clouds);
     const defaults = input.plan.spec.migration;
     const pause = (defaults?.pauseSeconds ?? DEFAULT_MIGRATION_PAUSE_SECONDS) / speedup;
+    // The waves are the real fleet's (planned from the input, with its
+    // placements and capacity), given to the twin's plan as its status while
+    // it is paused, so the twin moves exactly what the real plan would.
+    const key = { kind: 'MigrationPlan', namespace, name: input.plan.metadata.name };
+    const waves = initialPlanStatus(input.plan, input);
     await store.create({
       apiVersion: API_VERSION,
       kind: 'MigrationPlan',
       metadata: { name: input.plan.metadata.name, namespace },
       spec: {
         ...input.plan.spec,
-        paused: false,
+        paused: true,
         abort: false,
         migration: {
           ...defaults,
@@ -211,6 +231,18 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         },
       },
     });
+    for (;;) {
+      const current = await store.get(key);
+      const given = await store
+        .updateStatus({ ...current, status: waves })
+        .catch((err: unknown) => {
+          if (err instanceof ConflictError) return undefined;
+          throw err;
+        });
+      if (given === undefined) continue;
+      await store.update({ ...given, spec: { ...(given.spec as object), paused: false } });
+      break;
+    }
     const started = Date.now();
     const baseline = new Map<string, { cpu: number; memory: number }>();
     const peak = new Map<string, { cpu: number; memory: number }>();
@@ -218,11 +250,7 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
     let samples = 0;
     let plan: MigrationPlan;
     for (;;) {
-      plan = (await store.get({
-        kind: 'MigrationPlan',
-        namespace,
-        name: input.plan.metadata.name,
-      })) as unknown as MigrationPlan;
+      plan = (await store.get(key)) as unknown as MigrationPlan;
       const targets = new Map<string, string[]>();
       for (const a of plan?.status?.applications ?? []) {
         const label = targetLabel(a.to);
@@ -254,7 +282,7 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         peak.set(label, { cpu: Math.max(p.cpu, use.cpu), memory: Math.max(p.memory, use.memory) });
       }
       for (const a of await listApps())
-        if (a.status?.replicas !== undefined && a.status.replicas.ready === 0)
+        if (serving.has(a.metadata.name) && (a.status?.replicas?.ready ?? 0) === 0)
           zeroReady.add(a.metadata.name);
       samples++;
       const phase = plan?.status?.phase;
