@@ -2,7 +2,8 @@
 // past its lease (its elector does not run; the successor's fake clock moves
 // past the lease) still believes it leads, and every kind of write it makes is
 // refused by the store, naming the lease, with nothing stored. The new leader's
-// writes land, also when its own renewal moves the lease under a write.
+// writes land, also when its own renewal moves the lease under a write; a
+// write begun in a term that was lost is not carried into the next term.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FencedStore } from '../src/controllers/fenced.ts';
@@ -150,14 +151,35 @@ void describe('fenced controller writes', () => {
     await store.close();
   });
 
-  for (const reported of [true, false]) {
-    void it(`retries a write its own renewal overtook (${reported ? 'reported to' : 'not yet reported to'} the elector), and stores it once`, async () => {
+  // A write whose fence was read before the lease moved under it: retried with
+  // the new version while the term goes on, refused when the term ended meanwhile.
+  const overtaken: {
+    name: string;
+    /** What the elector did while the write was on its way. */
+    meanwhile: (view: FencedStore, renewed: string) => void;
+    stored: boolean;
+  }[] = [
+    {
+      name: 'renewed, reported to the view before the refusal',
+      meanwhile: (view, renewed) => view.hold(renewed),
+      stored: true,
+    },
+    { name: 'renewed, not yet reported', meanwhile: () => {}, stored: true },
+    {
+      name: 'lost and held again (a new term)',
+      meanwhile: (view, renewed) => {
+        view.release();
+        view.hold(renewed);
+      },
+      stored: false,
+    },
+  ];
+  for (const { name, meanwhile, stored } of overtaken) {
+    void it(`a write the lease moved under: ${name}: ${stored ? 'stored once' : 'refused'}`, async () => {
       const store = openSqliteStore({ path: ':memory:' });
       const me = candidate(store, 'me', 60);
       me.elector.start();
       await until('me leads', () => me.elector.leading);
-      // The renewal commits between the write's fence being read and the store
-      // checking it; its answer reaches the elector before the write's refusal, or after.
       let attempts = 0;
       const racing: Store = {
         get: (key) => store.get(key),
@@ -176,17 +198,22 @@ void describe('fenced controller writes', () => {
               ...lease,
               spec: { ...lease.spec, renewTime: new Date().toISOString() },
             });
-            if (reported) view.hold(renewed.metadata.resourceVersion ?? '');
+            meanwhile(view, renewed.metadata.resourceVersion ?? '');
           }
           return store.batch(ops, options);
         },
       };
       const view = new FencedStore(racing, LEASE, 'me', () => {});
       view.hold(await leaseVersion(store));
-      const written = await view.create(cloud('once'));
-      assert.equal(attempts, 2, 'refused once by the stale fence, stored on the retry');
-      assert.equal(written.metadata.name, 'once');
-      assert.equal((await store.list('Cloud')).items.length, 1);
+      if (stored) {
+        const written = await view.create(cloud('once'));
+        assert.equal(written.metadata.name, 'once');
+        assert.equal(attempts, 2, 'refused once by the stale fence, stored on the retry');
+      } else {
+        await assert.rejects(view.create(cloud('once')), /fenced write refused/);
+        assert.equal(attempts, 1, 'not carried into the next term');
+      }
+      assert.equal((await store.list('Cloud')).items.length, stored ? 1 : 0);
       await me.elector.stop();
       await store.close();
     });

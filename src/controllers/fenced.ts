@@ -11,8 +11,9 @@
 // refused by a fence that is not the lease's version any more is tried again
 // when the lease still names us: with the version the elector reported since,
 // or the one the lease has now (the renewal committed, and its answer is still
-// on its way to the elector). Nothing of a refused batch was stored, so the
-// retry cannot write twice.
+// on its way to the elector), but only within the term the write began in: a
+// write of a term that was lost is never carried into the next one. Nothing of
+// a refused batch was stored, so the retry cannot write twice.
 import { ConflictError, NotFoundError } from '../model/errors.ts';
 import type { Lease } from '../model/schema.ts';
 import type {
@@ -28,7 +29,7 @@ import type {
   WriteOptions,
 } from '../store/types.ts';
 
-/** Renewals that may overtake one write before it gives up (each is a lease period apart). */
+/** Renewals that may overtake one write before it gives up (each a renewal period apart). */
 const RENEWALS_PER_WRITE = 3;
 
 export class FencedStore implements Store {
@@ -37,6 +38,8 @@ export class FencedStore implements Store {
   readonly #identity: string;
   readonly #log: (line: string) => void;
   #fence: Fence | undefined;
+  /** Incremented at every release: writes begun before it are not retried after it. */
+  #term = 0;
 
   /** `identity` is the elector's: the lease's holder while this process leads. */
   constructor(inner: Store, lease: ObjectKey, identity: string, log: (line: string) => void) {
@@ -54,6 +57,7 @@ export class FencedStore implements Store {
   /** The lease is lost (or given up): every write is refused from now on. */
   release(): void {
     this.#fence = undefined;
+    this.#term++;
   }
 
   get(key: ObjectKey): Promise<StoredObject> {
@@ -95,6 +99,7 @@ export class FencedStore implements Store {
 
   /** The caller's own fence, if any, is replaced by the leader lease's. */
   async batch(operations: readonly BatchOperation[]): Promise<StoredObject[]> {
+    const term = this.#term;
     for (let attempt = 0; ; attempt++) {
       const fence = this.#fence;
       if (fence === undefined)
@@ -106,15 +111,19 @@ export class FencedStore implements Store {
       } catch (err) {
         if (!(err instanceof ConflictError) || !err.message.startsWith('fenced write refused'))
           throw err;
-        if (attempt < RENEWALS_PER_WRITE && (await this.#renewedSince(fence))) continue;
+        if (attempt < RENEWALS_PER_WRITE && (await this.#renewedSince(fence, term))) continue;
         this.#log(`fence: ${describe(operations)} refused: ${err.message}`);
         throw err;
       }
     }
   }
 
-  /** Whether we still hold the lease at a newer version than `fence` (then the fence is moved to it). */
-  async #renewedSince(fence: Fence): Promise<boolean> {
+  /**
+   * Whether we still hold the lease, in the same term, at a newer version than
+   * `fence` (then the fence is moved to it).
+   */
+  async #renewedSince(fence: Fence, term: number): Promise<boolean> {
+    if (this.#term !== term) return false;
     if (this.#fence !== fence) return this.#fence !== undefined;
     const lease = (await this.#inner.get(this.#lease).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
@@ -123,6 +132,7 @@ export class FencedStore implements Store {
     const version = lease?.metadata.resourceVersion;
     if (lease?.spec.holderIdentity !== this.#identity || version === undefined) return false;
     // The elector may have reported a newer renewal (or a loss) while we read.
+    if (this.#term !== term) return false;
     if (this.#fence === fence && version !== fence.resourceVersion) this.hold(version);
     return this.#fence !== undefined && this.#fence !== fence;
   }
