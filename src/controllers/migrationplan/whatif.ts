@@ -17,6 +17,7 @@ import {
   DEFAULT_STARTUP_SECONDS,
   SimFleet,
 } from '../../drivers/sim/index.ts';
+import { clusterReadyCondition } from '../../model/cluster.ts';
 import { ConflictError } from '../../model/errors.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
 import {
@@ -30,6 +31,7 @@ import {
   type Site,
 } from '../../model/schema.ts';
 import { openSqliteStore } from '../../store/sqlite.ts';
+import type { StoredObject } from '../../store/types.ts';
 import { providerByType, startControlLoops } from '../index.ts';
 import { targetLabel } from '../../model/migrationplan.ts';
 import { initialPlanStatus } from './index.ts';
@@ -45,6 +47,12 @@ export interface WhatIfInput {
   speedup?: number;
   /** Seconds a replica takes to start in the twin, in simulated time (the clusters' own when absent). */
   startupSeconds?: number;
+  /**
+   * `input` (default): the waves are planned from the input's placements and
+   * capacity, as the real plan would be; `twin`: the twin's controller plans
+   * them from where the twin placed the applications (inputs without status).
+   */
+  wavesFrom?: 'input' | 'twin';
   /** Gives up after this many wall-clock milliseconds (10 minutes). */
   timeoutMs?: number;
   log?: (line: string) => void;
@@ -185,8 +193,8 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
   const listApps = async () => (await store.list('Application')).items as unknown as Application[];
   const listClusters = async () => (await store.list('Cluster')).items as unknown as Cluster[];
   try {
-    // Before the plan starts, every application is ready in the twin or says
-    // why it cannot be placed there (status reasons).
+    // Before the plan starts, every cluster has reported and every application
+    // is ready in the twin or says why it cannot be placed there (status reasons).
     let serving = new Set<string>();
     for (;;) {
       const now = await listApps();
@@ -196,7 +204,10 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
           ((a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1) ||
             (a.status?.reasons?.length ?? 0) > 0),
       );
-      if (settled) {
+      const reported = (await listClusters()).every(
+        (c) => clusterReadyCondition(c.status) !== undefined,
+      );
+      if (settled && reported) {
         serving = new Set(
           now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
         );
@@ -215,7 +226,7 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
     // placements and capacity), given to the twin's plan as its status while
     // it is paused, so the twin moves exactly what the real plan would.
     const key = { kind: 'MigrationPlan', namespace, name: input.plan.metadata.name };
-    const waves = initialPlanStatus(input.plan, input);
+    const waves = input.wavesFrom === 'twin' ? undefined : initialPlanStatus(input.plan, input);
     await store.create({
       apiVersion: API_VERSION,
       kind: 'MigrationPlan',
@@ -231,18 +242,25 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         },
       },
     });
-    for (;;) {
-      const current = await store.get(key);
-      const given = await store
-        .updateStatus({ ...current, status: waves })
-        .catch((err: unknown) => {
-          if (err instanceof ConflictError) return undefined;
-          throw err;
-        });
-      if (given === undefined) continue;
-      await store.update({ ...given, spec: { ...(given.spec as object), paused: false } });
-      break;
-    }
+    // Compare-and-set against the twin's own controller, which writes the
+    // plan's status meanwhile: re-read and retry on a conflict.
+    const retrying = async (write: (current: StoredObject) => Promise<unknown>) => {
+      for (;;) {
+        const done = await write(await store.get(key)).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof ConflictError) return false;
+            throw err;
+          },
+        );
+        if (done) return;
+      }
+    };
+    if (waves !== undefined)
+      await retrying((current) => store.updateStatus({ ...current, status: waves }));
+    await retrying((current) =>
+      store.update({ ...current, spec: { ...(current.spec as object), paused: false } }),
+    );
     const started = Date.now();
     const baseline = new Map<string, { cpu: number; memory: number }>();
     const peak = new Map<string, { cpu: number; memory: number }>();
@@ -285,8 +303,15 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         if (serving.has(a.metadata.name) && (a.status?.replicas?.ready ?? 0) === 0)
           zeroReady.add(a.metadata.name);
       samples++;
-      const phase = plan?.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Paused' || phase === 'Aborted' || phase === 'Failed')
+      // Paused counts only once the controller has seen the spec we unpaused (a failed gate).
+      const phase = plan.status?.phase;
+      const seen = plan.status?.observedGeneration === plan.metadata.generation;
+      if (
+        phase === 'Succeeded' ||
+        phase === 'Aborted' ||
+        phase === 'Failed' ||
+        (phase === 'Paused' && seen)
+      )
         break;
       if (Date.now() > deadline) break;
       await sleep(250);
