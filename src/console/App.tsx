@@ -24,6 +24,9 @@ const CatalogView = lazy(() =>
 const InstanceDetail = lazy(() =>
   import('./CatalogView.tsx').then((m) => ({ default: m.InstanceDetail })),
 );
+const MigrationsView = lazy(() =>
+  import('./MigrationsView.tsx').then((m) => ({ default: m.MigrationsView })),
+);
 const InsightsView = lazy(() =>
   import('./InsightsView.tsx').then((m) => ({ default: m.InsightsView })),
 );
@@ -37,6 +40,7 @@ const NAV = [
   { key: 'apps', label: 'Applications' },
   { key: 'events', label: 'Events' },
   { key: 'catalog', label: 'Catalog' },
+  { key: 'migrations', label: 'Migrations' },
   { key: 'insights', label: 'Insights' },
   { key: 'apply', label: 'Apply YAML' },
 ];
@@ -187,6 +191,8 @@ function View({ path, query }: { path: string[]; query: URLSearchParams }) {
       return <EventsView query={query} />;
     case 'apply':
       return <ApplyView />;
+    case 'migrations':
+      return <MigrationsView />;
     case 'insights':
       return <InsightsView />;
     default:

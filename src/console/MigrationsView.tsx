@@ -1,0 +1,179 @@
+// Migrations: every MigrationPlan with its waves (each application's
+// Migration phase) and every Migration with its traffic split, step and gate
+// results (the weights each analysed step held, in order, are the split over
+// time). Fetched on entry and every 3 s: migrations move step by step.
+import { useEffect, useState } from 'react';
+import { targetLabel } from '../model/migrationplan.ts';
+import type { Migration } from '../model/schema/migration.ts';
+import type { MigrationPlan } from '../model/schema/migrationplan.ts';
+import { API, ApiError, getJson } from './api.ts';
+import { TableHead } from './ui.tsx';
+
+const POLL_MS = 3000;
+const PLAN_LABEL = 'yunjian.io/migration-plan';
+
+interface Lists {
+  plans: MigrationPlan[];
+  migrations: Migration[];
+}
+
+function useMigrations(): { lists?: Lists; error?: string } {
+  const [state, setState] = useState<{ lists?: Lists; error?: string }>({});
+  useEffect(() => {
+    const abort = new AbortController();
+    const load = async () => {
+      try {
+        const [plans, migrations] = await Promise.all([
+          getJson<{ items: MigrationPlan[] }>(`${API}/migrationplans`, abort.signal),
+          getJson<{ items: Migration[] }>(`${API}/migrations`, abort.signal),
+        ]);
+        setState({ lists: { plans: plans.items, migrations: migrations.items } });
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        setState((s) => ({ ...s, error: err instanceof ApiError ? err.message : String(err) }));
+      }
+    };
+    void load();
+    const timer = setInterval(() => void load(), POLL_MS);
+    return () => {
+      abort.abort();
+      clearInterval(timer);
+    };
+  }, []);
+  return state;
+}
+
+/** "25% on the target, 75% on the source", or the phase's word for it. */
+export function trafficSplit(m: Migration): string {
+  const w = m.status?.weight;
+  if (w === undefined) return 'all on the source';
+  return `${w}% target / ${100 - w}% source`;
+}
+
+/** The weights each analysed step held, in order: the split over time. */
+export function splitHistory(m: Migration): string {
+  const weights = (m.status?.analyses ?? []).map((a) => `${a.weight}% ${a.result}`);
+  return weights.length === 0 ? '—' : weights.join(' → ');
+}
+
+function PlanSection({ plan }: { plan: MigrationPlan }) {
+  const s = plan.status;
+  const id = `plan-${plan.metadata.namespace ?? 'default'}-${plan.metadata.name}`;
+  return (
+    <section aria-labelledby={id}>
+      <h2 id={id}>
+        Plan {plan.metadata.name}{' '}
+        <span className="muted">
+          {s?.phase ?? 'Pending'}
+          {s !== undefined && s.waves.length > 0
+            ? `, wave ${Math.min(s.currentWave + 1, s.waves.length)} of ${s.waves.length}`
+            : ''}
+        </span>
+      </h2>
+      {s?.message !== undefined && <p>{s.message}</p>}
+      {s === undefined ? (
+        <p>Not planned yet.</p>
+      ) : (
+        <table>
+          <caption>Waves of {plan.metadata.name}</caption>
+          <TableHead columns={['Wave', 'Phase', 'Applications']} />
+          <tbody>
+            {s.waves.map((w, i) => (
+              <tr key={i} aria-current={i === s.currentWave ? 'step' : undefined}>
+                <td>{i + 1}</td>
+                <td>{w.phase}</td>
+                <td>
+                  {w.applications
+                    .map((name) => {
+                      const a = s.applications.find((x) => x.name === name);
+                      return `${name} → ${a ? targetLabel(a.to) : '?'} (${a?.phase ?? 'not started'})`;
+                    })
+                    .join(', ')}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {s !== undefined && s.unmovable.length > 0 && (
+        <>
+          <h3>Unmovable</h3>
+          <ul>
+            {s.unmovable.map((u) => (
+              <li key={u.name}>
+                {u.name}: {u.reason}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </section>
+  );
+}
+
+export function MigrationsView() {
+  const { lists, error } = useMigrations();
+  return (
+    <section aria-labelledby="migrations-title">
+      <h1 id="migrations-title" tabIndex={-1}>
+        Migrations
+      </h1>
+      {error !== undefined && <p role="alert">{error}</p>}
+      {lists === undefined ? (
+        <p role="status">Loading…</p>
+      ) : (
+        <>
+          {lists.plans.map((p) => (
+            <PlanSection key={`${p.metadata.namespace}/${p.metadata.name}`} plan={p} />
+          ))}
+          <section aria-labelledby="migrations-list">
+            <h2 id="migrations-list">
+              Migrations <span className="muted">{lists.migrations.length}</span>
+            </h2>
+            {lists.migrations.length === 0 ? (
+              <p>No migrations.</p>
+            ) : (
+              <table>
+                <caption>Every migration, its traffic split and gate results</caption>
+                <TableHead
+                  columns={[
+                    'Migration',
+                    'Application',
+                    'To',
+                    'Phase',
+                    'Step',
+                    'Traffic',
+                    'Gates (split over time)',
+                    'Plan',
+                  ]}
+                />
+                <tbody>
+                  {lists.migrations.map((m) => {
+                    const steps = m.spec.steps ?? [5, 25, 50, 100];
+                    const last = m.status?.analyses?.at(-1);
+                    return (
+                      <tr key={`${m.metadata.namespace}/${m.metadata.name}`}>
+                        <td>{m.metadata.name}</td>
+                        <td>{m.spec.application}</td>
+                        <td>{targetLabel(m.spec.to)}</td>
+                        <td>{m.status?.phase ?? 'Pending'}</td>
+                        <td>
+                          {m.status?.step === undefined
+                            ? '—'
+                            : `${m.status.step + 1} of ${steps.length}`}
+                        </td>
+                        <td>{trafficSplit(m)}</td>
+                        <td title={last?.message}>{splitHistory(m)}</td>
+                        <td>{m.metadata.labels?.[PLAN_LABEL] ?? '—'}</td>
+                      </tr>
+                    );
+                  })}
+                </tbody>
+              </table>
+            )}
+          </section>
+        </>
+      )}
+    </section>
+  );
+}
