@@ -108,6 +108,9 @@ void describe(
         await new Promise((r) => setTimeout(r, 250));
       }
 
+      // The standbys have been up longer than the grace period: a new leader must
+      // count the agent's silence from when it began to lead, not from its start.
+      await new Promise((r) => setTimeout(r, (GRACE_SECONDS + 1) * 1000));
       await leader.kill();
       const successor = await set.awaitLeader(10_000, leader);
       assert.ok(successor, 'another replica leads');

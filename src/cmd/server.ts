@@ -306,6 +306,8 @@ async function startServer(options: ServerOptions, unlock: () => void): Promise<
         ? { usageSampleSeconds: options.usageSampleSeconds }
         : {}),
       migrationMetrics: gatewayMetrics(options.gatewayStats ?? []),
+      // Standbys answer no agent heartbeat, so a new leader's hub counts silence from its term.
+      onLeading: () => agentHub.listen(),
     });
     undo.push(() => loops.stop());
     const registry = new Registry();

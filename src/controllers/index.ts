@@ -58,6 +58,8 @@ export interface ControlLoopOptions {
   /** Seconds between the cpu-use samples of a colocated app. */
   usageSampleSeconds?: number;
   leaseSeconds?: number;
+  /** Called as each leader term starts, before its workers do. */
+  onLeading?: () => void;
   /** The migration gate's traffic metrics (without it the gate sees the target's readiness only). */
   migrationMetrics?: MigrationMetricsSource;
 }
@@ -166,6 +168,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     onHeld: (resourceVersion) => store.hold(resourceVersion),
     onStarted() {
       leaderState = 'leading';
+      o.onLeading?.();
       const term = ++terms;
       // Workers start after the caches are full, so no reconcile sees a partial
       // fleet, and after the last term's workers have stopped, so two terms

@@ -94,8 +94,8 @@ export class AgentHub implements AgentView {
   readonly #contacts = new Map<string, Contact>();
   readonly #drivers = new Map<string, AgentDriver>();
   readonly #events: EventRecorder;
-  /** Before the first heartbeat after a restart, silence counts from here. */
-  readonly startedMs: number;
+  /** Before the first heartbeat after a restart or a new leader term, silence counts from here. */
+  startedMs: number;
 
   constructor(options: AgentHubOptions) {
     this.#store = options.store;
@@ -110,6 +110,16 @@ export class AgentHub implements AgentView {
 
   now(): number {
     return this.#now();
+  }
+
+  /**
+   * This control plane starts driving agents again after a spell as a standby,
+   * when it answered no heartbeat (api/routes/agent.ts): silence counts from
+   * now, and contacts from an earlier term are forgotten.
+   */
+  listen(): void {
+    this.startedMs = this.#now();
+    this.#contacts.clear();
   }
 
   contact(cluster: string): Contact | undefined {
