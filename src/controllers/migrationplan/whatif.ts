@@ -151,6 +151,9 @@ function monthlyCost(
   return Math.round(perHour * HOURS_PER_MONTH * 100) / 100;
 }
 
+/** How long placement must make no progress before unplaceable applications are let be. */
+const SETTLE_MS = 10_000;
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
@@ -194,27 +197,36 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
   const listClusters = async () => (await store.list('Cluster')).items as unknown as Cluster[];
   try {
     // Before the plan starts, every cluster has reported and every application
-    // is ready in the twin or says why it cannot be placed there (status reasons).
+    // is ready in the twin; one that cannot be placed there (status reasons)
+    // is let be once no application has turned ready for SETTLE_MS.
+    let settledApps = new Set<string>();
     let serving = new Set<string>();
+    let progressAt = Date.now();
     for (;;) {
       const now = await listApps();
-      const settled = now.every(
+      const ready = now.filter(
         (a) =>
           a.status?.observedGeneration === a.metadata.generation &&
-          ((a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1) ||
-            (a.status?.reasons?.length ?? 0) > 0),
+          (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1),
       );
+      if (ready.length > settledApps.size) progressAt = Date.now();
+      settledApps = new Set(ready.map((a) => a.metadata.name));
+      serving = new Set(
+        now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
+      );
+      const stuck = now.filter((a) => !settledApps.has(a.metadata.name));
       const reported = (await listClusters()).every(
         (c) => clusterReadyCondition(c.status) !== undefined,
       );
-      if (settled && reported) {
-        serving = new Set(
-          now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
-        );
-        break;
-      }
+      const settled =
+        stuck.length === 0 ||
+        (Date.now() - progressAt > SETTLE_MS &&
+          stuck.every((a) => (a.status?.reasons?.length ?? 0) > 0));
+      if (settled && reported) break;
       if (Date.now() > deadline)
-        throw new Error('the twin did not place every application in time');
+        throw new Error(
+          `the twin did not place every application in time (${stuck.length} not ready)`,
+        );
       await sleep(200);
     }
     const clouds = new Map(input.clouds.map((c) => [c.metadata.name, c]));
