@@ -394,10 +394,17 @@ async function run(
       const r = request(stream, index);
       let status: number;
       try {
-        status = await send(url, headers, r);
+        // A pooled keep-alive socket the server closes just as the client
+        // reuses it fails the request without the server having seen it (a
+        // race under load, not a drop); the same request sent again tells the
+        // two apart: a server that drops it drops it again.
+        status = await send(url, headers, r).catch(() => send(url, headers, r));
       } catch (err) {
-        status = 0; // no response: the connection was dropped
-        tally.failures.push(`${stream}#${index} ${r.method} ${r.path}: ${String(err)}`);
+        status = 0; // no response twice: the connection was dropped
+        const cause = (err as { cause?: { code?: string } }).cause?.code;
+        tally.failures.push(
+          `${stream}#${index} ${r.method} ${r.path}: ${String(err)}${cause !== undefined ? ` (${cause})` : ''}`,
+        );
       }
       if (status >= 500)
         tally.failures.push(

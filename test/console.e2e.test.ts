@@ -154,7 +154,9 @@ describe(
         await page.locator('[data-testid=clouds-table] tbody tr').count(),
         clouds.items.length,
       );
-      // Charts are drawn (canvas) and their numbers are in a table too.
+      // Charts are drawn (canvas) and their numbers are in a table too. Chart.js
+      // loads after the map, so under load the canvases come a moment later.
+      await page.locator('figure.chart canvas').nth(3).waitFor({ timeout: 10_000 });
       assert.equal(await page.locator('figure.chart canvas').count(), 4);
     });
 
