@@ -2,7 +2,7 @@
 // optionally followed by a watch; and `get nodes --cluster NAME`, a cluster's
 // nodes as its driver reports them (nodes are not stored, so no watch).
 import { Option, type Command } from 'commander';
-import type { KindInfo } from '../../model/kinds.ts';
+import { DEFAULT_NAMESPACE, type KindInfo } from '../../model/kinds.ts';
 import type { AnyResource } from '../../model/schema.ts';
 import type { ResourceList } from '../client.ts';
 import { UsageError } from '../errors.ts';
@@ -263,4 +263,32 @@ function watchPrinter(
       };
     }
   }
+}
+
+/**
+ * `get [NAME]` under a kind's own command group (`yunjian migration get`): the
+ * same table as `yunjian get KIND`, in one namespace.
+ */
+export function registerGetOf(
+  group: Command,
+  session: Session,
+  kind: KindInfo,
+  noun: string,
+): void {
+  group
+    .command('get')
+    .description(`list ${kind.plural}, or show one`)
+    .argument('[name]', `${noun} name`)
+    .option('-n, --namespace <ns>', 'namespace')
+    .action(async (name: string | undefined, opts: { namespace?: string }, cmd: Command) => {
+      const client = await connect(session, cmd);
+      const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
+      const items =
+        name === undefined
+          ? (await client.list(kind, { namespace })).items
+          : [await client.get(kind, name, namespace)];
+      session.io.stdout(
+        renderResources(kind, items, { wide: false, namespaceColumn: false }, session.io.now()),
+      );
+    });
 }

@@ -5,8 +5,9 @@ import type { Command } from 'commander';
 import { lookupKind, DEFAULT_NAMESPACE, type KindInfo } from '../../model/kinds.ts';
 import type { Migration } from '../../model/schema.ts';
 import { resourcePath } from '../client.ts';
-import { ageSince, renderResources } from '../format.ts';
+import { ageSince } from '../format.ts';
 import { connect, type Session } from '../session.ts';
+import { registerGetOf } from './get.ts';
 import { registerMigrationPlanSubcommand } from './migrationplan.ts';
 
 const MIGRATIONS = lookupKind('migrations') as KindInfo;
@@ -60,22 +61,7 @@ export function registerMigration(program: Command, session: Session): void {
   const migration = program
     .command('migration')
     .description('show and steer migrations (yunjian migrate app NAME --to ... starts one)');
-  migration
-    .command('get')
-    .description('list migrations, or show one')
-    .argument('[name]', 'migration name')
-    .option('-n, --namespace <ns>', 'namespace')
-    .action(async (name: string | undefined, opts: { namespace?: string }, cmd: Command) => {
-      const client = await connect(session, cmd);
-      const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
-      const items =
-        name === undefined
-          ? (await client.list(MIGRATIONS, { namespace })).items
-          : [await client.get(MIGRATIONS, name, namespace)];
-      io.stdout(
-        renderResources(MIGRATIONS, items, { wide: false, namespaceColumn: false }, io.now()),
-      );
-    });
+  registerGetOf(migration, session, MIGRATIONS, 'migration');
   migration
     .command('describe')
     .description('phase, traffic, analyses and hooks of a migration')

@@ -18,9 +18,10 @@ import type {
 } from '../../model/schema.ts';
 import { resourcePath, type YunjianClient } from '../client.ts';
 import { UsageError } from '../errors.ts';
-import { ageSince, renderResources } from '../format.ts';
+import { ageSince } from '../format.ts';
 import { readManifests, toYamlStream } from '../manifest.ts';
 import { connect, type Session } from '../session.ts';
+import { registerGetOf } from './get.ts';
 
 const kind = (name: string) => lookupKind(name) as KindInfo;
 const PLANS = kind('migrationplans');
@@ -192,20 +193,7 @@ export function registerMigrationPlan(program: Command, session: Session): void 
   const cmdGroup = program
     .command('migrationplan')
     .description('show and steer migration plans (yunjian migration plan -f PLAN starts one)');
-  cmdGroup
-    .command('get')
-    .description('list migration plans, or show one')
-    .argument('[name]', 'plan name')
-    .option('-n, --namespace <ns>', 'namespace')
-    .action(async (name: string | undefined, opts: { namespace?: string }, cmd: Command) => {
-      const client = await connect(session, cmd);
-      const namespace = opts.namespace ?? DEFAULT_NAMESPACE;
-      const items =
-        name === undefined
-          ? (await client.list(PLANS, { namespace })).items
-          : [await client.get(PLANS, name, namespace)];
-      io.stdout(renderResources(PLANS, items, { wide: false, namespaceColumn: false }, io.now()));
-    });
+  registerGetOf(cmdGroup, session, PLANS, 'plan');
   cmdGroup
     .command('describe')
     .description("waves, each application's Migration and phase, unmovable applications")
