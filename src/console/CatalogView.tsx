@@ -3,9 +3,9 @@
 // bindings; an instance's page shows its conditions, the application it
 // became and the applications bound to it. Lists are fetched on entry and
 // every 5 s (instances change as controllers work; items rarely).
-import { useEffect, useState } from 'react';
 import type { Binding, CatalogItem, Instance } from '../model/schema/catalog.ts';
-import { API, ApiError, getJson } from './api.ts';
+import { API, getJson } from './api.ts';
+import { usePolled } from './polled.ts';
 import { byCategory, CATEGORIES, CATEGORY_LABELS, runsOnAgents, summarize } from './catalog.ts';
 import { href, replaceQuery, useRoute } from './router.ts';
 import { TableHead } from './ui.tsx';
@@ -18,40 +18,17 @@ interface Lists {
   bindings: Binding[];
 }
 
-function useCatalog(): { lists?: Lists; error?: string } {
-  const [state, setState] = useState<{ lists?: Lists; error?: string }>({});
-  useEffect(() => {
-    const abort = new AbortController();
-    const load = async () => {
-      try {
-        const [items, instances, bindings] = await Promise.all([
-          getJson<{ items: CatalogItem[] }>(`${API}/catalogitems`, abort.signal),
-          getJson<{ items: Instance[] }>(`${API}/instances`, abort.signal),
-          getJson<{ items: Binding[] }>(`${API}/bindings`, abort.signal),
-        ]);
-        setState({
-          lists: { items: items.items, instances: instances.items, bindings: bindings.items },
-        });
-      } catch (err) {
-        if (abort.signal.aborted) return;
-        setState((s) => ({
-          ...s,
-          error: err instanceof ApiError ? err.message : String(err),
-        }));
-      }
-    };
-    void load();
-    const timer = setInterval(() => void load(), POLL_MS);
-    return () => {
-      abort.abort();
-      clearInterval(timer);
-    };
-  }, []);
-  return state;
+async function loadCatalog(signal: AbortSignal): Promise<Lists> {
+  const [items, instances, bindings] = await Promise.all([
+    getJson<{ items: CatalogItem[] }>(`${API}/catalogitems`, signal),
+    getJson<{ items: Instance[] }>(`${API}/instances`, signal),
+    getJson<{ items: Binding[] }>(`${API}/bindings`, signal),
+  ]);
+  return { items: items.items, instances: instances.items, bindings: bindings.items };
 }
 
 export function CatalogView() {
-  const { lists, error } = useCatalog();
+  const { value: lists, error } = usePolled(loadCatalog, POLL_MS);
   const route = useRoute();
   const category = route.query.get('category') ?? '';
   return (
@@ -140,7 +117,7 @@ export function CatalogView() {
 }
 
 export function InstanceDetail({ namespace, name }: { namespace: string; name: string }) {
-  const { lists, error } = useCatalog();
+  const { value: lists, error } = usePolled(loadCatalog, POLL_MS);
   const inst = lists?.instances.find(
     (i) => i.metadata.namespace === namespace && i.metadata.name === name,
   );

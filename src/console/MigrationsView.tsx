@@ -2,11 +2,11 @@
 // Migration phase) and every Migration with its traffic split, step and gate
 // results (the weights each analysed step held, in order, are the split over
 // time). Fetched on entry and every 3 s: migrations move step by step.
-import { useEffect, useState } from 'react';
 import { targetLabel } from '../model/migrationplan.ts';
 import type { Migration } from '../model/schema/migration.ts';
 import type { MigrationPlan } from '../model/schema/migrationplan.ts';
-import { API, ApiError, getJson } from './api.ts';
+import { API, getJson } from './api.ts';
+import { usePolled } from './polled.ts';
 import { TableHead } from './ui.tsx';
 
 const POLL_MS = 3000;
@@ -17,30 +17,12 @@ interface Lists {
   migrations: Migration[];
 }
 
-function useMigrations(): { lists?: Lists; error?: string } {
-  const [state, setState] = useState<{ lists?: Lists; error?: string }>({});
-  useEffect(() => {
-    const abort = new AbortController();
-    const load = async () => {
-      try {
-        const [plans, migrations] = await Promise.all([
-          getJson<{ items: MigrationPlan[] }>(`${API}/migrationplans`, abort.signal),
-          getJson<{ items: Migration[] }>(`${API}/migrations`, abort.signal),
-        ]);
-        setState({ lists: { plans: plans.items, migrations: migrations.items } });
-      } catch (err) {
-        if (abort.signal.aborted) return;
-        setState((s) => ({ ...s, error: err instanceof ApiError ? err.message : String(err) }));
-      }
-    };
-    void load();
-    const timer = setInterval(() => void load(), POLL_MS);
-    return () => {
-      abort.abort();
-      clearInterval(timer);
-    };
-  }, []);
-  return state;
+async function loadMigrations(signal: AbortSignal): Promise<Lists> {
+  const [plans, migrations] = await Promise.all([
+    getJson<{ items: MigrationPlan[] }>(`${API}/migrationplans`, signal),
+    getJson<{ items: Migration[] }>(`${API}/migrations`, signal),
+  ]);
+  return { plans: plans.items, migrations: migrations.items };
 }
 
 /** "25% on the target, 75% on the source", or the phase's word for it. */
@@ -112,7 +94,7 @@ function PlanSection({ plan }: { plan: MigrationPlan }) {
 }
 
 export function MigrationsView() {
-  const { lists, error } = useMigrations();
+  const { value: lists, error } = usePolled(loadMigrations, POLL_MS);
   return (
     <section aria-labelledby="migrations-title">
       <h1 id="migrations-title" tabIndex={-1}>
