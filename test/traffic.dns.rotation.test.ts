@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { Authority } from '../src/traffic/answer.ts';
-import { DnsEngine } from '../src/traffic/dns.ts';
+import { DnsEngine } from '../src/traffic/dns-engine.ts';
 import { builtinGeoLocator } from '../src/traffic/geo.ts';
 import type { TrafficEndpoint, TrafficRoute, TrafficSpec } from '../src/traffic/routes.ts';
 import { sharedCounters } from '../src/traffic/strategies.ts';

@@ -10,7 +10,7 @@
 // and rcode); the native side counts hits per count key id, assigned here.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { DnsCounts, DnsEngine, EncodedRotation } from './dns.ts';
+import type { DnsCounts, DnsEngine, EncodedRotation } from './dns-engine.ts';
 import { counterSlot } from './strategies.ts';
 
 /** What serves a DNS server's UDP besides the main thread. */

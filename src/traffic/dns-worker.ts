@@ -4,7 +4,7 @@
 // so the main thread knows when every socket answers from it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { Authority } from './answer.ts';
-import { bindUdp, DnsEngine, type AnswerState, type WorkerMessage } from './dns.ts';
+import { bindUdp, DnsEngine, type AnswerState, type WorkerMessage } from './dns-engine.ts';
 import { builtinGeoLocator } from './geo.ts';
 import type { TrafficEndpoint, TrafficRoute } from './routes.ts';
 
