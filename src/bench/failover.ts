@@ -14,19 +14,19 @@
 // address and spreads connections over its local replicas of
 // examples/apps/hello.mjs), and `yunjian gateway`. Loopback only; each child
 // runs in its own process group and is killed at the end, also on failure.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Resolver } from 'node:dns/promises';
-import { tmpdir, loadavg } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { allocatePort } from '../lib/net.ts';
 import type { TrafficStatus } from '../traffic/index.ts';
+import { killGroup, killReplica, Lab, sleep, until } from './lab.ts';
 import { fixed, int, machine, RESULTS_DIR, table, writeJson } from './report.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const CLOUDS = [
   { cluster: 'east', cloud: 'alpha', site: 'alpha-1', address: '127.0.31.1' },
   { cluster: 'north', cloud: 'beta', site: 'beta-1', address: '127.0.32.1' },
@@ -44,90 +44,6 @@ const REQUEST_TIMEOUT_MS = 2_000;
 /** How long after the kill we wait for the control plane to move the replicas. */
 const CONTROL_PLANE_WAIT_MS = 30_000;
 const progress = (line: string) => process.stderr.write(`bench:failover: ${line}\n`);
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-/** Polls until `fn` returns a value; throws after `ms`. */
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${ms} ms`, { cause: last });
-    await sleep(100);
-  }
-}
-
-/** The yunjian processes of this run, each in its own process group. */
-class Lab {
-  readonly dir = mkdtempSync(join(tmpdir(), 'yunjian-bench-failover-'));
-  readonly children: ChildProcess[] = [];
-  readonly output = new Map<ChildProcess, string>();
-  /** Lines as they arrive, with the wall-clock time (ms since epoch). */
-  readonly lines: { child: ChildProcess; at: number; line: string }[] = [];
-
-  spawn(args: string[], env: Record<string, string> = {}): ChildProcess {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      cwd: ROOT,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, YUNJIAN_TOKEN: '', YUNJIAN_SERVER: '', ...env },
-    });
-    this.children.push(child);
-    this.output.set(child, '');
-    const keep = (d: Buffer) => {
-      const text = d.toString();
-      this.output.set(child, (this.output.get(child) ?? '') + text);
-      const at = Date.now();
-      for (const line of text.split('\n')) if (line !== '') this.lines.push({ child, at, line });
-    };
-    child.stdout?.on('data', keep);
-    child.stderr?.on('data', keep);
-    return child;
-  }
-
-  async waitFor(child: ChildProcess, re: RegExp, what: string): Promise<RegExpExecArray> {
-    return until(
-      what,
-      async () => {
-        if (child.exitCode !== null)
-          throw new Error(`${what}: exited ${child.exitCode}: ${this.output.get(child)}`);
-        return re.exec(this.output.get(child) ?? '') ?? undefined;
-      },
-      60_000,
-    );
-  }
-
-  killAll(signal: NodeJS.Signals): void {
-    for (const c of this.children) killGroup(c, signal);
-  }
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** SIGKILL to a replica pid an agent reported, only while it still runs the example app. */
-function killReplica(pid: number): void {
-  try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('examples/apps/hello.mjs')) return;
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
 
 interface Sample {
   at: number;
@@ -261,7 +177,7 @@ interface PathSummary {
 
 /** One run with its own processes and data; throws when a step does not complete. */
 async function runOnce(run: number): Promise<RunRecord> {
-  const lab = new Lab();
+  const lab = new Lab('failover');
   let replicaPids: number[] = [];
   let api: (<T>(path: string) => Promise<T>) | undefined;
   try {
