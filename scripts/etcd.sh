@@ -10,8 +10,9 @@
 #   scripts/etcd.sh start-member DIR I                        start member I again with its data
 #
 # Member I listens for clients on 127.0.0.1:P+2(I-1) and for peers on the port
-# after it. Without --base-port a base in 20000-39999 with all 2N ports free is
-# picked. DIR holds mI/ (data), mI.pid, mI.cmd (its command line), mI.log and
+# after it. Without --base-port a base in 20000-31999 with all 2N ports free is
+# picked: below Linux's ephemeral range (32768-60999), so an outgoing
+# connection's local port cannot take a member's port between check and bind. DIR holds mI/ (data), mI.pid, mI.cmd (its command line), mI.log and
 # `endpoints`. Only the PIDs recorded in DIR are ever signalled, and only while
 # /proc says they are still an etcd.
 #
@@ -30,7 +31,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 pick_base() {
   local members=$1 tries base p busy
   for tries in $(seq 1 50); do
-    base=$((20000 + (RANDOM % 10000) * 2))
+    base=$((20000 + (RANDOM % 6000) * 2))
     busy=0
     for p in $(seq "$base" $((base + 2 * members - 1))); do
       if port_in_use "$p"; then busy=1; break; fi

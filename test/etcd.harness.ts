@@ -3,7 +3,7 @@
 // members the script started there. Without etcd the tests are skipped, except
 // under CI=true, where a missing etcd fails them.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,16 +29,25 @@ export class EtcdCluster {
     this.endpoints = endpoints;
   }
 
+  /**
+   * Starts a cluster; a start that fails (a port taken between the script's
+   * check and etcd's bind by another test's server) is tried once more on
+   * fresh ports. The members' logs go into the error of a start that fails twice.
+   */
   static async start(members: number): Promise<EtcdCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'yunjian-etcd-'));
-    try {
-      const { stdout } = await run(SCRIPT, ['start', dir, '--members', String(members)], {
-        timeout: 60_000,
-      });
-      return new EtcdCluster(dir, stdout.trim().split(','));
-    } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
-      throw err;
+    for (let attempt = 1; ; attempt++) {
+      const dir = mkdtempSync(join(tmpdir(), 'yunjian-etcd-'));
+      try {
+        const { stdout } = await run(SCRIPT, ['start', dir, '--members', String(members)], {
+          timeout: 60_000,
+        });
+        return new EtcdCluster(dir, stdout.trim().split(','));
+      } catch (err) {
+        const logs = memberLogs(dir);
+        await run(SCRIPT, ['stop', dir], { timeout: 30_000 }).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+        if (attempt >= 2) throw new Error(`etcd did not start twice:\n${logs}`, { cause: err });
+      }
     }
   }
 
@@ -60,4 +69,12 @@ export class EtcdCluster {
     await run(SCRIPT, ['stop', this.dir], { timeout: 30_000 });
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The last lines of each member's log in `dir`. */
+function memberLogs(dir: string): string {
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => /^m\d+\.log$/.test(f)) : [];
+  return files
+    .map((f) => `${f}:\n${readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n')}`)
+    .join('\n');
 }
