@@ -1,17 +1,25 @@
-// Kill -9 of a real `yunjian server` process in the middle of a MigrationPlan
-// (once the first wave's Migrations exist), then a restart on the same data
-// directory: the plan finishes, with exactly one Migration per application,
-// each Succeeded, and every application on the target with exactly the
-// replicas it asks for.
+// Kill -9 of a real `yunjian server` process in the middle of a MigrationPlan,
+// then a restart on the same data directory.
+//
+// 1. Once, as the second wave starts: the plan finishes, with exactly one
+//    Migration per application, each Succeeded, and every application on the
+//    target with exactly the replicas it asks for.
+// 2. Five times, each at a Migration phase drawn from a seeded random
+//    (YUNJIAN_CRASH_SEED, 16 by default; each kill's phase is a diagnostic in
+//    the test output), one plan moving its applications one at a time, one of
+//    them aborted by the user: every application ends Succeeded on the target
+//    or RolledBack on the source, with exactly its replicas, none lost or
+//    duplicated.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, it } from 'node:test';
+import { after, it, type TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import { allocatePort } from '../src/lib/net.ts';
-import type { Application, Migration, MigrationPlan } from '../src/model/schema.ts';
+import { seededRandom } from '../src/lib/random.ts';
+import type { Application, Migration, MigrationPhase, MigrationPlan } from '../src/model/schema.ts';
 import { until } from './wait.ts';
 
 const repo = join(import.meta.dirname, '..');
@@ -51,7 +59,9 @@ const fleet = ['old', 'new'].flatMap((cloud) => [
   },
 ]);
 
-async function start(port: number): Promise<ChildProcess> {
+writeFileSync(join(dir, 'fleet.yaml'), fleet.map((d) => stringify(d)).join('---\n'));
+
+async function start(port: number, data: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -60,7 +70,7 @@ async function start(port: number): Promise<ChildProcess> {
       '--port',
       String(port),
       '--data',
-      join(dir, 'state'),
+      data,
       '--fleet',
       join(dir, 'fleet.yaml'),
       '--sim-startup-seconds',
@@ -83,12 +93,10 @@ async function start(port: number): Promise<ChildProcess> {
   return child;
 }
 
-it('a plan killed -9 mid-wave resumes after a restart and moves every app exactly once', async () => {
-  writeFileSync(join(dir, 'fleet.yaml'), fleet.map((d) => stringify(d)).join('---\n'));
-  const port = await allocatePort();
-  let child = await start(port);
-  const token = readFileSync(join(dir, 'state', 'admin.token'), 'utf8').trim();
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+/** Authenticated JSON calls to the server on `port` with the admin token in `data`. */
+function caller(port: number, data: string) {
+  const token = readFileSync(join(data, 'admin.token'), 'utf8').trim();
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -98,18 +106,34 @@ it('a plan killed -9 mid-wave resumes after a restart and moves every app exactl
     assert.ok(res.ok, `${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
     return json;
   };
+}
+
+/** Creates an app with 2 replicas of 100m on cloud `old`. */
+const oldApp = (name: string, dependsOn: string[] = []) => ({
+  apiVersion: 'yunjian.io/v1alpha1',
+  kind: 'Application',
+  metadata: { name, namespace: 'default' },
+  spec: {
+    components: [{ name: 'web', image: 'hello', replicas: 2, resources: { cpu: '100m' } }],
+    placement: { clusterAffinity: { clouds: ['old'] } },
+    ...(dependsOn.length > 0 ? { dependsOn } : {}),
+  },
+});
+
+const killed = async (child: ChildProcess) => {
+  child.kill('SIGKILL');
+  if (child.exitCode === null && child.signalCode === null)
+    await new Promise((r) => child.once('exit', r));
+};
+
+it('a plan killed -9 mid-wave resumes after a restart and moves every app exactly once', async () => {
+  const port = await allocatePort();
+  const data = join(dir, 'state');
+  let child = await start(port, data);
+  const call = caller(port, data);
   const names = ['a', 'b', 'c', 'd', 'e'];
   for (const name of names)
-    await call('POST', `${NS}/applications`, {
-      apiVersion: 'yunjian.io/v1alpha1',
-      kind: 'Application',
-      metadata: { name, namespace: 'default' },
-      spec: {
-        components: [{ name: 'web', image: 'hello', replicas: 2, resources: { cpu: '100m' } }],
-        placement: { clusterAffinity: { clouds: ['old'] } },
-        ...(name !== 'a' ? { dependsOn: ['a'] } : {}),
-      },
-    });
+    await call('POST', `${NS}/applications`, oldApp(name, name !== 'a' ? ['a'] : []));
   const apps = () => call<{ items: Application[] }>('GET', `${NS}/applications`);
   await until('every application ready on old', async () =>
     (await apps()).items.every((a) => a.status?.replicas?.ready === 2) ? true : undefined,
@@ -134,9 +158,8 @@ it('a plan killed -9 mid-wave resumes after a restart and moves every app exactl
       ? true
       : undefined;
   });
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
-  child = await start(port);
+  await killed(child);
+  child = await start(port, data);
   await until(
     'the plan Succeeded',
     async () => ((await plan()).status?.phase === 'Succeeded' ? true : undefined),
@@ -156,6 +179,152 @@ it('a plan killed -9 mid-wave resumes after a restart and moves every app exactl
       ? true
       : undefined;
   });
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+});
+
+/**
+ * Kills the server with SIGKILL as soon as its watch reports a Migration in
+ * `phase` (a phase can last a single controller pass, too short to be caught
+ * by polling); `onEvent` sees every Migration reported before that. Returns
+ * the Migration's name.
+ */
+async function killAtPhase(
+  port: number,
+  data: string,
+  child: ChildProcess,
+  phase: MigrationPhase,
+  onEvent: (items: Migration[]) => Promise<void>,
+): Promise<string> {
+  const token = readFileSync(join(data, 'admin.token'), 'utf8').trim();
+  const res = await fetch(`http://127.0.0.1:${port}${NS}/migrations?watch=true`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(60_000),
+  });
+  assert.ok(res.ok && res.body, `watch: ${res.status}`);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = '';
+  let victim: string | undefined;
+  try {
+    while (victim === undefined) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the watch ended before a Migration entered ${phase}`);
+      const lines = (buffered + value).split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const event = JSON.parse(line) as { type: string; object: Migration };
+        if (event.type === 'BOOKMARK') continue;
+        if (event.object.status?.phase === phase) {
+          child.kill('SIGKILL');
+          victim = event.object.metadata.name;
+          break;
+        }
+        await onEvent([event.object]);
+      }
+    }
+  } finally {
+    // The kill ends the stream with an error; nothing more is read from it.
+    await reader.cancel().catch(() => undefined);
+  }
+  await killed(child);
+  return victim;
+}
+
+const KILL_PHASES: readonly MigrationPhase[] = ['PreScaling', 'Shifting', 'Cutover', 'Finalizing'];
+
+it('five kills -9 at random phases: every app Succeeded on the target or RolledBack at its source, replicas exact', async (t: TestContext) => {
+  const seed = Number(process.env.YUNJIAN_CRASH_SEED ?? 16);
+  const random = seededRandom(seed, 'migration-crash');
+  const phases = Array.from(
+    { length: 5 },
+    () => KILL_PHASES[Math.floor(random() * KILL_PHASES.length)] as MigrationPhase,
+  );
+  t.diagnostic(`seed ${seed}: kills at ${phases.join(', ')}`);
+  const port = await allocatePort();
+  const data = join(dir, 'five-kills');
+  let child = await start(port, data);
+  const call = caller(port, data);
+  // One at a time, so each phase comes round again after a kill has passed it.
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+  const aborted = 'c';
+  for (const name of names) await call('POST', `${NS}/applications`, oldApp(name));
+  const apps = async () =>
+    (await call<{ items: Application[] }>('GET', `${NS}/applications`)).items;
+  const migrations = async () =>
+    (await call<{ items: Migration[] }>('GET', `${NS}/migrations`)).items;
+  await until('every application ready on old', async () =>
+    (await apps()).every((a) => a.status?.replicas?.ready === 2) ? true : undefined,
+  );
+  await call('POST', `${NS}/migrationplans`, {
+    apiVersion: 'yunjian.io/v1alpha1',
+    kind: 'MigrationPlan',
+    metadata: { name: 'one-by-one', namespace: 'default' },
+    spec: {
+      targets: [{ to: { cloud: 'new' } }],
+      waveSize: names.length,
+      concurrency: 1,
+      gate: { maxFailed: 1 },
+      migration: { steps: [50, 100], pauseSeconds: 1, analysis: { minRequests: 0 } },
+    },
+  });
+  const plan = () => call<MigrationPlan>('GET', `${NS}/migrationplans/one-by-one`);
+  const abortIfShifting = async (items: Migration[]) => {
+    const m = items.find((x) => x.spec.application === aborted);
+    if (m?.status?.phase === 'Shifting' && m.spec.abort !== true)
+      // A conflict with the controller's write is tried again on the next read.
+      await call('PUT', `${NS}/migrations/${m.metadata.name}`, {
+        ...m,
+        spec: { ...m.spec, abort: true },
+      }).catch((err: unknown) => {
+        if (!(err instanceof Error && err.message.includes(': 409 '))) throw err;
+      });
+  };
+  for (const [i, phase] of phases.entries()) {
+    const victim = await killAtPhase(port, data, child, phase, abortIfShifting);
+    t.diagnostic(`kill ${i + 1}: -9 as ${victim} entered ${phase}`);
+    child = await start(port, data);
+  }
+  await until(
+    'the plan Succeeded',
+    async () => {
+      await abortIfShifting(await migrations());
+      return (await plan()).status?.phase === 'Succeeded' ? true : undefined;
+    },
+    { timeoutMs: 90_000, context: async () => JSON.stringify((await plan()).status) },
+  );
+  const done = await migrations();
+  assert.deepEqual(done.map((m) => m.spec.application).sort(), names, 'one Migration per app');
+  for (const m of done)
+    assert.equal(
+      m.status?.phase,
+      m.spec.application === aborted ? 'RolledBack' : 'Succeeded',
+      m.metadata.name,
+    );
+  // No replica lost or duplicated: each app has exactly its 2, all ready, all
+  // on one side (the target when it moved, its source when it rolled back).
+  await until(
+    'every application with exactly its replicas where its migration left it',
+    async () => {
+      const items = await apps();
+      return items.every((a) => {
+        const cloud = a.metadata.name === aborted ? 'old' : 'new';
+        const placements = a.status?.placements ?? [];
+        return (
+          a.status?.replicas?.ready === 2 &&
+          a.status.replicas.desired === 2 &&
+          placements.reduce((n, p) => n + p.desired, 0) === 2 &&
+          placements.reduce((n, p) => n + p.ready, 0) === 2 &&
+          placements.every((p) => p.cloud === cloud)
+        );
+      })
+        ? true
+        : undefined;
+    },
+    {
+      context: async () =>
+        JSON.stringify((await apps()).map((a) => [a.metadata.name, a.status?.placements])),
+    },
+  );
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
 });
