@@ -2,8 +2,12 @@
 // fleet and applications in a fresh sim twin (an in-memory store, the real
 // control loops, the sim driver), so nothing real changes. Time is
 // accelerated by `speedup`: every pause and replica start-up is that many
-// times shorter and member API rate limits that many times higher, and the
-// wall time measured is multiplied back. Members that are not sim clusters
+// times shorter and member API rate limits that many times higher. The
+// controllers' own delays (readiness polling, heartbeats, plan resync, listing
+// caches) do not shrink, so the wall time is not simply multiplied back: the
+// plan runs twice, at the speedup and at half of it, in fresh twins, and the
+// wall times W(k) = S/k + F give the scaled part S and the fixed part F; the
+// prediction is S + F (see `splitWallTimes`). Members that are not sim clusters
 // become sim clusters with their reported nodes (architecture, cpu, memory).
 // The twin has no traffic, so each gate sees the targets' health only
 // (analysis.minRequests 0).
@@ -64,9 +68,14 @@ export interface WhatIfReport {
   unmovable: { name: string; reason: string }[];
   /** The planner's estimate for these waves at real time, seconds. */
   plannedSeconds: number;
-  /** Wall time of the run in the twin times the speedup: the prediction, seconds. */
+  /** The prediction at real time, seconds: the scaled part plus the fixed part. */
   simulatedSeconds: number;
+  /** The part of the duration the speedup does not shrink (the controllers' own delays), seconds. */
+  fixedSeconds: number;
+  /** Wall time of the run at the speedup, seconds. */
   wallSeconds: number;
+  /** Wall time of the run at half the speedup that separates the fixed part, seconds (0 at speedup 1). */
+  calibrationWallSeconds: number;
   /** The most cpu and memory each target held above what it held before the plan. */
   peakExtra: { target: string; cpuCores: number; memoryGiB: number }[];
   /** Monthly cost of the applications' requests at their clusters' list prices (730 h). */
@@ -156,8 +165,52 @@ const SETTLE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The scaled and fixed parts of a run from its wall times at two speedups,
+ * W(k) = S/k + F. Noise between the runs can push F outside [0, W(fast)];
+ * it is clamped there, so the prediction lies between W(fast) and
+ * fast x W(fast) (the plain multiplied-back wall time).
+ */
+export function splitWallTimes(
+  fast: { speedup: number; wallSeconds: number },
+  slow: { speedup: number; wallSeconds: number },
+): { scaledSeconds: number; fixedSeconds: number } {
+  const scaled = (slow.wallSeconds - fast.wallSeconds) / (1 / slow.speedup - 1 / fast.speedup);
+  const fixed = Math.min(Math.max(fast.wallSeconds - scaled / fast.speedup, 0), fast.wallSeconds);
+  return { scaledSeconds: (fast.wallSeconds - fixed) * fast.speedup, fixedSeconds: fixed };
+}
+
 export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
   const speedup = input.speedup ?? 60;
+  const fast = await runTwin(input, speedup);
+  if (speedup <= 1)
+    return {
+      ...fast,
+      simulatedSeconds: fast.wallSeconds,
+      fixedSeconds: 0,
+      calibrationWallSeconds: 0,
+    };
+  const slowSpeedup = Math.max(1, speedup / 2);
+  const slow = await runTwin(input, slowSpeedup);
+  const { scaledSeconds, fixedSeconds } = splitWallTimes(
+    { speedup, wallSeconds: fast.wallSeconds },
+    { speedup: slowSpeedup, wallSeconds: slow.wallSeconds },
+  );
+  return {
+    ...fast,
+    simulatedSeconds: scaledSeconds + fixedSeconds,
+    fixedSeconds,
+    calibrationWallSeconds: slow.wallSeconds,
+    // Both runs are checks: an app at zero ready in either is reported.
+    zeroReady: [...new Set([...fast.zeroReady, ...slow.zeroReady])].slice(0, 20),
+    samples: fast.samples + slow.samples,
+  };
+}
+
+type TwinRun = Omit<WhatIfReport, 'simulatedSeconds' | 'fixedSeconds' | 'calibrationWallSeconds'>;
+
+/** One run of the plan in a fresh twin at `speedup`. */
+async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
   const log = input.log ?? (() => undefined);
   const timeoutMs = input.timeoutMs ?? 600_000;
   const store = openSqliteStore({ path: ':memory:' });
@@ -344,7 +397,6 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         input.plan.spec,
         input.startupSeconds ?? DEFAULT_STARTUP_SECONDS,
       ),
-      simulatedSeconds: wallSeconds * speedup,
       wallSeconds,
       peakExtra: [...peak].map(([target, p]) => {
         const b = baseline.get(target) ?? { cpu: 0, memory: 0 };
