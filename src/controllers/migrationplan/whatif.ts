@@ -7,7 +7,8 @@
 // caches) do not shrink, so the wall time is not simply multiplied back: the
 // plan runs twice, at the speedup and at half of it, in fresh twins, and the
 // wall times W(k) = S/k + F give the scaled part S and the fixed part F; the
-// prediction is S + F (see `splitWallTimes`). Members that are not sim clusters
+// prediction is S + F (see `splitWallTimes`), and never less than the steps'
+// pauses each concurrency slot waits in turn. Members that are not sim clusters
 // become sim clusters with their reported nodes (architecture, cpu, memory).
 // The twin has no traffic, so each gate sees the targets' health only
 // (analysis.minRequests 0).
@@ -196,9 +197,15 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
     { speedup, wallSeconds: fast.wallSeconds },
     { speedup: slowSpeedup, wallSeconds: slow.wallSeconds },
   );
+  // Each concurrency slot waits every step's pause of its migrations in turn,
+  // so a plan that succeeded took at least that. Waits the speedup makes
+  // shorter than the controllers' polling (500 ms) are rounded up to it in
+  // both runs, and their difference can then fall below it.
+  const pausesAlone =
+    fast.phase === 'Succeeded' ? predictSeconds(fast.waves, input.plan.spec, 0) : 0;
   return {
     ...fast,
-    simulatedSeconds: scaledSeconds + fixedSeconds,
+    simulatedSeconds: Math.max(scaledSeconds + fixedSeconds, pausesAlone),
     fixedSeconds,
     calibrationWallSeconds: slow.wallSeconds,
     // Both runs are checks: an app at zero ready in either is reported.
