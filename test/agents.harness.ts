@@ -133,6 +133,42 @@ export class AgentLab {
   }
 
   /**
+   * Opens a watch on a list path now and resolves with the first object it
+   * reports that `match` accepts. Every write is reported, so a state that
+   * lasts one controller pass, too short for polling, is still seen.
+   */
+  async firstWatched<T>(
+    path: string,
+    match: (object: T) => boolean,
+    timeoutMs: number,
+  ): Promise<{ found: Promise<T> }> {
+    const res = await fetch(`${this.url}${path}?watch=true`, {
+      headers: { authorization: `Bearer ${this.admin}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok || res.body === null) throw new Error(`watch ${path}: HTTP ${res.status}`);
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const found = (async () => {
+      let buffered = '';
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) throw new Error(`the watch of ${path} ended before a match`);
+          const lines = (buffered + value).split('\n');
+          buffered = lines.pop() ?? '';
+          for (const line of lines) {
+            const event = JSON.parse(line) as { type: string; object: T };
+            if (event.type !== 'BOOKMARK' && match(event.object)) return event.object;
+          }
+        }
+      } finally {
+        await reader.cancel().catch(() => undefined);
+      }
+    })();
+    return { found };
+  }
+
+  /**
    * Applies a fleet file, creates a join token for each agent and starts them.
    * An agent started again later joins with the credential its first join saved.
    */

@@ -210,6 +210,11 @@ export function createApplicationController(
         await cd[1].deleteWorkload(k).then(
           () => {
             touched(cn);
+            // A listing requested before this delete still shows the workload,
+            // with the hash and ready replicas it had: were the app to want it
+            // back within the cache's life, it would count those replicas and
+            // skip the write that recreates them.
+            listingCache.delete(cn);
             applied.get(appKey(namespace, name))?.delete(placementKey(k.component, cn));
           },
           (err: unknown) => {
@@ -583,6 +588,7 @@ export function createApplicationController(
         const app = o.apps.get(appKey(w.key.namespace, w.key.app));
         if (!isOrphan(w, cluster.metadata.name, app)) continue;
         await driver.deleteWorkload(w.key).catch(() => undefined);
+        listingCache.delete(cluster.metadata.name);
         deleted++;
       }
     }
