@@ -8,6 +8,7 @@
 // bad target fails, and the gate sees those failures in its per-backend stats.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
+import { Resolver } from 'node:dns/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -23,6 +24,9 @@ const HOST = 'hello.migrate.example.com';
 const lab = new AgentLab();
 const failFile = join(lab.dir, 'gamma-fails');
 let gatewayPort = 0;
+let dnsPort = 0;
+/** The port hello listens on, on each agent's address. */
+const APP_PORT = 18190;
 
 interface Placement {
   component: string;
@@ -62,7 +66,7 @@ spec:
       platforms: [linux/amd64, linux/arm64]
       replicas: 2
       resources: { cpu: 100m, memory: 32Mi }
-      ports: [{ name: http, port: 18190 }]
+      ports: [{ name: http, port: ${APP_PORT} }]
       command: [node, examples/apps/hello.mjs]
       env: { COMPONENT: web }
       healthCheck: { http: { path: /healthz }, intervalSeconds: 1, failureThreshold: 2 }
@@ -74,6 +78,7 @@ spec:
   traffic:
     host: ${HOST}
     strategy: failover
+    ttl: 5
     failover: { order: [{ cloud: alpha }, { cloud: beta }, { cloud: gamma }] }
     healthCheck:
       http: { path: /healthz }
@@ -143,6 +148,88 @@ class Load {
   }
 }
 
+/**
+ * Clients that find the app through the control plane's DNS and honour the
+ * TTL: each resolves the host, keeps its answer for the TTL, and sends each GET
+ * on a new connection straight to the answered address (no gateway, no
+ * retry). They start a second apart, so their answers expire at different
+ * times. Bounded in count and time.
+ */
+class DnsClients {
+  ok = 0;
+  resolutions = 0;
+  readonly failures: string[] = [];
+  readonly byAddress = new Map<string, number>();
+  readonly ttls = new Set<number>();
+  #stop = false;
+  readonly #loops: Promise<void>[] = [];
+  readonly #resolver = new Resolver({ timeout: 1000, tries: 2 });
+
+  constructor(dnsPort: number) {
+    this.#resolver.setServers([`127.0.0.1:${dnsPort}`]);
+  }
+
+  start(clients = 4, maxRequests = 50_000, maxMs = 300_000): void {
+    const deadline = Date.now() + maxMs;
+    for (let i = 0; i < clients; i++)
+      this.#loops.push(
+        (async () => {
+          if (i > 0) await new Promise((r) => setTimeout(r, i * 1000));
+          const cache: { answer?: { address: string; until: number } } = {};
+          for (let n = 0; n < maxRequests && !this.#stop && Date.now() < deadline; n++) {
+            const address = await this.#address(cache);
+            if (address !== undefined) await this.#get(address);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })(),
+      );
+  }
+
+  async #address(cache: { answer?: { address: string; until: number } }) {
+    if (cache.answer === undefined || Date.now() >= cache.answer.until) {
+      try {
+        const records = await this.#resolver.resolve4(HOST, { ttl: true });
+        this.resolutions++;
+        const ttl = Math.min(...records.map((r) => r.ttl));
+        this.ttls.add(ttl);
+        const address = records[0]?.address;
+        if (address === undefined) throw new Error('no address');
+        cache.answer = { address, until: Date.now() + ttl * 1000 };
+      } catch (err) {
+        this.failures.push(`resolve: ${(err as Error).message}`);
+        return undefined;
+      }
+    }
+    return cache.answer.address;
+  }
+
+  #get(address: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const req = request({ host: address, port: APP_PORT, path: '/', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            this.ok++;
+            this.byAddress.set(address, (this.byAddress.get(address) ?? 0) + 1);
+          } else this.failures.push(`HTTP ${res.statusCode} from ${address}`);
+          resolve();
+        });
+      });
+      req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+      req.on('error', (err) => {
+        this.failures.push(`${address}: ${err.message}`);
+        resolve();
+      });
+      req.end();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await Promise.all(this.#loops);
+  }
+}
+
 async function migrate(name: string, to: string, extra: string[]): Promise<MigrationView> {
   const r = await lab.cli(
     'migrate',
@@ -194,12 +281,15 @@ const settled = () =>
   );
 
 const serverArgs = () => [
+  '--dns-port',
+  String(dnsPort),
   '--gateway-stats',
   `http://127.0.0.1:${gatewayPort}/.well-known/yunjian/backends`,
 ];
 
 before(async () => {
   gatewayPort = await allocatePort();
+  dnsPort = await allocatePort();
   await lab.startServer(0, serverArgs());
   await lab.join(join(ROOT, 'examples/agents/fleet.yaml'), AGENTS);
   const gw = lab.spawn(
@@ -241,6 +331,15 @@ test('migrating an app between agent clouds under load through the gateway', asy
   });
   load.start();
   t.after(() => load.stop());
+  const dns = new DnsClients(dnsPort);
+  await until('DNS answers hello with east', async () => {
+    const probe = new DnsClients(dnsPort);
+    probe.start(1, 1);
+    await probe.stop();
+    return probe.byAddress.has('127.0.21.1') ? true : undefined;
+  });
+  dns.start(5);
+  t.after(() => dns.stop());
 
   await t.test('alpha -> beta: every step passes, 0 failed requests', async () => {
     const m = await migrate('hello-to-beta', 'cloud=beta', ['--finalize', 'automatic']);
@@ -263,6 +362,15 @@ test('migrating an app between agent clouds under load through the gateway', asy
     t.diagnostic(`requests by cluster: ${JSON.stringify(Object.fromEntries(load.byCluster))}`);
     assert.ok((load.byCluster.get('north') ?? 0) > 0, 'the target served');
     assert.deepEqual(load.failures, []);
+    // The DNS client followed the answers as they changed, each kept for its
+    // TTL (5 s, longer than the 3 s pauses: the source outlives its last answer).
+    t.diagnostic(
+      `DNS clients: ${dns.ok} requests, ${dns.resolutions} resolutions, by address ${JSON.stringify(Object.fromEntries(dns.byAddress))}`,
+    );
+    assert.deepEqual(dns.failures, []);
+    assert.deepEqual([...dns.ttls], [5]);
+    assert.ok((dns.byAddress.get('127.0.22.1') ?? 0) > 0, 'DNS sent the client to the target');
+    assert.ok(dns.resolutions >= 10, `re-resolved as the TTL ran out (${dns.resolutions})`);
   });
 
   await t.test('beta -> gamma failing at step 2: exact rollback, 0 failed requests', async () => {
@@ -311,6 +419,14 @@ test('migrating an app between agent clouds under load through the gateway', asy
       'MigrationRolledBack',
     ])
       assert.ok(reasons.includes(r), `event ${r}`);
+    // A DNS client has no gateway to retry for it: gamma's own 500s reach it.
+    // Nothing else does: gamma served until the answers pointing at it expired.
+    await dns.stop();
+    t.diagnostic(`DNS clients during the rollback: ${JSON.stringify(dns.failures.slice(0, 5))}`);
+    assert.deepEqual(
+      dns.failures.filter((f) => f !== 'HTTP 500 from 127.0.23.1'),
+      [],
+    );
   });
 
   // YUNJIAN_KILL_PHASE picks the phase; by default one is drawn at random.

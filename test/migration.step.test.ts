@@ -5,15 +5,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  analyze,
   appMigration,
   finalSpec,
   resolveTarget,
   stepMigration,
   type FleetCluster,
   type StepInput,
-  type TargetMetrics,
 } from '../src/controllers/migration/step.ts';
+import { analyze, type TargetMetrics } from '../src/controllers/migration/analysis.ts';
 import type {
   Application,
   ApplicationSpec,
@@ -107,6 +106,10 @@ const surge = (weight: number, mode: 'surge' | 'restore' | 'move' = 'surge') => 
   ...baseSpec,
   migration: appMigration(migration(undefined), mode, weight),
 });
+const slowTtl: ApplicationSpec = {
+  ...baseSpec,
+  traffic: { host: 'shop.example.com', strategy: 'failover', ttl: 90 },
+};
 const good: TargetMetrics = { requests: 500, errors: 0, p99LatencyMs: 20, healthyFraction: 1 };
 
 interface Case {
@@ -117,6 +120,8 @@ interface Case {
   weight?: number;
   /** The app spec the pass writes (undefined: no write). */
   writes?: ApplicationSpec;
+  /** When the pass asks to look again, ms. */
+  requeueAfterMs?: number;
   actions?: string[];
   events?: string[];
   analysis?: 'success' | 'fail' | 'inconclusive';
@@ -249,7 +254,7 @@ const cases: Case[] = [
       metrics: { ...good, errors: 100 },
     },
     phase: 'RollingBack',
-    writes: surge(0, 'restore'),
+    writes: surge(0),
     analysis: 'fail',
   },
   {
@@ -261,7 +266,7 @@ const cases: Case[] = [
     },
     phase: 'RollingBack',
     analysis: 'fail',
-    writes: surge(0, 'restore'),
+    writes: surge(0),
   },
   {
     name: 'Shifting: an unhealthy target fails even with little traffic',
@@ -272,7 +277,7 @@ const cases: Case[] = [
     },
     phase: 'RollingBack',
     analysis: 'fail',
-    writes: surge(0, 'restore'),
+    writes: surge(0),
   },
   {
     name: 'Shifting: too few requests is inconclusive and pauses',
@@ -363,6 +368,35 @@ const cases: Case[] = [
     analysis: 'success',
   },
   {
+    name: 'Cutover passed within the TTL of its switch: the source serves cached answers first',
+    input: {
+      migration: migration(at('Cutover', { step: 2, weight: 100, phaseStartedAt: ago(3) }), {
+        finalize: 'automatic',
+        pauseSeconds: 2,
+      }),
+      app: app(both, surge(100)),
+      metrics: good,
+    },
+    phase: 'Cutover',
+    analysis: 'success',
+    // TTL 5 s + 1 s of propagation since the switch 3 s ago.
+    requeueAfterMs: 3000,
+  },
+  {
+    name: 'Cutover passed a minute ago, an app with a 90 s TTL: the source serves 31 s more',
+    input: {
+      migration: migration(
+        at('Cutover', { step: 2, weight: 100, captured: { ...captured, spec: slowTtl } }),
+        { finalize: 'automatic' },
+      ),
+      app: app(both, { ...slowTtl, migration: appMigration(migration(undefined), 'surge', 100) }),
+      metrics: good,
+    },
+    phase: 'Cutover',
+    analysis: 'success',
+    requeueAfterMs: 31_000,
+  },
+  {
     name: 'Cutover failing its gate rolls back',
     input: {
       migration: migration(at('Cutover', { step: 2, weight: 100 }), { finalize: 'automatic' }),
@@ -370,7 +404,7 @@ const cases: Case[] = [
       metrics: { ...good, errors: 50 },
     },
     phase: 'RollingBack',
-    writes: surge(0, 'restore'),
+    writes: surge(0),
     analysis: 'fail',
   },
   {
@@ -406,12 +440,30 @@ const cases: Case[] = [
       app: app(both, surge(50)),
     },
     phase: 'RollingBack',
-    writes: surge(0, 'restore'),
+    writes: surge(0),
   },
   {
     name: 'abort while pending: nothing to restore',
     input: { migration: migration(undefined, { abort: true }), app: app([placement('a1', 2)]) },
     phase: 'RolledBack',
+  },
+  {
+    name: 'RollingBack from a target that took traffic: it serves cached answers at weight 0',
+    input: {
+      migration: migration(at('RollingBack', { weight: 50, phaseStartedAt: ago(2) })),
+      app: app(both, surge(0)),
+    },
+    phase: 'RollingBack',
+    requeueAfterMs: 4000,
+  },
+  {
+    name: 'RollingBack once cached answers ran out: the target is removed',
+    input: {
+      migration: migration(at('RollingBack', { weight: 50, phaseStartedAt: ago(6) })),
+      app: app(both, surge(0)),
+    },
+    phase: 'RollingBack',
+    writes: surge(0, 'restore'),
   },
   {
     name: 'RollingBack waits while the target still runs',
@@ -521,6 +573,7 @@ describe('stepMigration', () => {
       assert.equal(r.status.phase, c.phase, r.status.message);
       if (c.step !== undefined) assert.equal(r.status.step, c.step);
       if (c.weight !== undefined) assert.equal(r.status.weight, c.weight);
+      if (c.requeueAfterMs !== undefined) assert.equal(r.requeueAfterMs, c.requeueAfterMs);
       const writes = r.actions.filter((a) => a.type === 'writeApp');
       assert.deepEqual(
         writes.map((a) => a.spec),

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     startupSeconds: 3,
     timeoutMs: 30 * 60_000,
     log: () => undefined,
+    progress,
   };
   progress(`${n} applications, ${fleet.clusters.length} clusters; what-if at ${speedup}x`);
   const predicted = await runWhatIf({ ...input, speedup });

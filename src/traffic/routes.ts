@@ -4,15 +4,17 @@
 // Rebuilt from scratch on every change; the DNS server and the gateway read it.
 import { isIPv4, isIPv6 } from 'node:net';
 import { isClusterReady } from '../model/cluster.ts';
-import type { Application, Cluster, Site } from '../model/schema.ts';
+import {
+  DEFAULT_TRAFFIC_TTL_SECONDS,
+  type Application,
+  type Cluster,
+  type Site,
+} from '../model/schema.ts';
 import type { GeoPoint } from './geo.ts';
 import { migrationTraffic } from './migration.ts';
 
 export type TrafficSpec = NonNullable<Application['spec']['traffic']>;
 export type Strategy = TrafficSpec['strategy'];
-
-/** Answers live this long when `spec.traffic.ttl` is not set. */
-export const DEFAULT_TTL_SECONDS = 5;
 
 export interface TrafficEndpoint {
   /** Unique in a route: cluster and address:port. */
@@ -133,7 +135,7 @@ export function buildRouteTable(
       app: app.metadata.name,
       host: spec.host,
       strategy: routed.strategy,
-      ttl: spec.ttl ?? DEFAULT_TTL_SECONDS,
+      ttl: spec.ttl ?? DEFAULT_TRAFFIC_TTL_SECONDS,
       spec: routed,
       endpoints,
     });

@@ -25,7 +25,8 @@ import type { Store } from '../../store/types.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
 import { gatewayMetrics } from './metrics.ts';
-import { stepMigration, type HookStage, type TargetMetrics } from './step.ts';
+import type { TargetMetrics } from './analysis.ts';
+import { stepMigration, type HookStage } from './step.ts';
 
 /** The target's traffic and health since `sinceMs` (the gateway's per-backend stats, probes). */
 export type MigrationMetricsSource = (q: {

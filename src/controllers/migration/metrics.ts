@@ -7,7 +7,7 @@
 // left out, so the gate sees fewer requests and, below `minRequests`,
 // pauses rather than passing.
 import type { Application } from '../../model/schema.ts';
-import type { TargetMetrics } from './step.ts';
+import type { TargetMetrics } from './analysis.ts';
 import type { MigrationMetricsSource } from './index.ts';
 
 /** How long one gateway may take to answer. */

@@ -19,14 +19,14 @@
 // spec.paused -> Paused (spec.paused set; resuming restarts the step's pause).
 import { canonical } from '../../model/canonical.ts';
 import { migrationSteps } from '../../model/migration.ts';
+import { analyze, type TargetMetrics } from './analysis.ts';
 import {
   DEFAULT_MIGRATION_PAUSE_SECONDS,
-  MIGRATION_ANALYSIS_DEFAULTS,
+  DEFAULT_TRAFFIC_TTL_SECONDS,
   type Application,
   type ApplicationMigration,
   type ApplicationSpec,
   type Migration,
-  type MigrationAnalysis,
   type MigrationPhase,
   type MigrationStatus,
   type PlacementStatus,
@@ -37,16 +37,6 @@ export interface FleetCluster {
   name: string;
   cloud: string;
   site: string;
-}
-
-/** What the target served during the current step's window. */
-export interface TargetMetrics {
-  /** Requests (gateway) and probes that reached the target. */
-  requests: number;
-  errors: number;
-  p99LatencyMs?: number;
-  /** Ready replicas on the target over replicas it should have, probes considered. */
-  healthyFraction: number;
 }
 
 export type HookStage = 'preShift' | 'cutover';
@@ -84,6 +74,23 @@ export interface StepResult {
 
 /** How often a phase that waits on replicas looks again. */
 export const POLL_MS = 1000;
+
+/**
+ * Beyond the TTL, how long an answer may still be handed out after the write
+ * that changed it: the app's new spec reaching every DNS server and gateway
+ * through their store watches.
+ */
+export const PROPAGATION_MS = 1000;
+
+/**
+ * How long a side that DNS stopped answering must keep serving: clients that
+ * honour the TTL hold its addresses that long. Nothing for an app without a
+ * host.
+ */
+export function cachedAnswersMs(app: Application): number {
+  const t = app.spec.traffic;
+  return t === undefined ? 0 : (t.ttl ?? DEFAULT_TRAFFIC_TTL_SECONDS) * 1000 + PROPAGATION_MS;
+}
 
 const TERMINAL: ReadonlySet<MigrationPhase> = new Set(['Succeeded', 'RolledBack', 'Failed']);
 /** Phases an abort or a pause can interrupt (Finalizing is irreversible). */
@@ -154,7 +161,7 @@ export function stepMigration(input: StepInput): StepResult {
     if (prev.captured === undefined) enter('RolledBack', 'aborted before anything moved');
     else {
       enter('RollingBack', 'aborted: restoring the pre-migration state', true);
-      ensureApp(withMigration(prev.captured.spec, appMigration(m, 'restore', 0)));
+      ensureApp(withdrawn(prev.captured.spec, m, status));
     }
     return result(POLL_MS);
   }
@@ -226,6 +233,7 @@ export function stepMigration(input: StepInput): StepResult {
       if (hooks === 'failed')
         return rollBack(
           m,
+          status,
           captured.spec,
           enter,
           ensureApp,
@@ -251,6 +259,7 @@ export function stepMigration(input: StepInput): StepResult {
         if (hooks === 'failed')
           return rollBack(
             m,
+            status,
             captured.spec,
             enter,
             ensureApp,
@@ -284,6 +293,7 @@ export function stepMigration(input: StepInput): StepResult {
         if (analysis.result === 'fail')
           return rollBack(
             m,
+            status,
             captured.spec,
             enter,
             ensureApp,
@@ -306,6 +316,13 @@ export function stepMigration(input: StepInput): StepResult {
       if (m.spec.finalize !== 'automatic' && m.spec.finalizeApproved !== true) {
         status.message = `all traffic on ${describeTarget(m)} and healthy; waiting for finalize (yunjian migration finalize ${m.metadata.name}) or abort`;
         return result();
+      }
+      // The source left DNS when the weight reached 100 (phaseStartedAt);
+      // clients may hold its addresses for the TTL, so it serves until then.
+      const cachedUntil = Date.parse(status.phaseStartedAt ?? now) + cachedAnswersMs(app);
+      if (nowMs < cachedUntil) {
+        status.message = `all traffic on ${describeTarget(m)}; the source serves DNS answers cached for up to ${Math.ceil((cachedUntil - nowMs) / 1000)} s more`;
+        return result(cachedUntil - nowMs);
       }
       enter('Finalizing', `draining and removing the source (${(status.source ?? []).join(', ')})`);
       ensureApp(withMigration(captured.spec, appMigration(m, 'move', 100)));
@@ -331,6 +348,17 @@ export function stepMigration(input: StepInput): StepResult {
 
     case 'RollingBack': {
       if (captured === undefined) return lost(status, enter, result);
+      ensureApp(withdrawn(captured.spec, m, status));
+      // A target that took traffic left DNS when RollingBack began; clients
+      // may hold its addresses for the TTL, so it serves until then.
+      const cachedUntil =
+        (status.weight ?? 0) > 0
+          ? Date.parse(status.phaseStartedAt ?? now) + cachedAnswersMs(app)
+          : nowMs;
+      if (nowMs < cachedUntil) {
+        status.message = `the target is out of DNS and the gateway; it serves answers cached for up to ${Math.ceil((cachedUntil - nowMs) / 1000)} s more`;
+        return result(cachedUntil - nowMs);
+      }
       ensureApp(withMigration(captured.spec, appMigration(m, 'restore', 0)));
       const source = new Set(status.source ?? []);
       const offTarget = (app.status?.placements ?? []).every(
@@ -387,75 +415,6 @@ export function stepMigration(input: StepInput): StepResult {
       ensureApp(withMigration(captured.spec, appMigration(m, 'surge', weight)));
     return result((m.spec.pauseSeconds ?? DEFAULT_MIGRATION_PAUSE_SECONDS) * 1000);
   }
-}
-
-/**
- * The gate: health decides on its own (a target short of healthy replicas
- * fails whatever the traffic); error rate and p99 need `minRequests` first.
- */
-export function analyze(
-  m: Migration,
-  metrics: TargetMetrics | undefined,
-  step: number,
-  weight: number,
-  at: string,
-): MigrationAnalysis {
-  const t = { ...MIGRATION_ANALYSIS_DEFAULTS, ...m.spec.analysis };
-  const base = { step, weight, at };
-  if (metrics === undefined)
-    return { ...base, result: 'inconclusive', requests: 0, message: 'no metrics for the target' };
-  const errorRate = metrics.requests > 0 ? metrics.errors / metrics.requests : 0;
-  const measured = {
-    requests: metrics.requests,
-    healthyFraction: metrics.healthyFraction,
-    ...(metrics.requests > 0 ? { errorRate } : {}),
-    ...(metrics.p99LatencyMs !== undefined ? { p99LatencyMs: metrics.p99LatencyMs } : {}),
-  };
-  if (metrics.healthyFraction < t.minHealthyFraction)
-    return {
-      ...base,
-      ...measured,
-      result: 'fail',
-      message: `healthy fraction ${metrics.healthyFraction} below ${t.minHealthyFraction}`,
-    };
-  // Failures that exceed the threshold even if every request still missing
-  // before `minRequests` succeeded decide now: a target the gateway ejects
-  // after its first failures would otherwise never collect enough requests.
-  const worstCase = metrics.errors / Math.max(metrics.requests, t.minRequests, 1);
-  if (worstCase > t.maxErrorRate)
-    return {
-      ...base,
-      ...measured,
-      result: 'fail',
-      message: `${metrics.errors} of ${metrics.requests} requests failed: error rate above ${t.maxErrorRate} whatever the next ${Math.max(0, t.minRequests - metrics.requests)} do`,
-    };
-  if (metrics.requests < t.minRequests)
-    return {
-      ...base,
-      ...measured,
-      result: 'inconclusive',
-      message: `${metrics.requests} requests, fewer than the ${t.minRequests} needed`,
-    };
-  if (errorRate > t.maxErrorRate)
-    return {
-      ...base,
-      ...measured,
-      result: 'fail',
-      message: `error rate ${round(errorRate)} above ${t.maxErrorRate}`,
-    };
-  if (metrics.p99LatencyMs !== undefined && metrics.p99LatencyMs > t.maxP99LatencyMs)
-    return {
-      ...base,
-      ...measured,
-      result: 'fail',
-      message: `p99 latency ${metrics.p99LatencyMs} ms above ${t.maxP99LatencyMs} ms`,
-    };
-  return {
-    ...base,
-    ...measured,
-    result: 'success',
-    message: `${metrics.requests} requests, error rate ${round(errorRate)}${metrics.p99LatencyMs !== undefined ? `, p99 ${metrics.p99LatencyMs} ms` : ''}`,
-  };
 }
 
 /** The clusters `spec.to` names, sorted. */
@@ -553,6 +512,7 @@ function hookProgress(
 
 function rollBack(
   m: Migration,
+  status: MigrationStatus,
   spec: ApplicationSpec,
   enter: (phase: MigrationPhase, message: string, warning?: boolean) => void,
   ensureApp: (spec: ApplicationSpec) => void,
@@ -560,8 +520,17 @@ function rollBack(
   result: (requeueAfterMs?: number) => StepResult,
 ): StepResult {
   enter('RollingBack', `${why}; restoring the pre-migration state`, true);
-  ensureApp(withMigration(spec, appMigration(m, 'restore', 0)));
+  ensureApp(withdrawn(spec, m, status));
   return result(POLL_MS);
+}
+
+/**
+ * The first spec of a rollback: a target that took traffic keeps its
+ * replicas at weight 0 (out of DNS and the gateway) while clients' cached
+ * answers run out; one that never did is removed at once.
+ */
+function withdrawn(spec: ApplicationSpec, m: Migration, status: MigrationStatus): ApplicationSpec {
+  return withMigration(spec, appMigration(m, (status.weight ?? 0) > 0 ? 'surge' : 'restore', 0));
 }
 
 function lost(
@@ -571,8 +540,4 @@ function lost(
 ): StepResult {
   enter('Failed', `status.captured is missing in ${status.phase}: nothing to roll back to`, true);
   return result();
-}
-
-function round(x: number): number {
-  return Math.round(x * 10_000) / 10_000;
 }

@@ -61,6 +61,8 @@ export interface WhatIfInput {
   /** Gives up after this many wall-clock milliseconds (10 minutes). */
   timeoutMs?: number;
   log?: (line: string) => void;
+  /** Told how far the plan is, about every 10 s of wall time while it runs. */
+  progress?: (line: string) => void;
 }
 
 export interface WhatIfReport {
@@ -161,8 +163,10 @@ function monthlyCost(
   return Math.round(perHour * HOURS_PER_MONTH * 100) / 100;
 }
 
-/** How long placement must make no progress before unplaceable applications are let be. */
-const SETTLE_MS = 10_000;
+/** Ready reasons of an application the twin will not make ready by waiting. */
+const NEVER_READY: ReadonlySet<string> = new Set(['Unschedulable', 'ProgressDeadlineExceeded']);
+/** How often a running plan reports how far it is. */
+const PROGRESS_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -257,11 +261,12 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
   const listClusters = async () => (await store.list('Cluster')).items as unknown as Cluster[];
   try {
     // Before the plan starts, every cluster has reported and every application
-    // is ready in the twin; one that cannot be placed there (status reasons)
-    // is let be once no application has turned ready for SETTLE_MS.
+    // is ready in the twin, or its Ready condition for its current spec says it
+    // never will be (no feasible cluster, or its progress deadline passed). A
+    // twin slowed by its host waits rather than starting from half a fleet.
     let settledApps = new Set<string>();
     let serving = new Set<string>();
-    let progressAt = Date.now();
+    let toldAt = Date.now();
     for (;;) {
       const now = await listApps();
       const ready = now.filter(
@@ -269,7 +274,6 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
           a.status?.observedGeneration === a.metadata.generation &&
           (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1),
       );
-      if (ready.length > settledApps.size) progressAt = Date.now();
       settledApps = new Set(ready.map((a) => a.metadata.name));
       serving = new Set(
         now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
@@ -278,11 +282,18 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
       const reported = (await listClusters()).every(
         (c) => clusterReadyCondition(c.status) !== undefined,
       );
-      const settled =
-        stuck.length === 0 ||
-        (Date.now() - progressAt > SETTLE_MS &&
-          stuck.every((a) => (a.status?.reasons?.length ?? 0) > 0));
+      const settled = stuck.every(
+        (a) =>
+          a.status?.observedGeneration === a.metadata.generation &&
+          NEVER_READY.has(a.status?.conditions?.find((c) => c.type === 'Ready')?.reason ?? ''),
+      );
       if (settled && reported) break;
+      if (input.progress !== undefined && Date.now() - toldAt >= PROGRESS_MS) {
+        toldAt = Date.now();
+        input.progress(
+          `${speedup}x: placing, ${settledApps.size}/${now.length} applications ready`,
+        );
+      }
       if (Date.now() > deadline)
         throw new Error(
           `the twin did not place every application in time (${stuck.length} not ready)`,
@@ -338,9 +349,18 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
     const peak = new Map<string, { cpu: number; memory: number }>();
     const zeroReady = new Set<string>();
     let samples = 0;
+    toldAt = started;
     let plan: MigrationPlan;
     for (;;) {
       plan = (await store.get(key)) as unknown as MigrationPlan;
+      if (input.progress !== undefined && Date.now() - toldAt >= PROGRESS_MS) {
+        toldAt = Date.now();
+        const st = plan.status;
+        const moved = (st?.applications ?? []).filter((a) => a.phase === 'Succeeded').length;
+        input.progress(
+          `${speedup}x: wave ${Math.min((st?.currentWave ?? 0) + 1, st?.waves.length ?? 0)}/${st?.waves.length ?? 0}, ${moved}/${st?.applications.length ?? 0} applications moved, ${Math.round((toldAt - started) / 1000)} s`,
+        );
+      }
       const targets = new Map<string, string[]>();
       for (const a of plan?.status?.applications ?? []) {
         const label = targetLabel(a.to);

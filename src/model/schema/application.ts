@@ -254,6 +254,9 @@ export type Override = Static<typeof Override>;
 
 const CloudOrSite = Obj({ cloud: Type.Optional(Name), site: Type.Optional(Name) });
 
+/** DNS answers for an application's host live this long when `spec.traffic.ttl` is not set. */
+export const DEFAULT_TRAFFIC_TTL_SECONDS = 5;
+
 export const Traffic = Obj({
   host: Type.String({
     pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?\\.)+[a-z]{2,}$',
