@@ -74,8 +74,7 @@ describe('Controller terms', () => {
         return key === 'slow' ? { requeueAfterMs: 50 } : undefined;
       },
       () => {},
-      2,
-      () => forgotten++,
+      { workers: 2, forgetTerm: () => forgotten++ },
     );
     c.enqueue('a');
     c.enqueue('slow');

@@ -1,7 +1,7 @@
 // The what-if on a small fleet: two clouds (one a real-agent member, made a
 // sim cluster from its reported nodes), four applications with a dependency,
 // a plan to the cheaper cloud. It runs to Succeeded in a fresh twin at 30x,
-// reports the waves, a simulated duration of at least the steps' pauses, the
+// reports the waves, a simulated duration of the steps' pauses and start-ups, the
 // target's peak extra cpu (every moved replica), the cost before and after,
 // and no application ever at zero ready replicas; the inputs are untouched.
 import assert from 'node:assert/strict';
@@ -106,9 +106,16 @@ describe('what-if', () => {
     assert.equal(r.phase, 'Succeeded');
     assert.deepEqual(r.waves, [['a', 'c', 'd'], ['b']]);
     assert.deepEqual(r.unmovable, []);
-    // Two waves, each two steps of 15 s: at least 60 simulated seconds.
-    assert.ok(r.simulatedSeconds >= 60, `simulated ${r.simulatedSeconds}`);
+    // Two waves, each two steps of 15 s: at least 60 s. The planner adds a
+    // 3 s start-up per step (72 s). The twin's clock is the controllers' clock
+    // too, so its time is the pauses, start-ups and polling, not the wall time
+    // multiplied back (which counted every unscaled 500 ms poll 30 times).
     assert.equal(r.plannedSeconds, 2 * (2 * 15 + 2 * 3));
+    assert.ok(
+      r.simulatedSeconds >= 60 && r.simulatedSeconds <= r.plannedSeconds * 1.25,
+      `simulated ${r.simulatedSeconds} s, planned ${r.plannedSeconds} s`,
+    );
+    assert.ok(r.effectiveSpeedup > 1 && r.effectiveSpeedup <= 30.01, `speed ${r.effectiveSpeedup}`);
     // Every application's 2 x 500m ends on the target.
     assert.deepEqual(r.peakExtra, [{ target: 'cloud=new', cpuCores: 4, memoryGiB: 0 }]);
     // 4 cores for 730 h: $0.10 before, $0.05 after.

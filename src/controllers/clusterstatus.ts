@@ -17,6 +17,7 @@ import type { Store } from '../store/types.ts';
 import { canonical } from '../model/canonical.ts';
 import type { ClusterInventory } from '../drivers/types.ts';
 import { Controller } from './runtime/controller.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Informer } from './runtime/informer.ts';
 import type { DriverProvider } from './drivers.ts';
 import type { EventRecorder } from '../events/recorder.ts';
@@ -26,7 +27,8 @@ export interface ClusterStatusOptions {
   clusters: Informer<Cluster>;
   drivers: DriverProvider;
   log: (line: string) => void;
-  now?: () => number;
+  /** The clock of timestamps and requeue delays (the system clock; the what-if's twin runs faster). */
+  clock?: Clock;
   heartbeatSeconds?: number;
   heartbeatWriteSeconds?: number;
   /** Seconds an unreachable Ready cluster stays Ready before it is marked NotReady. */
@@ -61,7 +63,8 @@ function conditionFrom(
 }
 
 export function createClusterStatusController(o: ClusterStatusOptions): Controller {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = clock.now;
   const heartbeatMs = (o.heartbeatSeconds ?? 2) * 1000;
   const writeMs = (o.heartbeatWriteSeconds ?? 30) * 1000;
   const graceMs = (o.graceSeconds ?? DEFAULT_CLUSTER_GRACE_SECONDS) * 1000;
@@ -174,9 +177,12 @@ export function createClusterStatusController(o: ClusterStatusOptions): Controll
       return { requeueAfterMs: requeueMs };
     },
     o.log,
-    4,
-    // A cluster seen unreachable in a past term may have answered since.
-    () => unreachableSince.clear(),
+    {
+      workers: 4,
+      // A cluster seen unreachable in a past term may have answered since.
+      forgetTerm: () => unreachableSince.clear(),
+      clock,
+    },
   );
 
   o.clusters.addHandlers({

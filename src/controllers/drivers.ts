@@ -2,6 +2,7 @@
 // driverFor() creates or refreshes the driver for the cluster's current spec,
 // forget() releases it when the Cluster is deleted.
 import type { ClusterDriver } from '../drivers/types.ts';
+import { sleep, systemClock, type Clock } from '../lib/clock.ts';
 import { TooManyRequestsError } from '../model/errors.ts';
 import type { Cluster, ClusterDriver as ClusterDriverConfig } from '../model/schema.ts';
 
@@ -15,10 +16,12 @@ export type DriverType = ClusterDriverConfig['type'];
 
 /**
  * One provider per driver type (sim, agent, kubernetes), chosen by
- * `spec.driver.type`; every driver it hands out waits out throttling.
+ * `spec.driver.type`; every driver it hands out waits out throttling (in the
+ * clock's time: a member's Retry-After is in the same time as its rate limit).
  */
 export function providerByType(
   providers: Partial<Record<DriverType, DriverProvider>>,
+  clock: Clock = systemClock,
 ): DriverProvider {
   // One patient wrapper per driver instance, so callers may compare drivers.
   const wrapped = new WeakMap<ClusterDriver, ClusterDriver>();
@@ -27,7 +30,7 @@ export function providerByType(
       const d = providers[cluster.spec.driver.type]?.driverFor(cluster);
       if (!d) return undefined;
       let w = wrapped.get(d);
-      if (!w) wrapped.set(d, (w = patientDriver(d)));
+      if (!w) wrapped.set(d, (w = patientDriver(d, clock)));
       return w;
     },
     forget(name) {
@@ -46,7 +49,7 @@ const MAX_THROTTLE_WAIT_MS = 10_000;
  * MAX_THROTTLE_WAIT_MS is spent; only then does the error reach the
  * controller, whose work queue backs off the whole key.
  */
-export function patientDriver(driver: ClusterDriver): ClusterDriver {
+export function patientDriver(driver: ClusterDriver, clock: Clock = systemClock): ClusterDriver {
   const patient =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -62,7 +65,7 @@ export function patientDriver(driver: ClusterDriver): ClusterDriver {
           if (after < 0 || waited + after > MAX_THROTTLE_WAIT_MS) throw err;
           const delay = after * (1 + Math.random() * 0.5);
           waited += delay;
-          await new Promise((r) => setTimeout(r, delay));
+          await sleep(clock, delay);
         }
       }
     };

@@ -17,6 +17,7 @@ import type {
 } from '../model/schema.ts';
 import type { Binding, CatalogItem, Instance } from '../model/schema.ts';
 import { UnavailableError } from '../model/errors.ts';
+import { systemClock, type Clock } from '../lib/clock.ts';
 import type { Store } from '../store/types.ts';
 import { createApplicationController } from './application/index.ts';
 import { createCatalogController } from './catalog/index.ts';
@@ -62,6 +63,13 @@ export interface ControlLoopOptions {
   onLeading?: () => void;
   /** The migration gate's traffic metrics (without it the gate sees the target's readiness only). */
   migrationMetrics?: MigrationMetricsSource;
+  /**
+   * The controllers' clock: timestamps, requeues, polling, heartbeats and
+   * throttling waits (the system clock). The leader lease and the informers'
+   * reconnects stay on the system clock: they are about this process, not the
+   * fleet it models.
+   */
+  clock?: Clock;
 }
 
 /** The leader lease's name; the fence of every controller write. */
@@ -78,7 +86,8 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
   const clouds = new Informer<Cloud>(o.store, 'Cloud', onError);
   const migrations = new Informer<Migration>(o.store, 'Migration', onError);
   const plans = new Informer<MigrationPlan>(o.store, 'MigrationPlan', onError);
-  const events = new EventRecorder({ store, source: 'yunjian-controllers' });
+  const clock = o.clock ?? systemClock;
+  const events = new EventRecorder({ store, source: 'yunjian-controllers', now: clock.now });
   const migration = createMigrationController({
     store,
     migrations,
@@ -86,6 +95,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     clusters,
     log: o.log,
     events,
+    clock,
     ...(o.migrationMetrics !== undefined ? { metrics: o.migrationMetrics } : {}),
   });
   const migrationPlan = createMigrationPlanController({
@@ -97,6 +107,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     sites,
     log: o.log,
     events,
+    clock,
   });
   const clusterStatus = createClusterStatusController({
     store,
@@ -104,6 +115,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     drivers: o.drivers,
     log: o.log,
     events,
+    clock,
     ...(o.heartbeatSeconds !== undefined ? { heartbeatSeconds: o.heartbeatSeconds } : {}),
     ...(o.clusterGraceSeconds !== undefined ? { graceSeconds: o.clusterGraceSeconds } : {}),
   });
@@ -116,6 +128,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     drivers: o.drivers,
     log: o.log,
     events,
+    clock,
     ...(o.usageSampleSeconds !== undefined ? { usageSampleSeconds: o.usageSampleSeconds } : {}),
   });
   const catalogItems = new Informer<CatalogItem>(o.store, 'CatalogItem', onError);
@@ -129,6 +142,7 @@ export function startControlLoops(o: ControlLoopOptions): ControlLoops {
     apps,
     clusters,
     log: o.log,
+    clock,
   });
   const informers = [
     clusters,

@@ -56,13 +56,13 @@ export function formatWhatIf(name: string, r: WhatIfReport): string {
   const lines = [
     `what-if ${name} (a copy of the fleet in a sim twin; nothing real changed): ${r.phase}`,
     `  waves:            ${r.waves.length} (${r.waves.map((w) => w.length).join(', ') || 'none'} applications)`,
-    `  duration:         ${duration(r.simulatedSeconds)} simulated (${duration(r.wallSeconds)} at ${Math.round(r.simulatedSeconds / Math.max(r.wallSeconds, 1e-9))}x); planner's estimate ${duration(r.plannedSeconds)}`,
+    `  duration:         ${duration(r.simulatedSeconds)} simulated (${duration(r.wallSeconds)} at ${r.effectiveSpeedup.toFixed(1)}x); planner's estimate ${duration(r.plannedSeconds)}`,
     ...r.peakExtra.map(
       (p) =>
         `  peak at target:   ${p.target} +${p.cpuCores} cores, +${p.memoryGiB} GiB (above its use before the plan)`,
     ),
     `  monthly cost:     $${r.monthlyCost.before.toFixed(2)} before, $${r.monthlyCost.after.toFixed(2)} after (list prices of the applications' requests)`,
-    `  zero ready:       ${r.zeroReady.length === 0 ? 'never' : r.zeroReady.join(', ')} (${r.samples} samples)`,
+    `  zero ready:       ${r.zeroReady.length === 0 ? 'never' : r.zeroReady.join(', ')} (${r.samples} status writes checked)`,
   ];
   r.waves.forEach((w, i) => lines.push(`  wave ${i + 1}: ${w.join(', ')}`));
   if (r.unmovable.length > 0) {
@@ -126,7 +126,11 @@ export function registerMigrationPlanSubcommand(migration: Command, session: Ses
       '--what-if',
       'run the whole plan against a copy of the fleet in a sim twin at accelerated time; nothing real changes',
     )
-    .option('--speedup <factor>', 'how much faster than real time the what-if runs (60)', Number)
+    .option(
+      '--speedup <factor>',
+      'how much faster than real time the what-if runs at most (20; slower while the host is busy)',
+      Number,
+    )
     .option('-n, --namespace <ns>', 'namespace of the plan')
     .action(
       async (

@@ -50,6 +50,7 @@ import { isClusterReady } from '../../model/cluster.ts';
 import { UsageWindows } from '../colocation.ts';
 import type { EventRecorder } from '../../events/recorder.ts';
 import type { DriverProvider } from '../drivers.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
 import { fleetSnapshot, settlingClusters } from '../snapshot.ts';
@@ -73,7 +74,8 @@ export interface ApplicationControllerOptions {
   clouds?: Informer<Cloud>;
   drivers: DriverProvider;
   log: (line: string) => void;
-  now?: () => number;
+  /** The clock of timestamps and requeue delays (the system clock; the what-if's twin runs faster). */
+  clock?: Clock;
   /** How often a settled app is re-checked even without changes. */
   resyncSeconds?: number;
   events?: EventRecorder;
@@ -103,7 +105,8 @@ const notRetryable = (err: unknown) => !(err instanceof YunjianError && err.retr
 export function createApplicationController(
   o: ApplicationControllerOptions,
 ): Controller & { sweep(): Promise<number> } {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = clock.now;
   const resyncMs = (o.resyncSeconds ?? 30) * 1000;
   // Nodes of each cluster, as its driver lists them. An entry is reused while
   // the Cluster's resourceVersion is the same and, after this controller wrote
@@ -543,7 +546,11 @@ export function createApplicationController(
     ])
       m.clear();
   };
-  const controller = new Controller('application', reconcile, o.log, 8, forgetTerm);
+  const controller = new Controller('application', reconcile, o.log, {
+    workers: 8,
+    forgetTerm,
+    clock,
+  });
   o.apps.addHandlers({
     onAdd: (a) => controller.enqueue(objectKey(a)),
     onUpdate: (a, b) => {

@@ -22,6 +22,7 @@ import type {
 import { canonical } from '../../model/canonical.ts';
 import type { EventRecorder } from '../../events/recorder.ts';
 import type { Store } from '../../store/types.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
 import { gatewayMetrics } from './metrics.ts';
@@ -44,14 +45,16 @@ export interface MigrationControllerOptions {
   log: (line: string) => void;
   events?: EventRecorder;
   metrics?: MigrationMetricsSource;
-  now?: () => number;
+  /** The clock of timestamps and requeue delays (the system clock; the what-if's twin runs faster). */
+  clock?: Clock;
 }
 
 /** How long a data-sync hook may run when it does not say. */
 const DEFAULT_HOOK_TIMEOUT_SECONDS = 300;
 
 export function createMigrationController(o: MigrationControllerOptions): Controller {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = clock.now;
   const metrics = o.metrics ?? gatewayMetrics([]);
 
   async function reconcile(key: string) {
@@ -165,7 +168,7 @@ export function createMigrationController(o: MigrationControllerOptions): Contro
     return records;
   }
 
-  const controller = new Controller('migration', reconcile, o.log, 2);
+  const controller = new Controller('migration', reconcile, o.log, { workers: 2, clock });
   const enqueueFor = (app: Application) => {
     for (const m of o.migrations.list())
       if (

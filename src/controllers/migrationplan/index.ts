@@ -22,6 +22,7 @@ import {
 } from '../../model/schema.ts';
 import type { EventRecorder } from '../../events/recorder.ts';
 import type { Store } from '../../store/types.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
 import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
 import { planClusters, planWaves } from './plan.ts';
@@ -41,7 +42,8 @@ export interface MigrationPlanControllerOptions {
   sites: Informer<Site>;
   log: (line: string) => void;
   events?: EventRecorder;
-  now?: () => number;
+  /** The clock of timestamps and requeue delays (the system clock; the what-if's twin runs faster). */
+  clock?: Clock;
 }
 
 export function initialPlanStatus(
@@ -65,7 +67,8 @@ export function initialPlanStatus(
 }
 
 export function createMigrationPlanController(o: MigrationPlanControllerOptions): Controller {
-  const now = o.now ?? Date.now;
+  const clock = o.clock ?? systemClock;
+  const now = clock.now;
 
   async function reconcile(key: string) {
     const plan = o.plans.get(key);
@@ -138,7 +141,7 @@ export function createMigrationPlanController(o: MigrationPlanControllerOptions)
     return settled ? undefined : { requeueAfterMs: RESYNC_MS };
   }
 
-  const controller = new Controller('migrationplan', reconcile, o.log, 1);
+  const controller = new Controller('migrationplan', reconcile, o.log, { workers: 1, clock });
   o.plans.addHandlers({
     onAdd: (p) => controller.enqueue(objectKey(p)),
     onUpdate: (a, b) => {

@@ -1,33 +1,28 @@
 // The what-if: a MigrationPlan run from start to end against a copy of the
 // fleet and applications in a fresh sim twin (an in-memory store, the real
-// control loops, the sim driver), so nothing real changes. Time is
-// accelerated by `speedup`: every pause and replica start-up is that many
-// times shorter and member API rate limits that many times higher. The
-// controllers' own delays (readiness polling, heartbeats, plan resync, listing
-// caches) do not shrink, so the wall time is not simply multiplied back: the
-// plan runs twice, at the speedup and at half of it, in fresh twins, and the
-// wall times W(k) = S/k + F give the scaled part S and the fixed part F; the
-// prediction is S + F (see `splitWallTimes`), and never less than the steps'
-// pauses each concurrency slot waits in turn. Members that are not sim clusters
-// become sim clusters with their reported nodes (architecture, cpu, memory).
-// The twin has no traffic, so each gate sees the targets' health only
-// (analysis.minRequests 0).
+// control loops, the sim driver), so nothing real changes. The twin runs on an
+// accelerated clock (lib/clock.ts) shared by the sim and every controller:
+// pauses, replica start-up, member API rate limits, readiness polling,
+// heartbeats, requeues and throttling waits all shrink by the same factor, so
+// the twin's elapsed time is the prediction. The clock slows itself down when
+// the host cannot keep up (a saturated event loop would make the controllers
+// late in twin time and the prediction long); the report says how fast it ran.
+// Members that are not sim clusters become sim clusters with their reported
+// nodes (architecture, cpu, memory). The twin has no traffic, so each gate
+// sees the targets' health only (analysis.minRequests 0).
 //
-// The same engine runs at speedup 1 for the benchmark's "real" run; every
-// sample checks that no application has zero ready replicas.
+// The same engine runs at speedup 1 for the benchmark's "real" run. A watch on
+// every application's status checks that none that served at the start ever
+// has zero ready replicas, and a watch on the clusters tracks each target's
+// peak allocation.
 import { applyDocuments } from '../../admission/apply.ts';
-import {
-  DEFAULT_API_BURST,
-  DEFAULT_API_QPS,
-  DEFAULT_STARTUP_SECONDS,
-  SimFleet,
-} from '../../drivers/sim/index.ts';
+import { DEFAULT_STARTUP_SECONDS, SimFleet } from '../../drivers/sim/index.ts';
+import { AcceleratedClock } from '../../lib/clock.ts';
 import { clusterReadyCondition } from '../../model/cluster.ts';
 import { ConflictError } from '../../model/errors.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
 import {
   API_VERSION,
-  DEFAULT_MIGRATION_PAUSE_SECONDS,
   type Application,
   type Cloud,
   type Cluster,
@@ -36,7 +31,7 @@ import {
   type Site,
 } from '../../model/schema.ts';
 import { openSqliteStore } from '../../store/sqlite.ts';
-import type { StoredObject } from '../../store/types.ts';
+import type { StoredObject, Watch } from '../../store/types.ts';
 import { providerByType, startControlLoops } from '../index.ts';
 import { targetLabel } from '../../model/migrationplan.ts';
 import { initialPlanStatus } from './index.ts';
@@ -48,9 +43,9 @@ export interface WhatIfInput {
   clusters: readonly Cluster[];
   apps: readonly Application[];
   plan: MigrationPlan;
-  /** How many times faster than real time the twin runs (60). */
+  /** How many times faster than real time the twin runs at most (20); 1 runs it at real time. */
   speedup?: number;
-  /** Seconds a replica takes to start in the twin, in simulated time (the clusters' own when absent). */
+  /** Seconds a replica takes to start in the twin (the clusters' own when absent). */
   startupSeconds?: number;
   /**
    * `input` (default): the waves are planned from the input's placements and
@@ -71,20 +66,21 @@ export interface WhatIfReport {
   unmovable: { name: string; reason: string }[];
   /** The planner's estimate for these waves at real time, seconds. */
   plannedSeconds: number;
-  /** The prediction at real time, seconds: the scaled part plus the fixed part. */
+  /** The prediction: the twin's time from the plan's start to its end, seconds. */
   simulatedSeconds: number;
-  /** The part of the duration the speedup does not shrink (the controllers' own delays), seconds. */
-  fixedSeconds: number;
-  /** Wall time of the run at the speedup, seconds. */
+  /** Wall time of the run, seconds. */
   wallSeconds: number;
-  /** Wall time of the run at half the speedup that separates the fixed part, seconds (0 at speedup 1). */
-  calibrationWallSeconds: number;
+  /** How many times faster than real time the twin ran on average while the plan ran. */
+  effectiveSpeedup: number;
+  /** The fraction of the run the clock ran below the asked speedup because the host was busy. */
+  throttledFraction: number;
   /** The most cpu and memory each target held above what it held before the plan. */
   peakExtra: { target: string; cpuCores: number; memoryGiB: number }[];
   /** Monthly cost of the applications' requests at their clusters' list prices (730 h). */
   monthlyCost: { before: number; after: number };
-  /** Applications that served when the plan started and had zero ready replicas in some sample (first 20). */
+  /** Applications that served when the plan started and had zero ready replicas in some status write (first 20). */
   zeroReady: string[];
+  /** Status writes of applications that were checked. */
   samples: number;
 }
 
@@ -168,78 +164,38 @@ const NEVER_READY: ReadonlySet<string> = new Set(['Unschedulable', 'ProgressDead
 /** How often a running plan reports how far it is. */
 const PROGRESS_MS = 10_000;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const wallSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The scaled and fixed parts of a run from its wall times at two speedups,
- * W(k) = S/k + F. Noise between the runs can push F outside [0, W(fast)];
- * it is clamped there, so the prediction lies between W(fast) and
- * fast x W(fast) (the plain multiplied-back wall time).
- */
-export function splitWallTimes(
-  fast: { speedup: number; wallSeconds: number },
-  slow: { speedup: number; wallSeconds: number },
-): { scaledSeconds: number; fixedSeconds: number } {
-  const scaled = (slow.wallSeconds - fast.wallSeconds) / (1 / slow.speedup - 1 / fast.speedup);
-  const fixed = Math.min(Math.max(fast.wallSeconds - scaled / fast.speedup, 0), fast.wallSeconds);
-  return { scaledSeconds: (fast.wallSeconds - fixed) * fast.speedup, fixedSeconds: fixed };
+/** Follows a watch in the background until it is closed. */
+function follow(watch: Watch, onEvent: (object: StoredObject) => void): Promise<void> {
+  return (async () => {
+    for await (const ev of watch) onEvent(ev.object);
+  })();
 }
 
 export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
-  const speedup = input.speedup ?? 60;
-  const fast = await runTwin(input, speedup);
-  if (speedup <= 1)
-    return {
-      ...fast,
-      simulatedSeconds: fast.wallSeconds,
-      fixedSeconds: 0,
-      calibrationWallSeconds: 0,
-    };
-  const slowSpeedup = Math.max(1, speedup / 2);
-  const slow = await runTwin(input, slowSpeedup);
-  const { scaledSeconds, fixedSeconds } = splitWallTimes(
-    { speedup, wallSeconds: fast.wallSeconds },
-    { speedup: slowSpeedup, wallSeconds: slow.wallSeconds },
-  );
-  // Each concurrency slot waits every step's pause of its migrations in turn,
-  // so a plan that succeeded took at least that. Waits the speedup makes
-  // shorter than the controllers' polling (500 ms) are rounded up to it in
-  // both runs, and their difference can then fall below it.
-  const pausesAlone =
-    fast.phase === 'Succeeded' ? predictSeconds(fast.waves, input.plan.spec, 0) : 0;
-  return {
-    ...fast,
-    simulatedSeconds: Math.max(scaledSeconds + fixedSeconds, pausesAlone),
-    fixedSeconds,
-    calibrationWallSeconds: slow.wallSeconds,
-    // Both runs are checks: an app at zero ready in either is reported.
-    zeroReady: [...new Set([...fast.zeroReady, ...slow.zeroReady])].slice(0, 20),
-    samples: fast.samples + slow.samples,
-  };
-}
-
-type TwinRun = Omit<WhatIfReport, 'simulatedSeconds' | 'fixedSeconds' | 'calibrationWallSeconds'>;
-
-/** One run of the plan in a fresh twin at `speedup`. */
-async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
+  const speedup = input.speedup ?? 20;
   const log = input.log ?? (() => undefined);
   const timeoutMs = input.timeoutMs ?? 600_000;
+  // At speedup 1 the clock is the wall clock (no governor: there is nothing to slow).
+  const clock = new AcceleratedClock({ speedup, ...(speedup === 1 ? { maxUtilization: 1 } : {}) });
   const store = openSqliteStore({ path: ':memory:' });
-  // Every member gets the default start-up and API rate limit, scaled by the speedup.
   const sim = new SimFleet({
-    startupSeconds: (input.startupSeconds ?? DEFAULT_STARTUP_SECONDS) / speedup,
-    apiQps: DEFAULT_API_QPS * speedup,
-    apiBurst: DEFAULT_API_BURST * speedup,
+    now: clock.now,
+    ...(input.startupSeconds !== undefined ? { startupSeconds: input.startupSeconds } : {}),
   });
-  const drivers = providerByType({
-    sim: {
-      driverFor(cluster) {
-        sim.upsertCluster(cluster);
-        return sim.driverFor(cluster.metadata.name);
+  const drivers = providerByType(
+    {
+      sim: {
+        driverFor(cluster) {
+          sim.upsertCluster(cluster);
+          return sim.driverFor(cluster.metadata.name);
+        },
+        forget: (name) => void sim.removeCluster(name),
       },
-      forget: (name) => void sim.removeCluster(name),
     },
-  });
+    clock,
+  );
   const clusters = input.clusters.flatMap((c) => twinCluster(c) ?? []);
   const fleetDocs = [...input.clouds.map(fresh), ...input.sites.map(fresh), ...clusters];
   const apps = input.apps.map(fresh);
@@ -252,9 +208,11 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
     drivers,
     log,
     identity: 'what-if',
-    heartbeatSeconds: 1,
     gcSeconds: 3600,
+    clock,
   });
+  const watches: Watch[] = [];
+  const following: Promise<void>[] = [];
   const deadline = Date.now() + timeoutMs;
   const namespace = input.plan.metadata.namespace ?? 'default';
   const listApps = async () => (await store.list('Application')).items as unknown as Application[];
@@ -262,23 +220,24 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
   try {
     // Before the plan starts, every cluster has reported and every application
     // is ready in the twin, or its Ready condition for its current spec says it
-    // never will be (no feasible cluster, or its progress deadline passed). A
-    // twin slowed by its host waits rather than starting from half a fleet.
-    let settledApps = new Set<string>();
+    // never will be (no feasible cluster, or its progress deadline passed).
     let serving = new Set<string>();
     let toldAt = Date.now();
     for (;;) {
       const now = await listApps();
-      const ready = now.filter(
-        (a) =>
-          a.status?.observedGeneration === a.metadata.generation &&
-          (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1),
+      const ready = new Set(
+        now
+          .filter(
+            (a) =>
+              a.status?.observedGeneration === a.metadata.generation &&
+              (a.status?.replicas?.ready ?? 0) >= (a.status?.replicas?.desired ?? 1),
+          )
+          .map((a) => a.metadata.name),
       );
-      settledApps = new Set(ready.map((a) => a.metadata.name));
       serving = new Set(
         now.filter((a) => (a.status?.replicas?.ready ?? 0) > 0).map((a) => a.metadata.name),
       );
-      const stuck = now.filter((a) => !settledApps.has(a.metadata.name));
+      const stuck = now.filter((a) => !ready.has(a.metadata.name));
       const reported = (await listClusters()).every(
         (c) => clusterReadyCondition(c.status) !== undefined,
       );
@@ -290,24 +249,91 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
       if (settled && reported) break;
       if (input.progress !== undefined && Date.now() - toldAt >= PROGRESS_MS) {
         toldAt = Date.now();
-        input.progress(
-          `${speedup}x: placing, ${settledApps.size}/${now.length} applications ready`,
-        );
+        input.progress(`${speedup}x: placing, ${ready.size}/${now.length} applications ready`);
       }
       if (Date.now() > deadline)
         throw new Error(
           `the twin did not place every application in time (${stuck.length} not ready)`,
         );
-      await sleep(200);
+      await wallSleep(200);
     }
     const clouds = new Map(input.clouds.map((c) => [c.metadata.name, c]));
-    const clusterMap = new Map((await listClusters()).map((c) => [c.metadata.name, c]));
-    const before = monthlyCost(await listApps(), clusterMap, clouds);
+    const clusterList = await store.list('Cluster');
+    const allocated = new Map(
+      (clusterList.items as unknown as Cluster[]).map((c) => [
+        c.metadata.name,
+        c.status?.allocated,
+      ]),
+    );
+    const before = monthlyCost(
+      await listApps(),
+      new Map((clusterList.items as unknown as Cluster[]).map((c) => [c.metadata.name, c])),
+      clouds,
+    );
+    // Each target's clusters, its allocation when the plan starts and its peak
+    // since, from every status the clusters write.
+    const targets = input.plan.spec.targets.map((t) => ({
+      label: targetLabel(t.to),
+      clusters: clusters
+        .filter((c) =>
+          'cloud' in t.to
+            ? c.spec.cloud === t.to.cloud
+            : 'site' in t.to
+              ? c.spec.site === t.to.site
+              : c.metadata.name === t.to.cluster,
+        )
+        .map((c) => c.metadata.name),
+    }));
+    const held = (names: readonly string[]) =>
+      names.reduce(
+        (s, n) => ({
+          cpu: s.cpu + (allocated.get(n)?.cpu ?? 0),
+          memory: s.memory + (allocated.get(n)?.memory ?? 0),
+        }),
+        { cpu: 0, memory: 0 },
+      );
+    const baseline = new Map(targets.map((t) => [t.label, held(t.clusters)]));
+    const peak = new Map(baseline);
+    const clusterWatch = store.watch({
+      kind: 'Cluster',
+      fromRevision: clusterList.resourceVersion,
+    });
+    watches.push(clusterWatch);
+    following.push(
+      follow(clusterWatch, (o) => {
+        const c = o as unknown as Cluster;
+        allocated.set(c.metadata.name, c.status?.allocated);
+        for (const t of targets) {
+          if (!t.clusters.includes(c.metadata.name)) continue;
+          const now = held(t.clusters);
+          const p = peak.get(t.label) ?? now;
+          peak.set(t.label, {
+            cpu: Math.max(p.cpu, now.cpu),
+            memory: Math.max(p.memory, now.memory),
+          });
+        }
+      }),
+    );
+    const zeroReady = new Set<string>();
+    let samples = 0;
+    const appWatch = store.watch({
+      kind: 'Application',
+      fromRevision: (await store.list('Application', { limit: 1 })).resourceVersion,
+    });
+    watches.push(appWatch);
+    following.push(
+      follow(appWatch, (o) => {
+        const a = o as unknown as Application;
+        if (!serving.has(a.metadata.name)) return;
+        samples++;
+        if ((a.status?.replicas?.ready ?? 0) === 0) zeroReady.add(a.metadata.name);
+      }),
+    );
+
+    // The twin's plan is created paused; the waves are the real fleet's
+    // (planned from the input, with its placements and capacity), given to it
+    // as its status, so the twin moves exactly what the real plan would.
     const defaults = input.plan.spec.migration;
-    const pause = (defaults?.pauseSeconds ?? DEFAULT_MIGRATION_PAUSE_SECONDS) / speedup;
-    // The waves are the real fleet's (planned from the input, with its
-    // placements and capacity), given to the twin's plan as its status while
-    // it is paused, so the twin moves exactly what the real plan would.
     const key = { kind: 'MigrationPlan', namespace, name: input.plan.metadata.name };
     const waves = input.wavesFrom === 'twin' ? undefined : initialPlanStatus(input.plan, input);
     await store.create({
@@ -318,11 +344,7 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
         ...input.plan.spec,
         paused: true,
         abort: false,
-        migration: {
-          ...defaults,
-          pauseSeconds: pause,
-          analysis: { ...defaults?.analysis, minRequests: 0 },
-        },
+        migration: { ...defaults, analysis: { ...defaults?.analysis, minRequests: 0 } },
       },
     });
     // Compare-and-set against the twin's own controller, which writes the
@@ -344,12 +366,8 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
     await retrying((current) =>
       store.update({ ...current, spec: { ...(current.spec as object), paused: false } }),
     );
-    const started = Date.now();
-    const baseline = new Map<string, { cpu: number; memory: number }>();
-    const peak = new Map<string, { cpu: number; memory: number }>();
-    const zeroReady = new Set<string>();
-    let samples = 0;
-    toldAt = started;
+    const started = { wall: performance.now(), twin: clock.now() };
+    toldAt = Date.now();
     let plan: MigrationPlan;
     for (;;) {
       plan = (await store.get(key)) as unknown as MigrationPlan;
@@ -358,43 +376,9 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
         const st = plan.status;
         const moved = (st?.applications ?? []).filter((a) => a.phase === 'Succeeded').length;
         input.progress(
-          `${speedup}x: wave ${Math.min((st?.currentWave ?? 0) + 1, st?.waves.length ?? 0)}/${st?.waves.length ?? 0}, ${moved}/${st?.applications.length ?? 0} applications moved, ${Math.round((toldAt - started) / 1000)} s`,
+          `${speedup}x: wave ${Math.min((st?.currentWave ?? 0) + 1, st?.waves.length ?? 0)}/${st?.waves.length ?? 0}, ${moved}/${st?.applications.length ?? 0} applications moved, ${Math.round((clock.now() - started.twin) / 1000)} s twin time in ${Math.round((performance.now() - started.wall) / 1000)} s`,
         );
       }
-      const targets = new Map<string, string[]>();
-      for (const a of plan?.status?.applications ?? []) {
-        const label = targetLabel(a.to);
-        if (!targets.has(label))
-          targets.set(
-            label,
-            clusters
-              .filter((c) =>
-                'cloud' in a.to
-                  ? c.spec.cloud === a.to.cloud
-                  : 'site' in a.to
-                    ? c.spec.site === a.to.site
-                    : c.metadata.name === a.to.cluster,
-              )
-              .map((c) => c.metadata.name),
-          );
-      }
-      const byName = new Map((await listClusters()).map((c) => [c.metadata.name, c]));
-      for (const [label, names] of targets) {
-        const use = names.reduce(
-          (s, n) => {
-            const a = byName.get(n)?.status?.allocated;
-            return { cpu: s.cpu + (a?.cpu ?? 0), memory: s.memory + (a?.memory ?? 0) };
-          },
-          { cpu: 0, memory: 0 },
-        );
-        if (!baseline.has(label)) baseline.set(label, use);
-        const p = peak.get(label) ?? use;
-        peak.set(label, { cpu: Math.max(p.cpu, use.cpu), memory: Math.max(p.memory, use.memory) });
-      }
-      for (const a of await listApps())
-        if (serving.has(a.metadata.name) && (a.status?.replicas?.ready ?? 0) === 0)
-          zeroReady.add(a.metadata.name);
-      samples++;
       // Paused counts only once the controller has seen the spec we unpaused (a failed gate).
       const phase = plan.status?.phase;
       const seen = plan.status?.observedGeneration === plan.metadata.generation;
@@ -406,15 +390,17 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
       )
         break;
       if (Date.now() > deadline) break;
-      await sleep(250);
+      await wallSleep(100);
     }
-    const wallSeconds = (Date.now() - started) / 1000;
+    const ended = { wall: performance.now(), twin: clock.now() };
+    const wallSeconds = (ended.wall - started.wall) / 1000;
+    const simulatedSeconds = (ended.twin - started.twin) / 1000;
     const after = monthlyCost(
       await listApps(),
       new Map((await listClusters()).map((c) => [c.metadata.name, c])),
       clouds,
     );
-    const st = plan?.status;
+    const st = plan.status;
     return {
       phase: st?.phase ?? 'Pending',
       waves: st?.waves.map((w) => w.applications) ?? [],
@@ -424,7 +410,10 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
         input.plan.spec,
         input.startupSeconds ?? DEFAULT_STARTUP_SECONDS,
       ),
+      simulatedSeconds,
       wallSeconds,
+      effectiveSpeedup: wallSeconds > 0 ? simulatedSeconds / wallSeconds : speedup,
+      throttledFraction: clock.throttledFraction(),
       peakExtra: [...peak].map(([target, p]) => {
         const b = baseline.get(target) ?? { cpu: 0, memory: 0 };
         return {
@@ -438,7 +427,10 @@ async function runTwin(input: WhatIfInput, speedup: number): Promise<TwinRun> {
       samples,
     };
   } finally {
+    for (const w of watches) w.close();
+    await Promise.allSettled(following);
     await loops.stop();
+    clock.stop();
     await store.close();
   }
 }

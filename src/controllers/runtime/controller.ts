@@ -1,6 +1,7 @@
 // Runs a reconciler over a work queue with a fixed number of workers. The
 // reconciler is level-based: it gets only a key and must derive everything from
 // current state, so running it twice, or after a crash, is always safe.
+import type { Clock } from '../../lib/clock.ts';
 import { YunjianError } from '../../model/errors.ts';
 import { WorkQueue } from './workqueue.ts';
 
@@ -23,8 +24,16 @@ export interface ControllerStats {
  */
 export type ForgetTerm = () => void;
 
+export interface ControllerOptions {
+  /** Keys reconciled at once (4); never two for one key. */
+  workers?: number;
+  forgetTerm?: ForgetTerm;
+  /** The clock of requeue delays and retry backoff (the system clock). */
+  clock?: Clock;
+}
+
 export class Controller {
-  #queue = new WorkQueue();
+  #queue: WorkQueue;
   readonly stats: ControllerStats = { reconciles: 0, errors: 0 };
   #workers: Promise<void>[] = [];
   #stopped = false;
@@ -34,19 +43,25 @@ export class Controller {
   readonly #log: (line: string) => void;
   readonly #workerCount: number;
   readonly #forgetTerm: ForgetTerm | undefined;
+  readonly #clock: Clock | undefined;
 
   constructor(
     name: string,
     reconcile: Reconciler,
     log: (line: string) => void,
-    workers = 4,
-    forgetTerm?: ForgetTerm,
+    options: ControllerOptions = {},
   ) {
     this.name = name;
     this.#reconcile = reconcile;
     this.#log = log;
-    this.#workerCount = workers;
-    this.#forgetTerm = forgetTerm;
+    this.#workerCount = options.workers ?? 4;
+    this.#forgetTerm = options.forgetTerm;
+    this.#clock = options.clock;
+    this.#queue = this.#newQueue();
+  }
+
+  #newQueue(): WorkQueue {
+    return new WorkQueue(this.#clock !== undefined ? { clock: this.#clock } : {});
   }
 
   enqueue(key: string): void {
@@ -60,7 +75,7 @@ export class Controller {
   start(): void {
     if (this.#stopped) {
       this.#forgetTerm?.();
-      this.#queue = new WorkQueue();
+      this.#queue = this.#newQueue();
       this.#workers = [];
       this.#stopped = false;
     }

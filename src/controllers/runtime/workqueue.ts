@@ -1,11 +1,14 @@
 // A work queue in the manner of client-go's: a key is queued at most once, a key
 // being processed is never handed to a second worker, and a key re-added while
 // processing is queued again when the worker calls done(). Failed keys come back
-// after a per-key exponential backoff that forget() resets.
+// after a per-key exponential backoff that forget() resets. Delays are in the
+// clock's time (the system clock unless the queue runs in an accelerated twin).
+import { systemClock, type Clock } from '../../lib/clock.ts';
 
 export interface WorkQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
+  clock?: Clock;
 }
 
 export class WorkQueue {
@@ -14,15 +17,17 @@ export class WorkQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #timers = new Map<string, { timer: NodeJS.Timeout; due: number }>();
+  readonly #timers = new Map<string, { cancel: () => void; due: number }>();
   readonly #waiters: ((key: string | undefined) => void)[] = [];
   readonly #base: number;
   readonly #max: number;
+  readonly #clock: Clock;
   #shutDown = false;
 
   constructor(options: WorkQueueOptions = {}) {
     this.#base = options.baseDelayMs ?? 5;
     this.#max = options.maxDelayMs ?? 60_000;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get length(): number {
@@ -53,18 +58,17 @@ export class WorkQueue {
   addAfter(key: string, delayMs: number): void {
     if (this.#shutDown) return;
     if (delayMs <= 0) return this.add(key);
-    const due = Date.now() + delayMs;
+    const due = this.#clock.now() + delayMs;
     const pending = this.#timers.get(key);
     if (pending) {
       if (pending.due <= due) return;
-      clearTimeout(pending.timer);
+      pending.cancel();
     }
-    const timer = setTimeout(() => {
+    const cancel = this.#clock.after(delayMs, () => {
       this.#timers.delete(key);
       this.add(key);
-    }, delayMs);
-    timer.unref();
-    this.#timers.set(key, { timer, due });
+    });
+    this.#timers.set(key, { cancel, due });
   }
 
   /** Re-adds after the key's next backoff step: base * 2^failures, capped. */
@@ -99,7 +103,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.#shutDown = true;
-    for (const t of this.#timers.values()) clearTimeout(t.timer);
+    for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
     for (const w of this.#waiters.splice(0)) w(undefined);
   }
