@@ -2,7 +2,8 @@
 // with two sim clouds: a MigrationPlan moves a (then b, which depends on it)
 // from old to new with a long pause at 50 %, so the page is read while the
 // first wave's Migration holds its split: the plan's waves with each app's
-// phase, and the Migration's step, traffic split and plan. Nothing leaves the
+// phase, the Migration's step, traffic split and plan, and its split over
+// time as a chart (with the same points in a table). Nothing leaves the
 // server. Screenshot in test-artifacts/console/migrations.png.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,6 +174,24 @@ describe(
         '—',
         'exodus',
       ]);
+      // The split over time of the migration in flight: none on the target
+      // while it pre-scaled, 50 % since the first step began, up to now.
+      const split = page.getByRole('table', {
+        name: 'Traffic on the target over time: exodus-a (cloud=new)',
+      });
+      const points = await split
+        .locator('tbody tr')
+        .evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent ?? '')));
+      assert.equal(points.length, 3, JSON.stringify(points));
+      assert.deepEqual(points[0], ['start', '0', '0%']);
+      assert.deepEqual([points[1]?.[0], points[1]?.[2]], ['step 1 began', '0%']);
+      assert.deepEqual([points[2]?.[0], points[2]?.[2]], ['now', '50%']);
+      assert.ok(Number(points[2]?.[1]) >= Number(points[1]?.[1]), JSON.stringify(points));
+      assert.equal(
+        await page.getByRole('button', { name: 'exodus-a' }).getAttribute('aria-pressed'),
+        'true',
+      );
+      assert.ok(await page.locator('#migration-split-title + .chart-box canvas').isVisible());
       assert.match(page.url(), /#\/migrations$/);
       await page.screenshot({ path: join(ARTIFACTS, 'migrations.png'), fullPage: true });
       assert.deepEqual(foreign, []);

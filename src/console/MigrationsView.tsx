@@ -1,11 +1,15 @@
 // Migrations: every MigrationPlan with its waves (each application's
-// Migration phase) and every Migration with its traffic split, step and gate
-// results (the weights each analysed step held, in order, are the split over
-// time). Fetched on entry and every 3 s: migrations move step by step.
+// Migration phase), every Migration with its traffic split, step and gate
+// results, and one migration's split over time as a chart (the first in
+// flight unless another is chosen). Fetched on entry and every 3 s:
+// migrations move step by step.
+import { useState } from 'react';
 import { targetLabel } from '../model/migrationplan.ts';
 import type { Migration } from '../model/schema/migration.ts';
 import type { MigrationPlan } from '../model/schema/migrationplan.ts';
 import { API, getJson } from './api.ts';
+import { splitTimeline } from './migrationTimeline.ts';
+import { SplitChart } from './SplitChart.tsx';
 import { usePolled } from './polled.ts';
 import { TableHead } from './ui.tsx';
 
@@ -93,8 +97,16 @@ function PlanSection({ plan }: { plan: MigrationPlan }) {
   );
 }
 
+const FINISHED = new Set(['Succeeded', 'RolledBack', 'Failed']);
+const keyOf = (m: Migration) => `${m.metadata.namespace ?? 'default'}/${m.metadata.name}`;
+
 export function MigrationsView() {
   const { value: lists, error } = usePolled(loadMigrations, POLL_MS);
+  const [chosen, setChosen] = useState<string | undefined>(undefined);
+  const shown =
+    lists?.migrations.find((m) => keyOf(m) === chosen) ??
+    lists?.migrations.find((m) => !FINISHED.has(m.status?.phase ?? 'Pending')) ??
+    lists?.migrations.at(-1);
   return (
     <section aria-labelledby="migrations-title">
       <h1 id="migrations-title" tabIndex={-1}>
@@ -134,8 +146,18 @@ export function MigrationsView() {
                     const steps = m.spec.steps ?? [5, 25, 50, 100];
                     const last = m.status?.analyses?.at(-1);
                     return (
-                      <tr key={`${m.metadata.namespace}/${m.metadata.name}`}>
-                        <td>{m.metadata.name}</td>
+                      <tr key={keyOf(m)}>
+                        <td>
+                          <button
+                            type="button"
+                            className="link"
+                            aria-pressed={shown !== undefined && keyOf(shown) === keyOf(m)}
+                            title="Show its traffic split over time"
+                            onClick={() => setChosen(keyOf(m))}
+                          >
+                            {m.metadata.name}
+                          </button>
+                        </td>
                         <td>{m.spec.application}</td>
                         <td>{targetLabel(m.spec.to)}</td>
                         <td>{m.status?.phase ?? 'Pending'}</td>
@@ -152,6 +174,13 @@ export function MigrationsView() {
                   })}
                 </tbody>
               </table>
+            )}
+            {shown !== undefined && (
+              <SplitChart
+                id="migration-split"
+                title={`Traffic on the target over time: ${shown.metadata.name} (${targetLabel(shown.spec.to)})`}
+                points={splitTimeline(shown, Date.now())}
+              />
             )}
           </section>
         </>
