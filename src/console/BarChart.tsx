@@ -13,6 +13,7 @@ import {
   type ChartConfiguration,
 } from 'chart.js';
 import { useEffect, useRef } from 'react';
+import { ChartFigure } from './ui.tsx';
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
 Chart.defaults.font.family = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -100,37 +101,32 @@ export function BarChart({
   }, [signature]);
 
   return (
-    <figure className="chart" aria-labelledby={`${id}-title`}>
-      <figcaption id={`${id}-title`}>{title}</figcaption>
-      <div
-        className="chart-box"
-        style={{ height: `${Math.max(160, horizontal ? labels.length * 26 + 60 : 220)}px` }}
-      >
-        <canvas ref={canvas} aria-hidden="true" />
-      </div>
-      <table className="sr-only">
-        <caption>{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Group</th>
+    <ChartFigure
+      id={id}
+      title={title}
+      heightPx={Math.max(160, horizontal ? labels.length * 26 + 60 : 220)}
+      canvas={canvas}
+    >
+      <thead>
+        <tr>
+          <th scope="col">Group</th>
+          {series.map((s) => (
+            <th key={s.label} scope="col">
+              {s.label}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {labels.map((l, i) => (
+          <tr key={l}>
+            <th scope="row">{l}</th>
             {series.map((s) => (
-              <th key={s.label} scope="col">
-                {s.label}
-              </th>
+              <td key={s.label}>{format(s.data[i] ?? 0)}</td>
             ))}
           </tr>
-        </thead>
-        <tbody>
-          {labels.map((l, i) => (
-            <tr key={l}>
-              <th scope="row">{l}</th>
-              {series.map((s) => (
-                <td key={s.label}>{format(s.data[i] ?? 0)}</td>
-              ))}
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </figure>
+        ))}
+      </tbody>
+    </ChartFigure>
   );
 }

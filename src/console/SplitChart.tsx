@@ -12,6 +12,7 @@ import {
 } from 'chart.js';
 import { useEffect, useRef } from 'react';
 import type { SplitPoint } from './migrationTimeline.ts';
+import { ChartFigure } from './ui.tsx';
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, Tooltip);
 
@@ -84,30 +85,23 @@ export function SplitChart({
   }, [signature]);
 
   return (
-    <figure className="chart" aria-labelledby={`${id}-title`}>
-      <figcaption id={`${id}-title`}>{title}</figcaption>
-      <div className="chart-box" style={{ height: '220px' }}>
-        <canvas ref={canvas} aria-hidden="true" />
-      </div>
-      <table className="sr-only">
-        <caption>{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Until</th>
-            <th scope="col">Seconds</th>
-            <th scope="col">Target share</th>
+    <ChartFigure id={id} title={title} heightPx={220} canvas={canvas}>
+      <thead>
+        <tr>
+          <th scope="col">Until</th>
+          <th scope="col">Seconds</th>
+          <th scope="col">Target share</th>
+        </tr>
+      </thead>
+      <tbody>
+        {points.map((p, i) => (
+          <tr key={i}>
+            <th scope="row">{p.label}</th>
+            <td>{p.seconds}</td>
+            <td>{p.weight}%</td>
           </tr>
-        </thead>
-        <tbody>
-          {points.map((p, i) => (
-            <tr key={i}>
-              <th scope="row">{p.label}</th>
-              <td>{p.seconds}</td>
-              <td>{p.weight}%</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </figure>
+        ))}
+      </tbody>
+    </ChartFigure>
   );
 }

@@ -1,5 +1,6 @@
-// Small pieces the console's views share: table headings and filter forms.
-import type { ReactNode } from 'react';
+// Small pieces the console's views share: table headings, filter forms and
+// the frame of a chart.
+import type { ReactNode, RefObject } from 'react';
 
 /** A column heading; numeric columns are right-aligned like their cells. */
 export type Column = string | { label: string; num: true };
@@ -43,5 +44,37 @@ export function Field({ label, children }: { label: string; children: ReactNode 
       <span>{label}</span>
       {children}
     </label>
+  );
+}
+
+/**
+ * A chart's frame: its title, the canvas (decorative for assistive
+ * technology) and the same numbers as a visually hidden table.
+ */
+export function ChartFigure({
+  id,
+  title,
+  heightPx,
+  canvas,
+  children,
+}: {
+  id: string;
+  title: string;
+  heightPx: number;
+  canvas: RefObject<HTMLCanvasElement | null>;
+  /** The table's head and body. */
+  children: ReactNode;
+}) {
+  return (
+    <figure className="chart" aria-labelledby={`${id}-title`}>
+      <figcaption id={`${id}-title`}>{title}</figcaption>
+      <div className="chart-box" style={{ height: `${heightPx}px` }}>
+        <canvas ref={canvas} aria-hidden="true" />
+      </div>
+      <table className="sr-only">
+        <caption>{title}</caption>
+        {children}
+      </table>
+    </figure>
   );
 }
