@@ -24,6 +24,7 @@
 //   0.7 of it is held but idle. Together with fragmentation, the GPU lost.
 // The timeline (same samples) keeps the three over time for plotting.
 import { performance } from 'node:perf_hooks';
+import { MinHeap } from '../lib/heap.ts';
 import { seededRandom } from '../lib/random.ts';
 import {
   GPU_MILLI,
@@ -389,43 +390,9 @@ export function replay(
   if (timing === 'leave') end = lastArrival;
   const span = end - start;
 
-  // Departures: a binary heap on deletion time.
-  const heapT: number[] = [];
-  const heapA: { placed: PlacedPod; gpu: number; held: number; cpu: number; mem: number }[] = [];
-  const push = (t: number, a: (typeof heapA)[number]) => {
-    heapT.push(t);
-    heapA.push(a);
-    let i = heapT.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (heapT[p]! <= heapT[i]!) break;
-      [heapT[p], heapT[i]] = [heapT[i]!, heapT[p]!];
-      [heapA[p], heapA[i]] = [heapA[i]!, heapA[p]!];
-      i = p;
-    }
-  };
-  const pop = () => {
-    const a = heapA[0]!;
-    const lastT = heapT.pop()!;
-    const lastA = heapA.pop()!;
-    if (heapT.length > 0) {
-      heapT[0] = lastT;
-      heapA[0] = lastA;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heapT.length && heapT[l]! < heapT[m]!) m = l;
-        if (r < heapT.length && heapT[r]! < heapT[m]!) m = r;
-        if (m === i) break;
-        [heapT[m], heapT[i]] = [heapT[i]!, heapT[m]!];
-        [heapA[m], heapA[i]] = [heapA[i]!, heapA[m]!];
-        i = m;
-      }
-    }
-    return a;
-  };
+  // Departures, by deletion time.
+  type Departure = { placed: PlacedPod; gpu: number; held: number; cpu: number; mem: number };
+  const departures = new MinHeap<{ t: number; a: Departure }>((x, y) => x.t < y.t);
 
   let gpuReq = 0;
   let gpuHeld = 0;
@@ -460,10 +427,14 @@ export function replay(
     now = Math.max(now, t);
   };
   const release = (until: number) => {
-    while (heapT.length > 0 && heapT[0]! <= until) {
-      const t = heapT[0]!;
+    for (
+      let next = departures.peek();
+      next !== undefined && next.t <= until;
+      next = departures.peek()
+    ) {
+      departures.pop();
+      const { t, a } = next;
       advance(t);
-      const a = pop();
       a.placed.release();
       gpuReq -= a.gpu;
       gpuHeld -= a.held;
@@ -512,7 +483,7 @@ export function replay(
 
       cpuReq += entry.cpu;
       memReq += entry.mem;
-      if (Number.isFinite(p.deletion)) push(p.deletion, entry);
+      if (Number.isFinite(p.deletion)) departures.push({ t: p.deletion, a: entry });
     }
     const t = performance.now();
     if (options.progress && t - lastProgress > 1000) {

@@ -12,6 +12,7 @@
 // clock therefore governs its own rate from the event loop's utilization: it
 // slows down while the loop is busy and speeds back up, at most to its
 // target, when it is not.
+import { MinHeap } from './heap.ts';
 
 // Function-typed members: callers pass `clock.now` around detached.
 export interface Clock {
@@ -73,8 +74,10 @@ export class AcceleratedClock implements Clock {
   #rate: number;
   readonly #startTime: number;
   readonly #startWall: number;
-  /** Binary min-heap by (due, seq); cancelled entries are dropped when they surface. */
-  readonly #heap: PendingTimer[] = [];
+  /** Pending timers by (due, seq); cancelled ones are dropped when they surface. */
+  readonly #heap = new MinHeap<PendingTimer>(
+    (a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq),
+  );
   #seq = 0;
   #wallTimer: NodeJS.Timeout | undefined;
   #governor: NodeJS.Timeout | undefined;
@@ -105,8 +108,8 @@ export class AcceleratedClock implements Clock {
       fn,
       cancelled: false,
     };
-    this.#push(timer);
-    if (this.#heap[0] === timer) this.#arm();
+    this.#heap.push(timer);
+    if (this.#heap.peek() === timer) this.#arm();
     return () => {
       timer.cancelled = true;
     };
@@ -128,7 +131,7 @@ export class AcceleratedClock implements Clock {
   stop(): void {
     clearInterval(this.#governor);
     clearTimeout(this.#wallTimer);
-    this.#heap.length = 0;
+    this.#heap.clear();
   }
 
   #govern(): void {
@@ -148,8 +151,8 @@ export class AcceleratedClock implements Clock {
   /** Sets the one wall-clock timer for the earliest live timer at the current rate. */
   #arm(): void {
     clearTimeout(this.#wallTimer);
-    while (this.#heap[0]?.cancelled === true) this.#pop();
-    const first = this.#heap[0];
+    while (this.#heap.peek()?.cancelled === true) this.#heap.pop();
+    const first = this.#heap.peek();
     if (first === undefined) return;
     const wait = Math.max(0, (first.due - this.now()) / this.#rate);
     this.#wallTimer = setTimeout(() => this.#fire(), wait);
@@ -161,45 +164,13 @@ export class AcceleratedClock implements Clock {
     const due: PendingTimer[] = [];
     // A wall timer that fired a fraction of a millisecond early re-arms: no
     // timer ever runs before its time on this clock.
-    while (this.#heap[0] !== undefined && this.#heap[0].due <= t) due.push(this.#pop()!);
+    for (
+      let next = this.#heap.peek();
+      next !== undefined && next.due <= t;
+      next = this.#heap.peek()
+    )
+      due.push(this.#heap.pop()!);
     this.#arm();
     for (const timer of due) if (!timer.cancelled) timer.fn();
-  }
-
-  #less(a: PendingTimer, b: PendingTimer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-
-  #push(timer: PendingTimer): void {
-    const h = this.#heap;
-    h.push(timer);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.#less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  #pop(): PendingTimer | undefined {
-    const h = this.#heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.#less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.#less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
