@@ -1,10 +1,13 @@
 // The accelerated clock, table-driven: timers fire in the clock's time, in
 // due order (ties in the order they were set), cancelled ones never; the
 // clock starts at the wall time and runs `speedup` times faster; a governor
-// that is off keeps the full speed.
+// that is off keeps the full speed; a sleep keeps the process alive.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { AcceleratedClock, sleep, systemClock } from '../src/lib/clock.ts';
+
+const CLOCK_MODULE = new URL('../src/lib/clock.ts', import.meta.url).href;
 
 describe('AcceleratedClock', () => {
   const orders = [
@@ -65,5 +68,22 @@ describe('systemClock', () => {
     assert.ok(Math.abs(t0 - Date.now()) <= 1);
     await sleep(systemClock, 20);
     assert.ok(systemClock.now() - t0 >= 19);
+  });
+});
+
+describe('sleep', () => {
+  it('keeps the process alive while it waits, on either clock', () => {
+    // A child whose only pending work is a sleep must print before it exits.
+    for (const clock of [
+      'systemClock',
+      'new AcceleratedClock({ speedup: 10, maxUtilization: 1 })',
+    ]) {
+      const src = `import { AcceleratedClock, sleep, systemClock } from ${JSON.stringify(CLOCK_MODULE)};
+        await sleep(${clock}, 200); console.log('woke');`;
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', src], {
+        encoding: 'utf8',
+      });
+      assert.equal(out.trim(), 'woke', clock);
+    }
   });
 });

@@ -34,9 +34,16 @@ export const systemClock: Clock = {
   },
 };
 
-/** Resolves after `ms` of the clock's time. */
+/**
+ * Resolves after `ms` of the clock's time. Unlike a timer, a sleep keeps the
+ * process alive while it waits, as `setTimeout` would: shutting down control
+ * loops awaits a reconcile that may be sleeping out a member's throttling.
+ */
 export function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => void clock.after(ms, resolve));
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+  return new Promise<void>((resolve) => void clock.after(ms, resolve)).finally(() =>
+    clearInterval(keepAlive),
+  );
 }
 
 interface PendingTimer {
