@@ -6,7 +6,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { pauseOption, stepsOption, targetOption } from '../src/cli/commands/migrate.ts';
+import { stepsOption, targetOption } from '../src/cli/commands/migrate.ts';
+import { secondsOption } from '../src/cli/options.ts';
 import { describeMigration } from '../src/cli/commands/migration.ts';
 import { run } from '../src/cli/program.ts';
 import type { Migration } from '../src/model/schema.ts';
@@ -80,9 +81,9 @@ describe('migrate option parsers', () => {
     assert.deepEqual(targetOption('cluster=c.b'), { cluster: 'c.b' });
     assert.deepEqual(stepsOption('5,25,50,100'), [5, 25, 50, 100]);
     assert.deepEqual(stepsOption('100'), [100]);
-    assert.equal(pauseOption('90s'), 90);
-    assert.equal(pauseOption('5m'), 300);
-    assert.equal(pauseOption('45'), 45);
+    assert.equal(secondsOption('90s'), 90);
+    assert.equal(secondsOption('5m'), 300);
+    assert.equal(secondsOption('45'), 45);
   });
   const bad: [string, (raw: string) => unknown, string][] = [
     ['a target without a kind', targetOption, 'b'],
@@ -90,7 +91,7 @@ describe('migrate option parsers', () => {
     ['falling steps', stepsOption, '50,25,100'],
     ['steps not ending at 100', stepsOption, '5,25'],
     ['a step over 100', stepsOption, '5,200'],
-    ['a pause in days', pauseOption, '1d'],
+    ['a pause in days', secondsOption, '1d'],
   ];
   for (const [name, parse, raw] of bad)
     it(`rejects ${name}`, () => assert.throws(() => parse(raw), /expected/));

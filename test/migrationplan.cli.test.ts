@@ -161,7 +161,21 @@ describe('yunjian migration plan', () => {
     assert.match(r.stdout, /waves: +2 \(1, 1 applications\)/);
     assert.match(r.stdout, /zero ready: +never/);
     assert.match(r.stdout, /eu: residency/);
+    // The report is stdout; progress (placing, waves) goes to stderr.
+    assert.doesNotMatch(r.stdout, /what-if: /);
   });
+
+  for (const [flag, value, expected] of [
+    ['--speedup', '0.5', /--speedup.*expected a factor from 1 to 1000, got "0.5"/],
+    ['--speedup', 'fast', /--speedup.*expected a factor from 1 to 1000, got "fast"/],
+    ['--timeout', '1d', /--timeout.*expected a duration such as 30s, 5m or 1h, got "1d"/],
+  ] as const)
+    it(`${flag} ${value} is a usage error; nothing is sent`, async () => {
+      const r = await cli(['migration', 'plan', '-f', 'PLAN', '--what-if', flag, value]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, expected);
+      assert.deepEqual(r.sent, []);
+    });
 
   it('a file that is not one MigrationPlan is a usage error; nothing is sent', async () => {
     const r = await cli(['migration', 'plan', '-f', 'PLAN'], 'kind: Application\n');

@@ -56,3 +56,13 @@ export function choiceOption<T extends string>(choices: readonly T[]): (raw: str
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
+
+const DURATION_UNITS = { s: 1, m: 60, h: 3600 } as const;
+
+/** A duration such as 30s, 5m or 1h (or plain seconds), in seconds. */
+export function secondsOption(raw: string): number {
+  const m = /^([0-9]+)(s|m|h)?$/.exec(raw);
+  if (m?.[1] === undefined)
+    throw new InvalidArgumentError(`expected a duration such as 30s, 5m or 1h, got "${raw}".`);
+  return Number(m[1]) * DURATION_UNITS[(m[2] ?? 's') as keyof typeof DURATION_UNITS];
+}

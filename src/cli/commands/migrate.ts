@@ -11,6 +11,7 @@ import {
   type MigrationTarget,
 } from '../../model/schema.ts';
 import { connect, type Session } from '../session.ts';
+import { secondsOption } from '../options.ts';
 import { appTarget } from '../targets.ts';
 import { toYaml } from '../format.ts';
 
@@ -36,16 +37,6 @@ export function stepsOption(raw: string): number[] {
       `expected up to ${MAX_MIGRATION_STEPS} rising percentages ending at 100 such as 5,25,50,100, got "${raw}".`,
     );
   return steps;
-}
-
-const UNITS = { s: 1, m: 60, h: 3600 } as const;
-
-/** A pause such as 30s, 5m or 1h (or plain seconds), in seconds. */
-export function pauseOption(raw: string): number {
-  const m = /^([0-9]+)(s|m|h)?$/.exec(raw);
-  if (m?.[1] === undefined)
-    throw new InvalidArgumentError(`expected a duration such as 30s, 5m or 1h, got "${raw}".`);
-  return Number(m[1]) * UNITS[(m[2] ?? 's') as keyof typeof UNITS];
 }
 
 export interface MigrateOptions {
@@ -94,7 +85,7 @@ export function registerMigrate(program: Command, session: Session): void {
     .option(
       '--pause <duration>',
       `how long each step serves before its analysis (${DEFAULT_MIGRATION_PAUSE_SECONDS}s)`,
-      pauseOption,
+      secondsOption,
     )
     .addOption(
       new Option(

@@ -20,11 +20,14 @@ import { resourcePath, type YunjianClient } from '../client.ts';
 import { UsageError } from '../errors.ts';
 import { ageSince } from '../format.ts';
 import { readManifests, toYamlStream } from '../manifest.ts';
+import { numberOption, secondsOption } from '../options.ts';
 import { connect, type Session } from '../session.ts';
 import { registerGetOf } from './get.ts';
 
 const kind = (name: string) => lookupKind(name) as KindInfo;
 const PLANS = kind('migrationplans');
+/** The what-if's wall-time budget unless --timeout says otherwise. */
+const WHAT_IF_TIMEOUT_SECONDS = 30 * 60;
 
 const duration = (seconds: number) => {
   const s = Math.round(seconds);
@@ -129,7 +132,12 @@ export function registerMigrationPlanSubcommand(migration: Command, session: Ses
     .option(
       '--speedup <factor>',
       'how much faster than real time the what-if runs at most (20; slower while the host is busy)',
-      Number,
+      numberOption('a factor from 1 to 1000', 1, 1000),
+    )
+    .option(
+      '--timeout <duration>',
+      'give the what-if up to this much wall time, such as 30m (30m); it reports where the plan got to',
+      secondsOption,
     )
     .option('-n, --namespace <ns>', 'namespace of the plan')
     .action(
@@ -139,6 +147,7 @@ export function registerMigrationPlanSubcommand(migration: Command, session: Ses
           dryRun?: boolean;
           whatIf?: boolean;
           speedup?: number;
+          timeout?: number;
           namespace?: string;
         },
         cmd: Command,
@@ -167,6 +176,9 @@ export function registerMigrationPlanSubcommand(migration: Command, session: Ses
             ...fleet,
             plan,
             ...(opts.speedup !== undefined ? { speedup: opts.speedup } : {}),
+            timeoutMs: (opts.timeout ?? WHAT_IF_TIMEOUT_SECONDS) * 1000,
+            // Long work shows progress: on stderr, so stdout stays the report.
+            progress: (line) => io.stderr(`what-if: ${line}\n`),
           });
           io.stdout(formatWhatIf(plan.metadata.name, report));
           return;
