@@ -89,7 +89,7 @@ export class AcceleratedClock implements Clock {
   #wallTimer: NodeJS.Timeout | undefined;
   #governor: NodeJS.Timeout | undefined;
   #utilization = performance.eventLoopUtilization();
-  /** Sum over governor ticks of (rate below the target) x wall time, for `throttledFraction`. */
+  /** Wall time of the governor ticks that left the rate below the target, for `throttledFraction`. */
   #slowWall = 0;
 
   constructor(options: AcceleratedClockOptions) {
