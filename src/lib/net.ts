@@ -20,5 +20,13 @@ export async function allocatePort(address = '127.0.0.1'): Promise<number> {
 /** Whether an IP address or URL host name stays on this machine (127.0.0.0/8, ::1, localhost). */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+  return h === 'localhost' || isLoopbackAddress(h);
+}
+
+/** Whether a socket's IP address is a loopback one (127.0.0.0/8, ::1, or 127/8 mapped into IPv6). */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  return (
+    address !== undefined &&
+    (address === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(address))
+  );
 }

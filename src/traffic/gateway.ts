@@ -19,6 +19,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackAddress } from '../lib/net.ts';
 import type { FeedSource } from './feed.ts';
 import type { VantagePoint } from './health.ts';
 import { TrafficManager } from './manager.ts';
@@ -146,7 +147,10 @@ export class Gateway {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.url?.startsWith(BACKEND_STATS_PATH) === true && isLoopback(req.socket.remoteAddress)) {
+    if (
+      req.url?.startsWith(BACKEND_STATS_PATH) === true &&
+      isLoopbackAddress(req.socket.remoteAddress)
+    ) {
       const since = Number(new URL(req.url, 'http://x').searchParams.get('since') ?? 0);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
@@ -279,10 +283,6 @@ function unitKeyOf(source: string, req: IncomingMessage): string | undefined {
     return undefined;
   }
   return new URL(req.url ?? '/', 'http://x').searchParams.get(name) ?? undefined;
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return address !== undefined && /^(127\.|::1$|::ffff:127\.)/.test(address);
 }
 
 function readBody(req: IncomingMessage): Promise<Buffer | undefined> {

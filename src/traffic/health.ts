@@ -10,6 +10,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, isIPv4 } from 'node:net';
+import { isLoopbackAddress } from '../lib/net.ts';
 
 export interface VantagePoint {
   name: string;
@@ -38,15 +39,11 @@ export interface ProbeResult {
   error?: string;
 }
 
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1';
-}
-
 function sourceFor(vp: VantagePoint, target: ProbeTarget): string | undefined {
   const src = vp.localAddress;
   if (src === undefined) return undefined;
   if (isIPv4(src) !== isIPv4(target.address)) return undefined;
-  return isLoopback(src) === isLoopback(target.address) ? src : undefined;
+  return isLoopbackAddress(src) === isLoopbackAddress(target.address) ? src : undefined;
 }
 
 /** One probe; never rejects. HTTP(S) is healthy on 2xx/3xx; certificates are not verified (as Route 53 does). */
