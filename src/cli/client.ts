@@ -4,12 +4,16 @@
 // commands never look at HTTP status codes. Given several control planes
 // (`--server a,b,c`) it moves to the next when one cannot be reached
 // (lib/servers.ts says when a request may move) or, for reads, answers 503.
+// Each request to each server is bounded (a replica that accepts connections
+// but never answers, paused or hung, must not hold the CLI forever); a read
+// that runs out of time moves on like one that could not connect. Watches are
+// streams and are not bounded.
 import { ServerList, mayTryAnother, splitServers } from '../lib/servers.ts';
 import { YunjianError, fromStatusBody } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
 import type { NodeStatus } from '../drivers/types.ts';
-import { ServerUnreachableError } from './errors.ts';
+import { ServerTimeoutError, ServerUnreachableError } from './errors.ts';
 
 export const API_PREFIX = '/api/v1alpha1';
 
@@ -88,24 +92,32 @@ export interface ClientOptions {
   server: string;
   token?: string | undefined;
   fetch?: typeof fetch;
+  /** How long one request to one server may take, headers and body (60 s); 0 waits forever. */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: string;
   contentType?: string;
   signal?: AbortSignal | undefined;
+  /** A stream that may stay open as long as the caller wants (a watch): no request timeout. */
+  unbounded?: boolean;
 }
 
 export class YunjianClient {
   readonly #servers: ServerList;
   readonly #token: string | undefined;
   readonly #fetch: typeof fetch;
+  readonly #timeoutMs: number;
 
   constructor(options: ClientOptions) {
     this.#servers = new ServerList(splitServers(options.server));
     this.#token = options.token;
     this.#fetch = options.fetch ?? fetch;
+    this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
   /** The control plane requests go to now. */
@@ -159,6 +171,7 @@ export class YunjianClient {
         labelSelector: options.labelSelector,
       },
       signal: options.signal,
+      unbounded: true,
     });
     if (res.body === null) return;
     for await (const line of lines(res.body, this.server, options.signal))
@@ -231,7 +244,21 @@ export class YunjianClient {
   /** The body of a successful response, as the API documents it (the server validated it). */
   async #json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const res = await this.#request(method, path, options);
-    return (await res.json()) as T;
+    try {
+      return (await res.json()) as T;
+    } catch (err) {
+      // The request's time ran out while the body was still arriving.
+      if (isTimeout(err)) throw this.#timedOut(this.#servers.current, method);
+      throw err;
+    }
+  }
+
+  #timedOut(server: string, method: string): ServerTimeoutError {
+    return new ServerTimeoutError(
+      server,
+      this.#timeoutMs / 1000,
+      method !== 'GET' && method !== 'HEAD',
+    );
   }
 
   async #request(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
@@ -246,6 +273,7 @@ export class YunjianClient {
       );
     } catch (err) {
       if (err instanceof YunjianError || options.signal?.aborted === true) throw err;
+      if (isTimeout(err)) throw this.#timedOut(this.#servers.all.join(', '), method);
       throw transportError(this.#servers.all.join(', '), err);
     }
   }
@@ -263,11 +291,18 @@ export class YunjianClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token !== undefined) headers['authorization'] = `Bearer ${this.#token}`;
     if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+    const signals = [
+      options.signal,
+      options.unbounded !== true && this.#timeoutMs > 0
+        ? AbortSignal.timeout(this.#timeoutMs)
+        : undefined,
+    ].filter((s) => s !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const res = await this.#fetch(url, {
       method,
       headers,
       ...(options.body === undefined ? {} : { body: options.body }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      ...(signal === undefined ? {} : { signal }),
     });
     if (!res.ok) {
       const text = await res.text();
@@ -297,6 +332,11 @@ export function resourcePath(kind: KindInfo, namespace?: string, name?: string):
 }
 
 /** undici rejects with `TypeError('fetch failed', { cause })`; the cause says what happened. */
+/** AbortSignal.timeout's reason, as fetch and a body read reject with it. */
+function isTimeout(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'TimeoutError';
+}
+
 function transportError(server: string, err: unknown): ServerUnreachableError {
   return new ServerUnreachableError(server, (err as { cause?: unknown }).cause ?? err);
 }

@@ -24,6 +24,19 @@ export class ServerUnreachableError extends Error {
   }
 }
 
+/** A server that took the connection but did not answer in time (--request-timeout). */
+export class ServerTimeoutError extends Error {
+  override readonly name = 'ServerTimeoutError';
+  readonly server: string;
+
+  constructor(server: string, seconds: number, mayHaveRun: boolean) {
+    super(
+      `no complete answer from ${server} within ${seconds} s${mayHaveRun ? '; it may still have carried out the request' : ''}`,
+    );
+    this.server = server;
+  }
+}
+
 /** Node reports a refused connection as `{ code: 'ECONNREFUSED' }`, sometimes with an empty message. */
 function describeCause(cause: unknown): string {
   if (typeof cause === 'object' && cause !== null) {
@@ -51,6 +64,12 @@ export interface ErrorContext {
 }
 
 export function formatError(err: unknown, ctx: ErrorContext): string {
+  if (err instanceof ServerTimeoutError) {
+    return [
+      `error: ${err.message}.`,
+      'The server took the connection but did not answer: it may be overloaded or hung. Raise --request-timeout (0 waits forever), or point at another replica with --server URL[,URL...].',
+    ].join('\n');
+  }
   if (err instanceof ServerUnreachableError) {
     return [
       `error: cannot reach the Yunjian server at ${err.server} (${err.detail}).`,

@@ -3,6 +3,7 @@
 // connection) and the helpers beside it, and never import this module, so the
 // tree has no import cycle. The registration order is the order of `--help`.
 import { Command, CommanderError } from 'commander';
+import { secondsOption } from './options.ts';
 import { registerAgent } from './commands/agent.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerAudit } from './commands/audit.ts';
@@ -100,6 +101,11 @@ function buildProgram(session: Session): Command {
     .option(
       '--token <token>',
       'bearer token (env YUNJIAN_TOKEN, then config file, then the local admin token)',
+    )
+    .option(
+      '--request-timeout <duration>',
+      'give up on a server that has not answered one request in this long, such as 30s or 2m (60s; 0 waits forever); a read then tries the next --server; watches are not bounded',
+      secondsOption,
     )
     .version(`yunjian ${CLI_VERSION}`, '--version', 'print the CLI version')
     .exitOverride()

@@ -35,17 +35,20 @@ export interface Session {
 export interface GlobalOptions {
   server?: string;
   token?: string;
+  /** Seconds, from --request-timeout. */
+  requestTimeout?: number;
 }
 
 /** A client for the server and token in effect; records both in the session for error advice. */
 export async function connect(session: Session, cmd: Command): Promise<YunjianClient> {
-  const { server, token } = cmd.optsWithGlobals<GlobalOptions>();
+  const { server, token, requestTimeout } = cmd.optsWithGlobals<GlobalOptions>();
   const conn = await loadConnection({ server, token }, session.io.env, session.io.home);
   session.ctx.server = conn.server.value;
   session.ctx.tokenSource = conn.token?.source;
   return new YunjianClient({
     server: conn.server.value,
     token: conn.token?.value,
+    ...(requestTimeout !== undefined ? { requestTimeoutMs: requestTimeout * 1000 } : {}),
     ...(session.io.fetch === undefined ? {} : { fetch: session.io.fetch }),
   });
 }
