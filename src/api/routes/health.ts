@@ -3,6 +3,7 @@
 // read metrics.
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { toStatusBody, UnavailableError } from '../../model/errors.ts';
 import type { Store } from '../../store/types.ts';
 import { routeTable } from '../authz.ts';
 import { buildOpenApi, type RouteDoc } from '../openapi.ts';
@@ -53,9 +54,18 @@ export function healthRoutes(options: HealthOptions): ApiPlugin {
     publicPaths: ['/healthz', '/readyz', '/openapi.json'],
     register(app: FastifyInstance) {
       app.get('/healthz', { config: { doc: DOCS.healthz } }, async () => ({ status: 'ok' }));
-      app.get('/readyz', { config: { doc: DOCS.readyz } }, async () => {
+      app.get('/readyz', { config: { doc: DOCS.readyz } }, async (_req, reply) => {
         await store.revision();
-        await ready?.();
+        try {
+          await ready?.();
+        } catch (err) {
+          // Not leading (yet) is a standby's normal state: 503 for the load
+          // balancer, but not a server error to log on every probe. A store
+          // that does not answer (above) still is one.
+          if (err instanceof UnavailableError)
+            return reply.code(err.httpStatus).type('application/json').send(toStatusBody(err));
+          throw err;
+        }
         return { status: 'ok' };
       });
       // Built on the first request: by then every route is registered (Fastify
