@@ -162,7 +162,7 @@ describe(
         '2Pendingb → cloud=new (not started)',
       ]);
       const migration = page
-        .getByRole('table', { name: /Every migration/ })
+        .getByRole('table', { name: /Migrations in flight and the latest finished/ })
         .locator('tbody tr', { hasText: 'exodus-a' });
       assert.deepEqual(await migration.locator('td').allTextContents(), [
         'exodus-a',
@@ -174,6 +174,11 @@ describe(
         '—',
         'exodus',
       ]);
+      // A count per phase above the table (nothing hidden: one migration).
+      assert.equal(
+        await page.locator('section[aria-labelledby="migrations-list"] > p').first().textContent(),
+        'Shifting 1',
+      );
       // The split over time of the migration in flight: none on the target
       // while it pre-scaled, 50 % since the first step began, up to now.
       const split = page.getByRole('table', {

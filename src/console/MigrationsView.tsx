@@ -8,6 +8,7 @@ import { targetLabel } from '../model/migrationplan.ts';
 import type { Migration } from '../model/schema/migration.ts';
 import type { MigrationPlan } from '../model/schema/migrationplan.ts';
 import { API, getJson } from './api.ts';
+import { FINISHED_SHOWN, isFinished, migrationRows } from './migrationRows.ts';
 import { splitTimeline } from './migrationTimeline.ts';
 import { SplitChart } from './SplitChart.tsx';
 import { usePolled } from './polled.ts';
@@ -97,15 +98,19 @@ function PlanSection({ plan }: { plan: MigrationPlan }) {
   );
 }
 
-const FINISHED = new Set(['Succeeded', 'RolledBack', 'Failed']);
 const keyOf = (m: Migration) => `${m.metadata.namespace ?? 'default'}/${m.metadata.name}`;
 
 export function MigrationsView() {
   const { value: lists, error } = usePolled(loadMigrations, POLL_MS);
   const [chosen, setChosen] = useState<string | undefined>(undefined);
+  const [showAll, setShowAll] = useState(false);
+  const view =
+    lists === undefined
+      ? undefined
+      : migrationRows(lists.migrations, showAll ? Number.POSITIVE_INFINITY : FINISHED_SHOWN);
   const shown =
     lists?.migrations.find((m) => keyOf(m) === chosen) ??
-    lists?.migrations.find((m) => !FINISHED.has(m.status?.phase ?? 'Pending')) ??
+    lists?.migrations.find((m) => !isFinished(m)) ??
     lists?.migrations.at(-1);
   return (
     <section aria-labelledby="migrations-title">
@@ -113,7 +118,7 @@ export function MigrationsView() {
         Migrations
       </h1>
       {error !== undefined && <p role="alert">{error}</p>}
-      {lists === undefined ? (
+      {lists === undefined || view === undefined ? (
         <p role="status">Loading…</p>
       ) : (
         <>
@@ -124,11 +129,26 @@ export function MigrationsView() {
             <h2 id="migrations-list">
               Migrations <span className="muted">{lists.migrations.length}</span>
             </h2>
+            {lists.migrations.length > 0 && (
+              <p>
+                {view.phases.map(([phase, n]) => `${phase} ${n}`).join(', ')}
+                {view.hidden > 0 && (
+                  <>
+                    {`; ${view.hidden} older finished migrations not listed `}
+                    <button type="button" className="link" onClick={() => setShowAll(true)}>
+                      list all
+                    </button>
+                  </>
+                )}
+              </p>
+            )}
             {lists.migrations.length === 0 ? (
               <p>No migrations.</p>
             ) : (
               <table>
-                <caption>Every migration, its traffic split and gate results</caption>
+                <caption>
+                  Migrations in flight and the latest finished: traffic split and gate results
+                </caption>
                 <TableHead
                   columns={[
                     'Migration',
@@ -142,7 +162,7 @@ export function MigrationsView() {
                   ]}
                 />
                 <tbody>
-                  {lists.migrations.map((m) => {
+                  {view.rows.map((m) => {
                     const steps = m.spec.steps ?? [5, 25, 50, 100];
                     const last = m.status?.analyses?.at(-1);
                     return (
