@@ -52,9 +52,9 @@ describe('AcceleratedClock', () => {
     const twin = clock.now() - t0;
     clock.stop();
     assert.ok(twin >= 4000, `slept ${twin} ms of clock time`);
-    // 4 s at 40x is 100 ms of wall time; an event loop busy elsewhere only makes it later.
-    assert.ok(wall >= 95, `woke after ${wall} ms of wall time`);
-    assert.ok(clock.effectiveSpeedup() > 1 && clock.effectiveSpeedup() <= 40.5);
+    // 4 s at 40x is 100 ms of wall time: never sooner, and a clock that did
+    // not run faster would take the whole 4 s (40 times the margin).
+    assert.ok(wall >= 95 && wall < 4000, `woke after ${wall} ms of wall time`);
   });
 
   it('rejects a speedup below 1', () => {

@@ -79,7 +79,6 @@ export class AcceleratedClock implements Clock {
   #baseTime: number;
   #baseWall: number;
   #rate: number;
-  readonly #startTime: number;
   readonly #startWall: number;
   /** Pending timers by (due, seq); cancelled ones are dropped when they surface. */
   readonly #heap = new MinHeap<PendingTimer>(
@@ -99,7 +98,7 @@ export class AcceleratedClock implements Clock {
     this.#maxUtilization = options.maxUtilization ?? 0.6;
     this.#rate = options.speedup;
     this.#baseWall = this.#startWall = performance.now();
-    this.#baseTime = this.#startTime = Date.now();
+    this.#baseTime = Date.now();
     if (this.#maxUtilization < 1 && options.speedup > 1) {
       this.#governor = setInterval(() => this.#govern(), GOVERN_MS);
       this.#governor.unref();
@@ -121,12 +120,6 @@ export class AcceleratedClock implements Clock {
       timer.cancelled = true;
     };
   };
-
-  /** The clock's time over the wall time since it was made: the speed it really ran at. */
-  effectiveSpeedup(): number {
-    const wall = performance.now() - this.#startWall;
-    return wall > 0 ? (this.now() - this.#startTime) / wall : this.#rate;
-  }
 
   /** The fraction of wall time the governor held the clock below its target. */
   throttledFraction(): number {

@@ -17,7 +17,7 @@
 // peak allocation.
 import { applyDocuments } from '../../admission/apply.ts';
 import { DEFAULT_STARTUP_SECONDS, SimFleet } from '../../drivers/sim/index.ts';
-import { AcceleratedClock } from '../../lib/clock.ts';
+import { AcceleratedClock, sleep, systemClock } from '../../lib/clock.ts';
 import { clusterReadyCondition } from '../../model/cluster.ts';
 import { ConflictError } from '../../model/errors.ts';
 import { parseCpuMillis, parseMemoryBytes } from '../../model/quantity.ts';
@@ -164,8 +164,6 @@ const NEVER_READY: ReadonlySet<string> = new Set(['Unschedulable', 'ProgressDead
 /** How often a running plan reports how far it is. */
 const PROGRESS_MS = 10_000;
 
-const wallSleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Follows a watch in the background until it is closed. */
 function follow(watch: Watch, onEvent: (object: StoredObject) => void): Promise<void> {
   return (async () => {
@@ -255,7 +253,7 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
         throw new Error(
           `the twin did not place every application in time (${stuck.length} not ready)`,
         );
-      await wallSleep(200);
+      await sleep(systemClock, 200);
     }
     const clouds = new Map(input.clouds.map((c) => [c.metadata.name, c]));
     const clusterList = await store.list('Cluster');
@@ -390,7 +388,7 @@ export async function runWhatIf(input: WhatIfInput): Promise<WhatIfReport> {
       )
         break;
       if (Date.now() > deadline) break;
-      await wallSleep(100);
+      await sleep(systemClock, 100);
     }
     const ended = { wall: performance.now(), twin: clock.now() };
     const wallSeconds = (ended.wall - started.wall) / 1000;
