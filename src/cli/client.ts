@@ -8,7 +8,7 @@
 // but never answers, paused or hung, must not hold the CLI forever); a read
 // that runs out of time moves on like one that could not connect. Watches are
 // streams and are not bounded.
-import { ServerList, mayTryAnother, splitServers } from '../lib/servers.ts';
+import { ServerList, isTimeout, mayTryAnother, splitServers } from '../lib/servers.ts';
 import { YunjianError, fromStatusBody } from '../model/errors.ts';
 import { DEFAULT_NAMESPACE, type KindInfo } from '../model/kinds.ts';
 import type { AnyResource } from '../model/schema.ts';
@@ -332,11 +332,6 @@ export function resourcePath(kind: KindInfo, namespace?: string, name?: string):
 }
 
 /** undici rejects with `TypeError('fetch failed', { cause })`; the cause says what happened. */
-/** AbortSignal.timeout's reason, as fetch and a body read reject with it. */
-function isTimeout(err: unknown): boolean {
-  return (err as { name?: unknown } | null)?.name === 'TimeoutError';
-}
-
 function transportError(server: string, err: unknown): ServerUnreachableError {
   return new ServerUnreachableError(server, (err as { cause?: unknown }).cause ?? err);
 }

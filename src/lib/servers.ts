@@ -38,13 +38,18 @@ export function transportCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** AbortSignal.timeout's reason, as fetch and a body read reject with it. */
+export function isTimeout(err: unknown): boolean {
+  return (err as { name?: unknown } | null)?.name === 'TimeoutError';
+}
+
 /**
  * Whether a failed request may be sent to another replica: always when it
  * never reached the server; when it may have, only if repeating it is safe.
  * A timeout of our own (AbortSignal.timeout) reads as maybe delivered.
  */
 export function mayTryAnother(err: unknown, idempotent: boolean): boolean {
-  if ((err as { name?: unknown } | null)?.name === 'TimeoutError') return idempotent;
+  if (isTimeout(err)) return idempotent;
   const code = transportCode(err);
   if (code === undefined) return false;
   return NOT_DELIVERED.has(code) || (idempotent && MAYBE_DELIVERED.has(code));
