@@ -1,13 +1,14 @@
 // Which migrations the Migrations page lists: a plan of thousands leaves
 // thousands of finished Migrations, so the table shows every one in flight
 // and only the most recently finished, with a count per phase for the rest.
+import { FINISHED_MIGRATION_PHASES } from '../model/migration.ts';
 import type { Migration } from '../model/schema/migration.ts';
 
 /** Finished migrations listed by default, newest first. */
 export const FINISHED_SHOWN = 50;
-const FINISHED = new Set(['Succeeded', 'RolledBack', 'Failed']);
 
-export const isFinished = (m: Migration): boolean => FINISHED.has(m.status?.phase ?? 'Pending');
+export const isFinished = (m: Migration): boolean =>
+  FINISHED_MIGRATION_PHASES.has(m.status?.phase ?? 'Pending');
 
 export interface MigrationRows {
   rows: Migration[];

@@ -3,6 +3,7 @@
 // until its analysis, and after the last analysis the target holds the
 // current weight (in flight or Failed), everything (Succeeded) or nothing
 // (RolledBack: the rollback withdraws the target's share before removing it).
+import { FINISHED_MIGRATION_PHASES } from '../model/migration.ts';
 import type { Migration } from '../model/schema/migration.ts';
 
 export interface SplitPoint {
@@ -22,7 +23,7 @@ export function splitTimeline(m: Migration, nowMs: number): SplitPoint[] {
   const points: SplitPoint[] = [{ seconds: 0, weight: 0, label: 'start' }];
   for (const a of st.analyses ?? [])
     points.push({ seconds: at(a.at), weight: a.weight, label: `step ${a.step + 1} ${a.result}` });
-  if (st.phase === 'Succeeded' || st.phase === 'RolledBack' || st.phase === 'Failed') {
+  if (FINISHED_MIGRATION_PHASES.has(st.phase)) {
     const end = st.finishedAt ?? st.phaseStartedAt;
     if (end !== undefined)
       points.push({

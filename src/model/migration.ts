@@ -1,7 +1,18 @@
 // What a Migration's schema cannot say on its own: traffic steps rise and end
 // at 100, a data-sync hook is a command or an HTTP call (exactly one).
 import type { FieldCause } from './errors.ts';
-import { DEFAULT_MIGRATION_STEPS, type Migration } from './schema/migration.ts';
+import {
+  DEFAULT_MIGRATION_STEPS,
+  type Migration,
+  type MigrationPhase,
+} from './schema/migration.ts';
+
+/** Phases a Migration never leaves: it changes nothing more. */
+export const FINISHED_MIGRATION_PHASES: ReadonlySet<MigrationPhase> = new Set([
+  'Succeeded',
+  'RolledBack',
+  'Failed',
+]);
 
 export function migrationRules(m: Migration): FieldCause[] {
   const causes: FieldCause[] = stepCauses(m.spec.steps, 'spec.steps');

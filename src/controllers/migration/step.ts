@@ -18,7 +18,7 @@
 // -> RolledBack (the captured spec written back). Inconclusive gate or
 // spec.paused -> Paused (spec.paused set; resuming restarts the step's pause).
 import { canonical } from '../../model/canonical.ts';
-import { migrationSteps } from '../../model/migration.ts';
+import { FINISHED_MIGRATION_PHASES, migrationSteps } from '../../model/migration.ts';
 import { analyze, type TargetMetrics } from './analysis.ts';
 import {
   DEFAULT_MIGRATION_PAUSE_SECONDS,
@@ -92,7 +92,6 @@ export function cachedAnswersMs(app: Application): number {
   return t === undefined ? 0 : (t.ttl ?? DEFAULT_TRAFFIC_TTL_SECONDS) * 1000 + PROPAGATION_MS;
 }
 
-const TERMINAL: ReadonlySet<MigrationPhase> = new Set(['Succeeded', 'RolledBack', 'Failed']);
 /** Phases an abort or a pause can interrupt (Finalizing is irreversible). */
 const REVERSIBLE: ReadonlySet<MigrationPhase> = new Set([
   'Pending',
@@ -123,7 +122,7 @@ export function stepMigration(input: StepInput): StepResult {
     if (phase !== 'Paused') delete status.resumePhase;
     status.phaseStartedAt = now;
     status.message = message;
-    if (TERMINAL.has(phase)) status.finishedAt = now;
+    if (FINISHED_MIGRATION_PHASES.has(phase)) status.finishedAt = now;
     events.push({
       type: warning ? 'Warning' : 'Normal',
       reason: `Migration${phase}`,
@@ -138,7 +137,7 @@ export function stepMigration(input: StepInput): StepResult {
       actions.push({ type: 'writeApp', spec });
   };
 
-  if (TERMINAL.has(prev.phase)) {
+  if (FINISHED_MIGRATION_PHASES.has(prev.phase)) {
     // A crash after the status write and before the app write is finished here.
     if (app?.spec.migration?.name === m.metadata.name && prev.captured !== undefined) {
       if (prev.phase === 'Succeeded') ensureApp(finalSpec(app.spec, m));

@@ -5,6 +5,7 @@
 // the next pass, which creates what is assigned and missing), Migrations to
 // abort, and whether to pause the plan (a wave's gate failed).
 import { fnv1a32 } from '../../lib/hash.ts';
+import { FINISHED_MIGRATION_PHASES } from '../../model/migration.ts';
 import { MAX_NAME_LENGTH } from '../../model/schema.ts';
 import {
   DEFAULT_PLAN_CONCURRENCY,
@@ -15,8 +16,6 @@ import {
   type MigrationTarget,
 } from '../../model/schema.ts';
 
-/** Phases after which a Migration changes nothing more. */
-const DONE: ReadonlySet<MigrationPhase> = new Set(['Succeeded', 'RolledBack', 'Failed']);
 const FAILED: ReadonlySet<MigrationPhase> = new Set(['RolledBack', 'Failed']);
 
 export interface PlanStepInput {
@@ -68,7 +67,8 @@ export function stepPlan(input: PlanStepInput): PlanStepResult {
     applications,
     waves,
   };
-  const done = (phase: MigrationPhase | undefined) => phase !== undefined && DONE.has(phase);
+  const done = (phase: MigrationPhase | undefined) =>
+    phase !== undefined && FINISHED_MIGRATION_PHASES.has(phase);
   const finish = (phase: MigrationPlanStatus['phase'], message: string) => {
     if (status.phase !== phase)
       events.push({
