@@ -233,6 +233,34 @@ const cases: Case[] = [
     weight: 10,
   },
   {
+    name: 'Shifting after a control-plane restart: the pause counts from the restart, not the step',
+    input: {
+      migration: migration(at('Shifting', { weight: 10, phaseStartedAt: ago(60) })),
+      app: app(both, surge(10)),
+      metrics: good,
+      runningSinceMs: NOW - 5000,
+    },
+    phase: 'Shifting',
+    step: 0,
+    weight: 10,
+    requeueAfterMs: 25_000,
+  },
+  {
+    name: 'Shifting under a controller that ran through the whole step: analysed on time',
+    input: {
+      migration: migration(at('Shifting', { weight: 10, phaseStartedAt: ago(60) })),
+      app: app(both, surge(10)),
+      metrics: good,
+      runningSinceMs: NOW - 3_600_000,
+    },
+    phase: 'Shifting',
+    step: 1,
+    weight: 50,
+    writes: surge(50),
+    events: ['MigrationStep'],
+    analysis: 'success',
+  },
+  {
     name: 'Shifting: a passing gate moves to the next step',
     input: {
       migration: migration(at('Shifting', { weight: 10 })),

@@ -27,7 +27,7 @@ import { Controller } from '../runtime/controller.ts';
 import { objectKey, type Informer } from '../runtime/informer.ts';
 import { gatewayMetrics } from './metrics.ts';
 import type { TargetMetrics } from './analysis.ts';
-import { stepMigration, type HookStage } from './step.ts';
+import { stepMigration, windowStartMs, type HookStage } from './step.ts';
 
 /** The target's traffic and health since `sinceMs` (the gateway's per-backend stats, probes). */
 export type MigrationMetricsSource = (q: {
@@ -57,7 +57,11 @@ export function createMigrationController(o: MigrationControllerOptions): Contro
   const now = clock.now;
   const metrics = o.metrics ?? gatewayMetrics([]);
 
+  /** When this leadership term's first reconcile ran (windowStartMs); a new term starts it again. */
+  let runningSinceMs: number | undefined;
+
   async function reconcile(key: string) {
+    runningSinceMs ??= now();
     const m = o.migrations.get(key);
     if (!m) return;
     const namespace = m.metadata.namespace ?? 'default';
@@ -72,7 +76,7 @@ export function createMigrationController(o: MigrationControllerOptions): Contro
             migration: m,
             app,
             target,
-            sinceMs: Date.parse(m.status?.phaseStartedAt ?? new Date(t).toISOString()),
+            sinceMs: windowStartMs(m.status, { nowMs: t, runningSinceMs }),
           })
         : undefined;
     const r = stepMigration({
@@ -85,6 +89,7 @@ export function createMigrationController(o: MigrationControllerOptions): Contro
       })),
       metrics: observed,
       nowMs: t,
+      runningSinceMs,
     });
     let status = r.status;
     let written = m;
@@ -168,7 +173,13 @@ export function createMigrationController(o: MigrationControllerOptions): Contro
     return records;
   }
 
-  const controller = new Controller('migration', reconcile, o.log, { workers: 2, clock });
+  const controller = new Controller('migration', reconcile, o.log, {
+    workers: 2,
+    clock,
+    forgetTerm: () => {
+      runningSinceMs = undefined;
+    },
+  });
   const enqueueFor = (app: Application) => {
     for (const m of o.migrations.list())
       if (

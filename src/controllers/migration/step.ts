@@ -59,9 +59,27 @@ export interface StepInput {
   migration: Migration;
   app: Application | undefined;
   clusters: readonly FleetCluster[];
-  /** The target's metrics since `status.phaseStartedAt`; undefined when none were gathered. */
+  /** The target's metrics over the step's window (see `windowStartMs`); undefined when none were gathered. */
   metrics: TargetMetrics | undefined;
   nowMs: number;
+  /**
+   * Since when this controller has been running (its leadership term began).
+   * A step's pause counts from the later of this and `status.phaseStartedAt`:
+   * a window that began under a control plane that died is not one anybody
+   * watched (the gateways may not even have had the step's weights), so after
+   * a restart the step serves a whole pause again before its analysis.
+   */
+  runningSinceMs?: number;
+}
+
+/** Where a step's pause, and the metrics its analysis reads, begin. */
+export function windowStartMs(
+  status: MigrationStatus | undefined,
+  input: { nowMs: number; runningSinceMs?: number },
+): number {
+  const started =
+    status?.phaseStartedAt !== undefined ? Date.parse(status.phaseStartedAt) : input.nowMs;
+  return Math.max(started, input.runningSinceMs ?? started);
 }
 
 export interface StepResult {
@@ -284,7 +302,7 @@ export function stepMigration(input: StepInput): StepResult {
         (a) => a.step === stepIndex && a.result === 'success',
       );
       if (decided === undefined) {
-        const startedMs = Date.parse(status.phaseStartedAt ?? now);
+        const startedMs = windowStartMs(status, input);
         const pauseMs = (m.spec.pauseSeconds ?? DEFAULT_MIGRATION_PAUSE_SECONDS) * 1000;
         if (nowMs < startedMs + pauseMs) return result(startedMs + pauseMs - nowMs);
         const analysis = analyze(m, input.metrics, stepIndex, weight, now);
